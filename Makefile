@@ -1,0 +1,46 @@
+# SalesML: `make run` starts the platform on the embedded default, `make test` runs the tests.
+# Both create .venv and install the pinned dependencies (requirements.lock) themselves.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+
+.PHONY: venv run test lint format migrate up lock clean
+
+venv: $(INSTALLED)
+
+$(INSTALLED): requirements.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	touch $@
+
+run: venv
+	SALESML_DEV_MODE=1 PY=$(PY) ./scripts/run_local.sh
+
+test: venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+migrate: venv
+	$(PY) -m shared.migrate
+
+up:
+	docker compose up --build
+
+# Re-resolve the pins from requirements.in (run by hand, then commit requirements.lock).
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet -r requirements.in
+	.lock-venv/bin/pip freeze --exclude-editable > requirements.lock
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

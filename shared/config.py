@@ -1,0 +1,101 @@
+"""Configuration from environment variables.
+
+Every variable is listed once in ``SETTINGS`` with its embedded default and documented in the README table.
+A service's ``create_app(config)`` may override any key (tests do).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("SALESML_VAR_DIR", REPO_ROOT / "var"))
+
+MIB = 1024 * 1024
+MIN_SECRET_BYTES = 32
+DEV_SECRET = "salesml-embedded-dev-mode-only-secret-do-not-deploy"
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    kind: type = str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("SALESML_DEV_MODE", False, bool),
+    Setting("DATABASE_URL", f"sqlite:///{VAR_DIR / 'salesml.db'}"),
+    Setting("OBJECT_STORE_URL", f"file://{VAR_DIR / 'objects'}"),
+    Setting("S3_ENDPOINT", "127.0.0.1:9000"),
+    Setting("S3_ACCESS_KEY", ""),
+    Setting("S3_SECRET_KEY", ""),
+    Setting("S3_SECURE", False, bool),
+    Setting("S3_REGION", "us-east-1"),
+    Setting("JWT_SECRET_KEY", ""),
+    Setting("INTERNAL_TOKEN_SECRET", ""),
+    Setting("ACCESS_TOKEN_MINUTES", 15, int),
+    Setting("REFRESH_TOKEN_DAYS", 7, int),
+    Setting("INTERNAL_TOKEN_SECONDS", 60, int),
+    Setting("PROJECTS_URL", "http://127.0.0.1:8001"),
+    Setting("TRAINER_URL", "http://127.0.0.1:8002"),
+    Setting("PREDICTOR_URL", "http://127.0.0.1:8003"),
+    Setting("UPSTREAM_CONNECT_TIMEOUT_S", 3.0, float),
+    Setting("UPSTREAM_READ_TIMEOUT_S", 120.0, float),
+    Setting("OWNERSHIP_CACHE_SECONDS", 5.0, float),
+    Setting("LOG_LEVEL", "INFO"),
+    Setting("MAX_JSON_BYTES", 2 * MIB, int),
+    Setting("PAGE_SIZE_MAX", 100, int),
+    Setting("LOGIN_MAX_FAILURES", 5, int),
+    Setting("LOGIN_LOCKOUT_SECONDS", 300, int),
+    Setting("UPLOAD_MAX_BYTES", 200 * MIB, int),
+    Setting("DATASET_MAX_ROWS", 5_000_000, int),
+    Setting("DATASET_MAX_COLUMNS", 500, int),
+    Setting("DATASET_MAX_DECODED_BYTES", 2048 * MIB, int),
+    Setting("PREVIEW_MAX_ROWS", 500, int),
+)
+
+
+def _parse(setting: Setting, raw: str) -> Any:
+    if setting.kind is bool:
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    return setting.kind(raw)
+
+
+def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Read every setting from the environment (or its default), then apply ``overrides``."""
+    config: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = os.environ.get(setting.name)
+        config[setting.name] = setting.default if raw in (None, "") else _parse(setting, raw)
+    config.update(overrides or {})
+    config["DATABASE_URL"] = normalize_database_url(config["DATABASE_URL"])
+    _apply_secrets(config)
+    return config
+
+
+def normalize_database_url(url: str) -> str:
+    """SQLAlchemy 2.1 maps ``postgresql://`` to psycopg 3; we ship psycopg2 (psycopg2-binary)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url.removeprefix(prefix)
+    return url
+
+
+def _apply_secrets(config: dict[str, Any]) -> None:
+    """Refuse weak secrets, except in the explicit embedded dev mode where a fixed dev secret fills the gap."""
+    for name in ("JWT_SECRET_KEY", "INTERNAL_TOKEN_SECRET"):
+        value = config.get(name) or ""
+        if len(value.encode()) >= MIN_SECRET_BYTES and value != DEV_SECRET:
+            continue
+        if config["SALESML_DEV_MODE"]:
+            config[name] = value if len(value.encode()) >= MIN_SECRET_BYTES else DEV_SECRET
+            continue
+        raise RuntimeError(
+            f"{name} must be set to a random secret of at least {MIN_SECRET_BYTES} bytes "
+            "(or set SALESML_DEV_MODE=1 for the embedded development mode)"
+        )

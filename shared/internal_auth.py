@@ -1,0 +1,100 @@
+"""Short-lived signed tokens that tell a service who the caller is.
+
+The gateway (or a service calling another) signs ``{"sub": user id, "aud": target service, "exp": ...}`` with
+``INTERNAL_TOKEN_SECRET``. Every service refuses any request without a valid token addressed to it (401),
+except its ``/health`` routes. Client-sent identity headers are never read.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+import jwt
+from flask import Flask, current_app, g, request
+
+from shared.errors import error_response
+
+INTERNAL_TOKEN_HEADER = "X-Internal-Token"
+INTERNAL_ALGORITHM = "HS256"
+ISSUER = "salesml"
+
+
+@dataclass(frozen=True)
+class InternalIdentity:
+    user_id: int | None
+    caller: str
+
+
+def issue_internal_token(
+    secret: str, audience: str, user_id: int | None, caller: str, ttl_seconds: int = 60
+) -> str:
+    now = int(time.time())
+    claims = {
+        "iss": ISSUER,
+        "aud": audience,
+        "caller": caller,
+        "iat": now,
+        "exp": now + ttl_seconds,
+        "jti": uuid.uuid4().hex,
+    }
+    if user_id is not None:
+        claims["sub"] = str(user_id)
+    return jwt.encode(claims, secret, algorithm=INTERNAL_ALGORITHM)
+
+
+def verify_internal_token(secret: str, token: str, audience: str) -> InternalIdentity:
+    """Decode and check a token addressed to ``audience``; raises ``jwt.InvalidTokenError`` otherwise."""
+    claims = jwt.decode(
+        token,
+        secret,
+        algorithms=[INTERNAL_ALGORITHM],
+        audience=audience,
+        issuer=ISSUER,
+        options={"require": ["exp", "iat", "aud", "iss", "jti"]},
+    )
+    sub = claims.get("sub")
+    return InternalIdentity(
+        user_id=int(sub) if sub is not None else None, caller=str(claims.get("caller", ""))
+    )
+
+
+def internal_headers(audience: str, user_id: int | None) -> dict[str, str]:
+    """Headers for a call from this app to another service, on behalf of ``user_id``."""
+    config = current_app.config
+    token = issue_internal_token(
+        config["INTERNAL_TOKEN_SECRET"],
+        audience,
+        user_id,
+        caller=config["SERVICE_NAME"],
+        ttl_seconds=config["INTERNAL_TOKEN_SECONDS"],
+    )
+    return {INTERNAL_TOKEN_HEADER: token, "X-Request-ID": getattr(g, "request_id", "") or uuid.uuid4().hex}
+
+
+def require_internal_token(app: Flask, audience: str) -> None:
+    """Answer 401 to every request but /health* that lacks a valid internal token for ``audience``."""
+
+    @app.before_request
+    def _check_internal_token():
+        if request.path == "/health" or request.path.startswith("/health/"):
+            return None
+        token = request.headers.get(INTERNAL_TOKEN_HEADER, "")
+        try:
+            identity = verify_internal_token(app.config["INTERNAL_TOKEN_SECRET"], token, audience)
+        except jwt.InvalidTokenError:
+            return error_response(401, "This service is reachable only through the gateway.")
+        g.identity = identity
+        g.user_id = identity.user_id
+        return None
+
+
+def current_user_id() -> int:
+    """The caller's user id from the internal token; 401 if the request carries none (an anonymous route)."""
+    from flask import abort
+
+    user_id = getattr(g, "user_id", None)
+    if user_id is None:
+        abort(401)
+    return user_id

@@ -1,0 +1,135 @@
+"""Training runs and model versions: owned and migrated by the trainer, read by the predictor and projects.
+
+The projects service derives a project's ``status`` and ``active_model`` from these rows when it answers
+(``project_training_states``), so the status is always what the runs and models say, with nothing to sync.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    select,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import db
+
+RUN_QUEUED = "queued"
+RUN_RUNNING = "running"
+RUN_SUCCEEDED = "succeeded"
+RUN_FAILED = "failed"
+RUN_CANCELLED = "cancelled"
+ACTIVE_RUN_STATUSES = (RUN_QUEUED, RUN_RUNNING)
+FINISHED_RUN_STATUSES = (RUN_SUCCEEDED, RUN_FAILED, RUN_CANCELLED)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class TrainingRun(db.Model):
+    __tablename__ = "training_runs"
+    __table_args__ = (
+        UniqueConstraint("owner_id", "idempotency_key", name="uq_training_runs_owner_idempotency"),
+        Index("ix_training_runs_claim", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(Integer, index=True)
+    owner_id: Mapped[int] = mapped_column(Integer, index=True)
+    dataset_id: Mapped[str] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(16), default=RUN_QUEUED)
+    stage: Mapped[str] = mapped_column(String(64), default="queued")
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    worker_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    leaderboard: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    model_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class ModelVersion(db.Model):
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("project_id", "version", name="uq_model_versions_project_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(Integer, index=True)
+    owner_id: Mapped[int] = mapped_column(Integer, index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    algorithm: Mapped[str] = mapped_column(String(128))
+    target: Mapped[str] = mapped_column(String(200))
+    training_run_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    artifact: Mapped[bytes] = mapped_column(LargeBinary)
+    library_versions: Mapped[dict[str, str]] = mapped_column(JSON)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+    features: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    feature_importance: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+
+@dataclass(frozen=True)
+class ProjectTrainingState:
+    status: str
+    active_model: int | None
+
+
+def project_training_states(project_ids: Iterable[int]) -> dict[int, ProjectTrainingState]:
+    """``pending`` · ``training`` (a run queued or running) · ``ready`` (a model serves) · ``error``."""
+    ids = list(project_ids)
+    if not ids:
+        return {}
+    active_models = dict(
+        db.session.execute(
+            select(ModelVersion.project_id, ModelVersion.version).where(
+                ModelVersion.project_id.in_(ids), ModelVersion.active.is_(True)
+            )
+        ).all()
+    )
+    runs = db.session.execute(
+        select(TrainingRun.project_id, TrainingRun.status)
+        .where(TrainingRun.project_id.in_(ids))
+        .order_by(TrainingRun.project_id, TrainingRun.created_at.desc(), TrainingRun.id.desc())
+    ).all()
+    training: set[int] = set()
+    latest_status: dict[int, str] = {}
+    for project_id, status in runs:
+        latest_status.setdefault(project_id, status)
+        if status in ACTIVE_RUN_STATUSES:
+            training.add(project_id)
+    states = {}
+    for project_id in ids:
+        active = active_models.get(project_id)
+        if project_id in training:
+            status = "training"
+        elif active is not None:
+            status = "ready"
+        elif latest_status.get(project_id) == RUN_FAILED:
+            status = "error"
+        else:
+            status = "pending"
+        states[project_id] = ProjectTrainingState(status=status, active_model=active)
+    return states

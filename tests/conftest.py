@@ -1,0 +1,73 @@
+"""Fixtures shared by every test: a real PostgreSQL database (migrated once), app configs, internal tokens.
+
+``TEST_DATABASE_URL`` names a fresh database to use (CI creates one); otherwise a throwaway database is created on
+the local server (``TEST_POSTGRES_SERVER``) and dropped at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from shared.config import normalize_database_url
+from shared.internal_auth import INTERNAL_TOKEN_HEADER, issue_internal_token
+from shared.migrate import upgrade
+
+POSTGRES_SERVER = os.environ.get("TEST_POSTGRES_SERVER", "postgresql://postgres@127.0.0.1:5432")
+TEST_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
+DATA_TABLES = ("datasets", "projects", "revoked_tokens", "users", "training_runs", "model_versions")
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    given = os.environ.get("TEST_DATABASE_URL")
+    if given:
+        url = normalize_database_url(given)
+        upgrade(url)
+        yield url
+        return
+    name = f"salesml_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(normalize_database_url(f"{POSTGRES_SERVER}/postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = normalize_database_url(f"{POSTGRES_SERVER}/{name}")
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def clean_database(database_url: str) -> Iterator[str]:
+    """The migrated test database, emptied of rows before the test."""
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {', '.join(DATA_TABLES)} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    yield database_url
+
+
+@pytest.fixture
+def app_config(clean_database: str, tmp_path) -> dict[str, Any]:
+    """Configuration for an app under test: real PostgreSQL, objects in a temporary folder, test secrets."""
+    return {
+        "DATABASE_URL": clean_database,
+        "OBJECT_STORE_URL": f"file://{tmp_path / 'objects'}",
+        "JWT_SECRET_KEY": TEST_SECRET,
+        "INTERNAL_TOKEN_SECRET": TEST_SECRET + "-internal",
+        "SALESML_DEV_MODE": False,
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def internal_token_headers(config: dict[str, Any], audience: str, user_id: int | None) -> dict[str, str]:
+    token = issue_internal_token(config["INTERNAL_TOKEN_SECRET"], audience, user_id, caller="gateway")
+    return {INTERNAL_TOKEN_HEADER: token}
