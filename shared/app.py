@@ -38,8 +38,6 @@ def init_api(app: Flask, api: Api, title: str) -> None:
         OPENAPI_JSON_PATH="openapi.json",
     )
     api.init_app(app)
-    api.spec.components.security_scheme(
-        "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
-    )
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     # flask-smorest registers its own HTTPException handler; ours produces the same shape, flattened, everywhere.
     register_error_handlers(app)

@@ -56,9 +56,7 @@ def flatten_validation_errors(errors: Any) -> dict[str, list[str]]:
         return {"_request": [str(errors)]}
     flat: dict[str, list[str]] = {}
     for location, fields in errors.items():
-        if location in {"json", "query", "form", "files", "headers", "view_args"} and isinstance(
-            fields, dict
-        ):
+        if location in {"json", "query", "form", "files", "headers", "view_args"} and isinstance(fields, dict):
             for field, messages in fields.items():
                 flat[str(field)] = _as_message_list(messages)
         else:

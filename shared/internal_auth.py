@@ -27,9 +27,7 @@ class InternalIdentity:
     caller: str
 
 
-def issue_internal_token(
-    secret: str, audience: str, user_id: int | None, caller: str, ttl_seconds: int = 60
-) -> str:
+def issue_internal_token(secret: str, audience: str, user_id: int | None, caller: str, ttl_seconds: int = 60) -> str:
     now = int(time.time())
     claims = {
         "iss": ISSUER,
@@ -55,9 +53,7 @@ def verify_internal_token(secret: str, token: str, audience: str) -> InternalIde
         options={"require": ["exp", "iat", "aud", "iss", "jti"]},
     )
     sub = claims.get("sub")
-    return InternalIdentity(
-        user_id=int(sub) if sub is not None else None, caller=str(claims.get("caller", ""))
-    )
+    return InternalIdentity(user_id=int(sub) if sub is not None else None, caller=str(claims.get("caller", "")))
 
 
 def internal_headers(audience: str, user_id: int | None) -> dict[str, str]:
