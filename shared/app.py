@@ -9,15 +9,20 @@ from flask import Flask
 from flask_smorest import Api
 
 from shared import __version__
-from shared.config import load_config
+from shared.config import Setting, load_config
 from shared.errors import register_error_handlers
 from shared.logs import configure_logging, init_request_logging
 
 
-def create_base_app(service: str, import_name: str, config: Mapping[str, Any] | None = None) -> Flask:
+def create_base_app(
+    service: str,
+    import_name: str,
+    config: Mapping[str, Any] | None = None,
+    service_settings: tuple[Setting, ...] = (),
+) -> Flask:
     """A Flask app with configuration, JSON logging with request ids, optional trailing slashes and the error shape."""
     app = Flask(import_name)
-    app.config.update(load_config(config))
+    app.config.update(load_config(config, service_settings))
     app.config["SERVICE_NAME"] = service
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_JSON_BYTES"]
     app.url_map.strict_slashes = False

@@ -1,6 +1,7 @@
 """Configuration from environment variables.
 
-Every variable is listed once in ``SETTINGS`` with its embedded default and documented in the README table.
+Every variable is listed once with its embedded default (``SETTINGS`` here for what several services read, a
+service's own in ``services/<name>/config.py``) and documented in the README table.
 A service's ``create_app(config)`` may override any key (tests do).
 """
 
@@ -66,10 +67,12 @@ def _parse(setting: Setting, raw: str) -> Any:
     return setting.kind(raw)
 
 
-def load_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Read every setting from the environment (or its default), then apply ``overrides``."""
+def load_config(
+    overrides: Mapping[str, Any] | None = None, service_settings: tuple[Setting, ...] = ()
+) -> dict[str, Any]:
+    """Read the common and the service's own settings from the environment (or defaults), then apply ``overrides``."""
     config: dict[str, Any] = {}
-    for setting in SETTINGS:
+    for setting in SETTINGS + service_settings:
         raw = os.environ.get(setting.name)
         config[setting.name] = setting.default if raw in (None, "") else _parse(setting, raw)
     config.update(overrides or {})

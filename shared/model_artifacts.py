@@ -1,0 +1,66 @@
+"""Model artifacts: the trained PyCaret pipeline as bytes, its sha256 and the library versions that made it.
+
+A pickle runs code when loaded, so ``load_pipeline`` unpickles only bytes whose sha256 matches what the trainer
+recorded, and only under the same library versions (a pickled pipeline merely warns otherwise).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import platform
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import joblib
+
+# The packages whose version must match between the trainer that pickled a pipeline and the predictor loading it.
+PINNED_PACKAGES = ("pycaret", "scikit-learn", "numpy", "pandas", "lightgbm", "joblib")
+
+
+class ArtifactRejected(Exception):
+    """The artifact's bytes or library versions do not match its record; it was not unpickled."""
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in PINNED_PACKAGES:
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    return versions
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def dump_pipeline(pipeline: Any) -> bytes:
+    buffer = io.BytesIO()
+    joblib.dump(pipeline, buffer, compress=3)
+    return buffer.getvalue()
+
+
+def check_artifact(artifact: bytes, expected_sha256: str, recorded_versions: dict[str, str]) -> None:
+    """Raise ``ArtifactRejected`` unless the bytes and the running library versions match the record."""
+    actual = sha256_hex(artifact)
+    if actual != expected_sha256:
+        raise ArtifactRejected(f"artifact sha256 {actual[:12]}… does not match the recorded {expected_sha256[:12]}…")
+    running = library_versions()
+    mismatched = {
+        name: (recorded, running.get(name))
+        for name, recorded in recorded_versions.items()
+        if name != "python" and running.get(name) != recorded
+    }
+    if recorded_versions.get("python", "").rsplit(".", 1)[0] != running["python"].rsplit(".", 1)[0]:
+        mismatched["python"] = (recorded_versions.get("python"), running["python"])
+    if mismatched:
+        described = ", ".join(f"{n} {r} (running {now})" for n, (r, now) in sorted(mismatched.items()))
+        raise ArtifactRejected(f"artifact was made with other library versions: {described}")
+
+
+def load_pipeline(artifact: bytes, expected_sha256: str, recorded_versions: dict[str, str]) -> Any:
+    """Unpickle a pipeline that our trainer wrote, after ``check_artifact`` accepts it."""
+    check_artifact(artifact, expected_sha256, recorded_versions)
+    return joblib.load(io.BytesIO(artifact))
