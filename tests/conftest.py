@@ -71,3 +71,38 @@ def app_config(clean_database: str, tmp_path) -> dict[str, Any]:
 def internal_token_headers(config: dict[str, Any], audience: str, user_id: int | None) -> dict[str, str]:
     token = issue_internal_token(config["INTERNAL_TOKEN_SECRET"], audience, user_id, caller="gateway")
     return {INTERNAL_TOKEN_HEADER: token}
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[dict[str, Any]]:
+    """A real HTTP S3 endpoint (moto's server) on 127.0.0.1, for the s3:// object store."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield {
+        "S3_ENDPOINT": f"{host}:{port}",
+        "S3_ACCESS_KEY": "salesml-test",
+        "S3_SECRET_KEY": "salesml-test-secret",
+        "S3_SECURE": False,
+        "S3_REGION": "us-east-1",
+    }
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket_config(s3_server: dict[str, Any]) -> dict[str, Any]:
+    """Config overrides that point the object store at a fresh, empty bucket on the S3 endpoint."""
+    from minio import Minio
+
+    bucket = f"salesml-test-{uuid.uuid4().hex[:12]}"
+    client = Minio(
+        s3_server["S3_ENDPOINT"],
+        access_key=s3_server["S3_ACCESS_KEY"],
+        secret_key=s3_server["S3_SECRET_KEY"],
+        secure=False,
+        region=s3_server["S3_REGION"],
+    )
+    client.make_bucket(bucket)
+    return {**s3_server, "OBJECT_STORE_URL": f"s3://{bucket}"}
