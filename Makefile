@@ -10,9 +10,10 @@ INSTALLED := $(VENV)/.installed
 
 venv: $(INSTALLED)
 
-$(INSTALLED): requirements.lock
+$(INSTALLED): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
 run: venv

@@ -1,0 +1,36 @@
+"""Print the README's configuration table from the settings the code really reads.
+
+    .venv/bin/python scripts/config_table.py
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from shared.config import SETTINGS, Setting
+
+SERVICE_SETTINGS_MODULES = ("gateway.config", "services.projects.config", "services.trainer.config",
+                            "services.predictor.config")
+
+
+def all_settings() -> list[tuple[str, Setting]]:
+    rows = [("all", setting) for setting in SETTINGS]
+    for module_name in SERVICE_SETTINGS_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError:
+            continue
+        owner = module_name.split(".")[-2]
+        rows.extend((owner, setting) for setting in getattr(module, "SETTINGS", ()))
+    return rows
+
+
+def main() -> None:
+    print("| variable | used by | default (embedded) |")
+    print("|---|---|---|")
+    for owner, setting in all_settings():
+        print(f"| `{setting.name}` | {owner} | `{setting.default}` |")
+
+
+if __name__ == "__main__":
+    main()
