@@ -1,0 +1,79 @@
+"""Which service answers a public path, and what the gateway must check before forwarding it.
+
+Services mount the same ``/api/v1/...`` paths as the public API, so a path is forwarded unchanged. Anything not
+listed here (``/internal/**`` in particular) is never routed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+PROJECTS = "projects"
+TRAINER = "trainer"
+PREDICTOR = "predictor"
+SERVICES = (PROJECTS, TRAINER, PREDICTOR)
+
+# Project ids are 32-bit integer keys: a larger number cannot name a project.
+MAX_PROJECT_ID = 2**31 - 1
+
+_ANONYMOUS_AUTH = re.compile(r"^/api/v1/auth/(register|login|refresh)/?$")
+_AUTH_WITH_OWN_TOKEN_CHECK = re.compile(r"^/api/v1/auth/(refresh|logout)/?$")
+_AUTH = re.compile(r"^/api/v1/auth(/.*)?$")
+_PROJECTS = re.compile(r"^/api/v1/projects/?$")
+_PROJECT = re.compile(r"^/api/v1/projects/(?P<id>[^/]+)(?P<rest>/.*)?$")
+_PROJECT_ID = re.compile(r"^[0-9]{1,10}$")
+_PROJECT_SUBROUTES = (
+    (re.compile(r"^/?$"), PROJECTS),
+    (re.compile(r"^/datasets(/.*)?$"), PROJECTS),
+    (re.compile(r"^/train/?$"), TRAINER),
+    (re.compile(r"^/training-runs(/.*)?$"), TRAINER),
+    (re.compile(r"^/models(/.*)?$"), TRAINER),
+    (re.compile(r"^/predict/?$"), PREDICTOR),
+)
+
+
+@dataclass(frozen=True)
+class Route:
+    service: str
+    # The project whose ownership the gateway checks before forwarding (None: not a per-project route).
+    project_id: int | None = None
+    # False only for register/login/refresh: no access token to verify, no user in the internal token.
+    needs_access_token: bool = True
+    # refresh/logout: the projects service verifies (and revokes) the presented token itself.
+    forwards_authorization: bool = False
+    # ``/projects/<id>`` itself: once a DELETE of it succeeds, the cached ownership must go.
+    is_the_project: bool = False
+
+
+def has_unsafe_segments(path: str) -> bool:
+    """Dot segments or empty segments could be normalized differently upstream: such paths are never routed."""
+    segments = path.split("/")[1:]
+    if segments and segments[-1] == "":
+        segments = segments[:-1]
+    return any(segment in ("", ".", "..") for segment in segments)
+
+
+def resolve(path: str) -> Route | None:
+    """The route for a (decoded) request path, or None when the gateway does not route it (404)."""
+    if not path.startswith("/api/v1/") or has_unsafe_segments(path):
+        return None
+    if _AUTH.match(path):
+        return Route(
+            PROJECTS,
+            needs_access_token=not _ANONYMOUS_AUTH.match(path),
+            forwards_authorization=bool(_AUTH_WITH_OWN_TOKEN_CHECK.match(path)),
+        )
+    if _PROJECTS.match(path):
+        return Route(PROJECTS)
+    match = _PROJECT.match(path)
+    if match is None or not _PROJECT_ID.match(match["id"]):
+        return None
+    project_id = int(match["id"])
+    if project_id > MAX_PROJECT_ID:
+        return None
+    rest = match["rest"] or ""
+    for pattern, service in _PROJECT_SUBROUTES:
+        if pattern.match(rest):
+            return Route(service, project_id=project_id, is_the_project=rest in ("", "/"))
+    return None

@@ -1,0 +1,153 @@
+"""The gateway's routes: the proxy to the services, the merged OpenAPI document and the page that renders it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, g, jsonify, request
+from flask_jwt_extended import get_jwt_identity, verify_jwt_in_request
+
+from gateway.ownership import OwnershipCache
+from gateway.routing import PROJECTS, Route, resolve
+from gateway.upstream import StreamedBody, UpstreamFailure, Upstreams, client_response_headers, upstream_request_headers
+from shared.db import db
+from shared.internal_auth import internal_headers
+
+PROXIED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+PROJECT_NOT_FOUND = "Project not found."
+SWAGGER_UI = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.17.14"
+
+blp = Blueprint("gateway", __name__)
+
+
+def _upstreams() -> Upstreams:
+    return current_app.extensions["upstreams"]
+
+
+def _ownership_cache() -> OwnershipCache:
+    return current_app.extensions["ownership_cache"]
+
+
+def _verified_user_id(route: Route) -> int:
+    """The user id from a valid, unrevoked access token (logout also takes the refresh token it revokes)."""
+    verify_jwt_in_request(verify_type=not route.forwards_authorization)
+    try:
+        return int(get_jwt_identity())
+    except (TypeError, ValueError):
+        abort(401)
+
+
+def _ensure_owned(user_id: int, project_id: int) -> None:
+    """404, exactly like a missing project, unless the projects service says the caller owns it."""
+    cache = _ownership_cache()
+    if cache.owns(user_id, project_id):
+        return
+    answer = _upstreams().send(
+        PROJECTS, "GET", f"/internal/projects/{project_id}", internal_headers(PROJECTS, user_id), stream=False
+    )
+    if answer.status_code == 404:
+        abort(404, PROJECT_NOT_FOUND)
+    if answer.status_code != 200:
+        raise UpstreamFailure(502, f"the {PROJECTS} service failed to answer")
+    if answer.json().get("owner_id") != user_id:
+        abort(404, PROJECT_NOT_FOUND)
+    cache.remember(user_id, project_id)
+
+
+def _request_body() -> StreamedBody | None:
+    # The services enforce their own size caps while they read; the gateway only passes the bytes on.
+    request.max_content_length = None
+    length = request.content_length
+    if length == 0 or (length is None and "Transfer-Encoding" not in request.headers):
+        return None
+    return StreamedBody(request.stream, length, current_app.config["PROXY_CHUNK_BYTES"])
+
+
+def _proxy(route: Route, user_id: int | None) -> Response:
+    headers = upstream_request_headers(
+        request.headers.items(),
+        added=internal_headers(route.service, user_id),
+        keep_authorization=route.forwards_authorization,
+    )
+    upstream = _upstreams().send(
+        route.service,
+        request.method,
+        request.path,
+        headers,
+        query=request.query_string.decode("latin-1"),
+        body=_request_body(),
+    )
+    chunk_bytes = current_app.config["PROXY_CHUNK_BYTES"]
+
+    def body():
+        try:
+            yield from upstream.raw.stream(chunk_bytes, decode_content=False)
+        finally:
+            upstream.close()
+
+    headers = client_response_headers(upstream.raw.headers.items())
+    response = Response(body(), status=upstream.status_code, headers=headers)
+    if "Content-Type" not in upstream.headers:
+        del response.headers["Content-Type"]
+    response.call_on_close(upstream.close)
+    return response
+
+
+@blp.route("/api/v1/auth/<path:_rest>", methods=PROXIED_METHODS)
+@blp.route("/api/v1/projects", methods=PROXIED_METHODS)
+@blp.route("/api/v1/projects/<path:_rest>", methods=PROXIED_METHODS)
+def forward(_rest: str | None = None) -> Response:
+    """Check the caller's token and project, then pass the request to the service that owns the route."""
+    route = resolve(request.path)
+    if route is None:
+        abort(404)
+    user_id = None
+    if route.needs_access_token:
+        user_id = g.user_id = _verified_user_id(route)
+        # The revocation lookup is done: give the connection back before a possibly long upload or download.
+        db.session.close()
+    if route.project_id is not None:
+        _ensure_owned(user_id, route.project_id)
+    response = _proxy(route, user_id)
+    if route.is_the_project and request.method == "DELETE" and response.status_code < 300:
+        _ownership_cache().forget_project(route.project_id)
+    return response
+
+
+@blp.get("/api/v1/openapi.json")
+def openapi_document() -> Response:
+    """The public API as one OpenAPI 3 document, merged from the services' documents."""
+    return jsonify(current_app.extensions["openapi_document"].current())
+
+
+def fetch_service_document(service: str) -> dict[str, Any]:
+    answer = _upstreams().send(service, "GET", "/openapi.json", internal_headers(service, None), stream=False)
+    if answer.status_code != 200:
+        raise UpstreamFailure(502, f"the {service} service answered {answer.status_code} for its OpenAPI document")
+    return answer.json()
+
+
+@blp.get("/api/docs")
+def api_docs() -> Response:
+    """The API reference (Swagger UI) rendering /api/v1/openapi.json."""
+    return Response(DOCS_PAGE, mimetype="text/html")
+
+
+DOCS_PAGE = f"""<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>SalesML API</title>
+  <link rel="stylesheet" href="{SWAGGER_UI}/swagger-ui.css">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="{SWAGGER_UI}/swagger-ui-bundle.js" crossorigin></script>
+  <script>
+    window.onload = () => {{
+      window.ui = SwaggerUIBundle({{ url: "/api/v1/openapi.json", dom_id: "#swagger-ui" }});
+    }};
+  </script>
+</body>
+</html>
+"""
