@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
 from services.projects.api import auth, datasets, internal, projects
+from services.projects.api.errors import register_domain_errors
+from services.projects.api.uploads import DiskSpooledRequest
+from services.projects.config import SETTINGS
 from services.projects.extensions import api
 from shared.app import create_base_app, init_api
 from shared.db import check_database, init_db
@@ -20,7 +24,9 @@ SERVICE = "projects"
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    app = create_base_app(SERVICE, __name__, config)
+    app = create_base_app(SERVICE, __name__, config, service_settings=SETTINGS)
+    app.request_class = DiskSpooledRequest
+    Path(app.config["UPLOAD_TMP_DIR"]).mkdir(parents=True, exist_ok=True)
     init_db(app)
     init_user_tokens(app)
     object_store = open_object_store(app.config["OBJECT_STORE_URL"], app.config)
@@ -31,6 +37,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(projects.blp)
     api.register_blueprint(datasets.blp)
     app.register_blueprint(internal.blp)
+    register_domain_errors(app)
     app.register_blueprint(
         make_health_blueprint(SERVICE, {"database": check_database, "object_store": object_store.check})
     )

@@ -1,3 +1,102 @@
-from flask_smorest import Blueprint
+"""``/api/v1/projects``: the caller's projects (a project can be created together with its first dataset)."""
 
-blp = Blueprint("projects", __name__, url_prefix="/api/v1/projects")
+from __future__ import annotations
+
+from flask import current_app, request
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+
+from services.projects import dataset_store, project_store
+from services.projects.api.uploads import allow_upload_body, is_multipart, received_parquet
+from services.projects.schemas import (
+    ProjectCreateFormSchema,
+    ProjectCreateSchema,
+    ProjectSchema,
+    ProjectUpdateSchema,
+)
+from services.projects.trainer_client import delete_project_training
+from shared.internal_auth import current_user_id, internal_headers
+
+blp = Blueprint("projects", __name__, url_prefix="/api/v1/projects", description="Projects and their status.")
+
+# flask-smorest's own page-size ceiling; the configured PAGE_SIZE_MAX (checked in the view) is the real cap.
+PAGE_SIZE_CEILING = 10_000
+
+CREATE_REQUEST_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": ProjectCreateSchema},
+        "multipart/form-data": {"schema": ProjectCreateFormSchema},
+    },
+}
+
+
+def _check_page_size(page_size: int) -> None:
+    page_size_max = current_app.config["PAGE_SIZE_MAX"]
+    if page_size > page_size_max:
+        abort(422, errors={"page_size": [f"Must be less than or equal to {page_size_max}."]})
+
+
+@blp.route("/")
+class Projects(MethodView):
+    @blp.response(200, ProjectSchema(many=True))
+    @blp.paginate(max_page_size=PAGE_SIZE_CEILING)
+    def get(self, pagination_parameters):
+        """The caller's projects, newest first (page_size at most PAGE_SIZE_MAX, else 422)."""
+        _check_page_size(pagination_parameters.page_size)
+        projects, total = project_store.list_projects(
+            current_user_id(), offset=pagination_parameters.first_item, limit=pagination_parameters.page_size
+        )
+        pagination_parameters.item_count = total
+        return project_store.describe_projects(projects)
+
+    @blp.doc(requestBody=CREATE_REQUEST_BODY)
+    @blp.response(201, ProjectSchema)
+    @blp.alt_response(413, description="The data file is over the upload size limit.")
+    @blp.alt_response(415, description="Neither JSON nor multipart/form-data.")
+    def post(self):
+        """Create a project from JSON, or from multipart/form-data with its first dataset in 'data_file'."""
+        owner_id = current_user_id()
+        parser = blp.ARGUMENTS_PARSER
+        if is_multipart():
+            allow_upload_body()
+            fields = parser.parse(ProjectCreateSchema(), request, location="form")
+            with received_parquet(("data_file",)) as (ingested, filename):
+                project = project_store.new_project(owner_id, **fields)
+                dataset_store.store_dataset(project, ingested, filename, current_app.extensions["object_store"])
+        elif request.is_json:
+            fields = parser.parse(ProjectCreateSchema(), request, location="json")
+            project = project_store.create_project(owner_id, **fields)
+        else:
+            abort(415, message="Send the project as application/json, or as multipart/form-data with 'data_file'.")
+        return project_store.describe_project(project)
+
+
+@blp.route("/<int:project_id>")
+class ProjectById(MethodView):
+    @blp.response(200, ProjectSchema)
+    def get(self, project_id):
+        """One project (404 if it is missing or not the caller's)."""
+        return project_store.describe_project(project_store.owned_project(current_user_id(), project_id))
+
+    @blp.arguments(ProjectUpdateSchema)
+    @blp.response(200, ProjectSchema)
+    def patch(self, changes, project_id):
+        """Change a project's name, description or target."""
+        project = project_store.owned_project(current_user_id(), project_id)
+        return project_store.describe_project(project_store.update_project(project, changes))
+
+    @blp.response(204)
+    @blp.alt_response(503, description="The trainer or the object store is unavailable; nothing was deleted.")
+    def delete(self, project_id):
+        """Delete a project with its datasets (and their files), training runs and models."""
+        owner_id = current_user_id()
+        project = project_store.owned_project(owner_id, project_id)
+        config = current_app.config
+        delete_project_training(
+            config["TRAINER_URL"],
+            project.id,
+            headers=internal_headers("trainer", owner_id),
+            timeout=(config["UPSTREAM_CONNECT_TIMEOUT_S"], config["UPSTREAM_READ_TIMEOUT_S"]),
+        )
+        project_store.delete_project(project, current_app.extensions["object_store"])

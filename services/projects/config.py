@@ -1,0 +1,10 @@
+"""Settings read only by the projects service (the common ones are in ``shared.config.SETTINGS``)."""
+
+from __future__ import annotations
+
+from shared.config import VAR_DIR, Setting
+
+SETTINGS: tuple[Setting, ...] = (
+    # Uploads are spooled here (multipart parts and the checked copy), never kept whole in memory.
+    Setting("UPLOAD_TMP_DIR", str(VAR_DIR / "uploads")),
+)

@@ -1,0 +1,138 @@
+"""Datasets: a row in ``datasets`` and its parquet object, always both or neither.
+
+Object keys are made here from ids (``projects/<project id>/datasets/<uuid>.parquet``), never from a filename.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from services.projects.models import Dataset, Project
+from shared.db import db
+from shared.storage import ObjectStore, ObjectStoreUnavailable
+
+if TYPE_CHECKING:
+    from services.projects.parquet_ingest import IngestedFile
+
+
+class DatasetNotFound(LookupError):
+    message = "Dataset not found."
+
+
+class ProjectHasNoDataset(Exception):
+    message = "This project has no dataset: upload a dataset first."
+
+
+def dataset_object_key(project_id: int, dataset_id: str) -> str:
+    return f"projects/{project_id}/datasets/{dataset_id}.parquet"
+
+
+def owned_dataset(owner_id: int, project_id: int, dataset_id: str) -> Dataset:
+    dataset = db.session.execute(
+        select(Dataset)
+        .join(Project, Project.id == Dataset.project_id)
+        .where(Dataset.id == dataset_id, Dataset.project_id == project_id, Project.owner_id == owner_id)
+    ).scalar_one_or_none()
+    if dataset is None:
+        raise DatasetNotFound()
+    return dataset
+
+
+def list_datasets(project: Project) -> list[Dataset]:
+    return list(
+        db.session.execute(
+            select(Dataset).where(Dataset.project_id == project.id).order_by(Dataset.created_at.desc())
+        ).scalars()
+    )
+
+
+def latest_dataset_ids(project_ids: list[int]) -> dict[int, str]:
+    if not project_ids:
+        return {}
+    rows = db.session.execute(
+        select(Dataset.project_id, Dataset.id)
+        .where(Dataset.project_id.in_(project_ids))
+        .order_by(Dataset.project_id, Dataset.created_at.desc())
+    ).all()
+    latest: dict[int, str] = {}
+    for project_id, dataset_id in rows:
+        latest.setdefault(project_id, dataset_id)
+    return latest
+
+
+def store_dataset(project: Project, ingested: IngestedFile, filename: str, object_store: ObjectStore) -> Dataset:
+    """Put the checked file in the object store, then commit its row (and anything pending, such as a new project).
+
+    Raises ``ObjectStoreUnavailable`` with nothing committed; a failed commit removes the object again.
+    """
+    dataset_id = str(uuid.uuid4())
+    key = dataset_object_key(project.id, dataset_id)
+    try:
+        with ingested.path.open("rb") as stream:
+            object_store.put(key, stream, ingested.size_bytes)
+    except (ObjectStoreUnavailable, OSError) as exc:
+        db.session.rollback()
+        raise ObjectStoreUnavailable(str(exc)) from exc
+    dataset = Dataset(
+        id=dataset_id,
+        project_id=project.id,
+        filename=filename,
+        object_key=key,
+        rows=ingested.rows,
+        size_bytes=ingested.size_bytes,
+        sha256=ingested.sha256,
+        columns=ingested.columns,
+    )
+    db.session.add(dataset)
+    try:
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        object_store.delete(key)
+        raise
+    return dataset
+
+
+def delete_object(object_store: ObjectStore, key: str) -> None:
+    try:
+        object_store.delete(key)
+    except (ObjectStoreUnavailable, OSError) as exc:
+        raise ObjectStoreUnavailable(str(exc)) from exc
+
+
+def delete_dataset(dataset: Dataset, object_store: ObjectStore) -> None:
+    """Remove the row and the object; if the object store fails, the row stays."""
+    db.session.delete(dataset)
+    db.session.flush()
+    try:
+        delete_object(object_store, dataset.object_key)
+    except BaseException:
+        db.session.rollback()
+        raise
+    db.session.commit()
+
+
+def training_input(project: Project, dataset_id: str | None) -> dict[str, Any]:
+    """What the trainer needs to train on one of the project's datasets (default: the latest)."""
+    if dataset_id is None:
+        dataset = db.session.execute(
+            select(Dataset).where(Dataset.project_id == project.id).order_by(Dataset.created_at.desc()).limit(1)
+        ).scalar_one_or_none()
+        if dataset is None:
+            raise ProjectHasNoDataset()
+    else:
+        dataset = owned_dataset(project.owner_id, project.id, dataset_id)
+    return {
+        "project_id": project.id,
+        "owner_id": project.owner_id,
+        "target": project.target,
+        "dataset": {
+            "id": dataset.id,
+            "object_key": dataset.object_key,
+            "rows": dataset.rows,
+            "columns": dataset.columns,
+        },
+    }
