@@ -22,7 +22,7 @@ def render_progress(run: dict, width: int = BAR_WIDTH) -> str:
         filled, fraction = width, 1.0
     status = run.get("status") or ""
     label = status if status in FINISHED_STATUSES else run.get("stage") or status
-    return f"[{'#' * filled}{'-' * (width - filled)}] {int(fraction * 100):3d}% {label}".rstrip()
+    return f"[{'#' * filled}{'-' * (width - filled)}] {int(round(fraction * 100, 6))}% {label}".rstrip()
 
 
 class ProgressLine:
