@@ -1,0 +1,1 @@
+"""Example data for trying SalesML end to end (``make demo``)."""

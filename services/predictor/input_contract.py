@@ -1,0 +1,327 @@
+"""The input contract of a model: request rows checked and coerced against the feature schema the trainer recorded.
+
+The schema is ``[{"name", "dtype", "categories"?, "min"?, "max"?}]`` (training columns minus the target, in
+order). Rows come either as JSON objects or as a parquet table; both end as a DataFrame with the training column
+order and dtypes, or as ``InputRejected`` naming each bad column (and row). Missing values are refused: the saved
+pipelines do not reliably impute at predict time (a LinearRegression pipeline raises on NaN).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+NUMBER = "number"
+INTEGER = "integer"
+BOOLEAN = "boolean"
+DATETIME = "datetime"
+TEXT = "text"
+
+ROWS_LISTED_PER_ERROR = 5
+VALUES_LISTED_PER_WARNING = 5
+VALUE_PREVIEW_CHARS = 40
+TRUE_TEXTS = frozenset({"true", "1", "yes"})
+FALSE_TEXTS = frozenset({"false", "0", "no"})
+
+# Marks a feature key that a JSON record does not have (distinct from an explicit null).
+ABSENT = type("Absent", (), {"__repr__": lambda self: "<absent>"})()
+
+
+class InputRejected(Exception):
+    """The rows do not fit the model's input contract; ``errors`` maps each column to what is wrong with it."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__(f"invalid input in columns: {', '.join(errors)}")
+        self.errors = errors
+
+
+def kind_of(dtype: str) -> str:
+    dtype = dtype.lower()
+    if dtype.startswith(("int", "uint")):
+        return INTEGER
+    if dtype.startswith("float"):
+        return NUMBER
+    if dtype in ("bool", "boolean"):
+        return BOOLEAN
+    if dtype.startswith("datetime"):
+        return DATETIME
+    return TEXT
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    dtype: str
+    kind: str
+    categories: frozenset[str] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+
+    @classmethod
+    def from_schema(cls, entry: Mapping[str, Any]) -> Feature:
+        categories = entry.get("categories")
+        return cls(
+            name=str(entry["name"]),
+            dtype=str(entry.get("dtype", "object")),
+            kind=kind_of(str(entry.get("dtype", "object"))),
+            categories=frozenset(str(c) for c in categories) if categories is not None else None,
+            minimum=_finite_or_none(entry.get("min")),
+            maximum=_finite_or_none(entry.get("max")),
+        )
+
+
+def _finite_or_none(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value):
+        return float(value)
+    return None
+
+
+@dataclass
+class PreparedInput:
+    frame: pd.DataFrame
+    warnings: list[str] = field(default_factory=list)
+
+
+class _Problems:
+    """Bad rows per column, listed up to a few rows each so a million bad rows make a short answer."""
+
+    def __init__(self, row_offset: int = 0, with_rows: bool = True) -> None:
+        self.row_offset = row_offset
+        self.with_rows = with_rows
+        self._messages: dict[str, list[str]] = {}
+        self._row_counts: dict[str, int] = {}
+
+    def column(self, name: str, message: str) -> None:
+        self._messages.setdefault(name, []).append(message)
+
+    def rows(self, name: str, mask: np.ndarray, message: str, values: pd.Series | None = None) -> None:
+        rows = np.flatnonzero(mask)
+        if not len(rows):
+            return
+        messages = self._messages.setdefault(name, [])
+        already = self._row_counts.get(name, 0)
+        self._row_counts[name] = already + len(rows)
+        for row in rows[: max(0, ROWS_LISTED_PER_ERROR - already)]:
+            detail = f"{message}, got {_preview(values.iloc[row])}" if values is not None else message
+            messages.append(f"row {row + self.row_offset}: {detail}" if self.with_rows else detail)
+
+    def raise_if_any(self) -> None:
+        if not self._messages:
+            return
+        for name, count in self._row_counts.items():
+            if count > ROWS_LISTED_PER_ERROR:
+                self._messages[name].append(f"… and {count - ROWS_LISTED_PER_ERROR} more rows")
+        raise InputRejected(self._messages)
+
+
+def _of_type(types: pd.Series, *classes: type) -> np.ndarray:
+    """Where each value's exact type is one of ``classes`` (``bool`` is not taken for ``int``)."""
+    return types.isin(classes).to_numpy()
+
+
+def _preview(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= VALUE_PREVIEW_CHARS else text[: VALUE_PREVIEW_CHARS - 1] + "…"
+
+
+class InputContract:
+    """Checks request rows against one model's features; columns it does not know are ignored with a warning."""
+
+    def __init__(self, features: Sequence[Mapping[str, Any]], target: str, max_string_length: int) -> None:
+        self.features = [Feature.from_schema(entry) for entry in features]
+        self.names = [feature.name for feature in self.features]
+        self.target = target
+        self.max_string_length = max_string_length
+
+    def column_warnings(self, columns: Iterable[str]) -> list[str]:
+        """Warnings for the columns that will be ignored; ``InputRejected`` if a feature column is absent."""
+        present = list(columns)
+        missing = [name for name in self.names if name not in set(present)]
+        if missing:
+            raise InputRejected({name: ["missing"] for name in missing})
+        known = set(self.names)
+        warnings = []
+        if self.target in present and self.target not in known:
+            warnings.append(f"Ignored column '{self.target}': it is what the model predicts.")
+        unknown = [name for name in present if name not in known and name != self.target]
+        if unknown:
+            warnings.append(f"Ignored columns the model does not use: {', '.join(map(str, unknown))}.")
+        return warnings
+
+    def prepare_records(self, records: Sequence[Any], with_rows: bool = True) -> PreparedInput:
+        """A DataFrame from JSON objects (one per row); ``with_rows=False`` leaves row numbers out of messages."""
+        bad_records = [row for row, record in enumerate(records) if not isinstance(record, dict)]
+        if bad_records:
+            listed = ", ".join(map(str, bad_records[:ROWS_LISTED_PER_ERROR]))
+            raise InputRejected({"records": [f"each record must be a JSON object (rows {listed})"]})
+        seen: dict[str, None] = {}
+        for record in records:
+            seen.update(dict.fromkeys(record))
+        warnings = self.column_warnings(seen)
+        problems = _Problems(with_rows=with_rows)
+        columns = {}
+        for feature in self.features:
+            values = pd.Series([record.get(feature.name, ABSENT) for record in records], dtype=object)
+            types = values.map(type)
+            problems.rows(feature.name, _of_type(types, type(ABSENT)), "missing")
+            problems.rows(feature.name, _of_type(types, dict, list), "nested objects and lists are not accepted")
+            rejected = _of_type(types, dict, list, type(ABSENT))
+            is_null = _of_type(types, type(None))
+            columns[feature.name] = self._coerce(
+                feature, values.where(~rejected, None), is_null, problems, warnings, rejected
+            )
+        problems.raise_if_any()
+        return PreparedInput(pd.DataFrame(columns, columns=self.names), warnings)
+
+    def prepare_table(self, table: pa.Table, row_offset: int = 0) -> PreparedInput:
+        """A DataFrame of the feature columns of a (slice of a) flat arrow table; call ``column_warnings`` first."""
+        problems = _Problems(row_offset=row_offset)
+        warnings: list[str] = []
+        columns = {}
+        for feature in self.features:
+            column = table.column(feature.name)
+            is_null = column.is_null().to_numpy(zero_copy_only=False)
+            values = column.to_pandas()
+            if isinstance(values.dtype, pd.CategoricalDtype):
+                values = values.astype(object)
+            columns[feature.name] = self._coerce(feature, values, is_null, problems, warnings)
+        problems.raise_if_any()
+        return PreparedInput(pd.DataFrame(columns, columns=self.names), warnings)
+
+    def _coerce(
+        self,
+        feature: Feature,
+        values: pd.Series,
+        is_null: np.ndarray,
+        problems: _Problems,
+        warnings: list[str],
+        already_rejected: np.ndarray | None = None,
+    ) -> pd.Series:
+        problems.rows(feature.name, is_null, "a value is required")
+        ok = ~is_null if already_rejected is None else ~is_null & ~already_rejected
+        if values.dtype == object:
+            types = values.map(type)
+            strings = _of_type(types, str)
+            too_long = strings & (values.where(strings, "").str.len() > self.max_string_length).to_numpy()
+            problems.rows(feature.name, too_long, f"text longer than {self.max_string_length} characters")
+            ok &= ~too_long
+        coerce = {
+            NUMBER: self._numbers,
+            INTEGER: self._numbers,
+            BOOLEAN: self._booleans,
+            DATETIME: self._datetimes,
+            TEXT: self._texts,
+        }[feature.kind]
+        return coerce(feature, values, ok, problems, warnings)
+
+    def _numbers(
+        self, feature: Feature, values: pd.Series, ok: np.ndarray, problems: _Problems, warnings: list[str]
+    ) -> pd.Series:
+        if pd.api.types.is_bool_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
+            problems.rows(feature.name, ok, "expected a number", values)
+            return values
+        if values.dtype == object:
+            types = values.map(type)
+            booleans = _of_type(types, bool) & ok
+            problems.rows(feature.name, booleans, "expected a number", values)
+            ok = ok & ~booleans
+            usable = values.where(ok, None)
+            parsed = pd.to_numeric(usable.map(lambda v: v.strip() if isinstance(v, str) else v), errors="coerce")
+            unparsed = ok & parsed.isna().to_numpy() & _of_type(types, str)
+            problems.rows(feature.name, unparsed, "expected a number", values)
+            ok = ok & ~unparsed
+            numbers = parsed.astype("float64")
+        else:
+            numbers = values.astype("float64")
+        not_finite = ok & ~np.isfinite(numbers.to_numpy())
+        problems.rows(feature.name, not_finite, "not a finite number", values)
+        ok = ok & ~not_finite
+        in_use = numbers[ok]
+        self._warn_out_of_range(feature, in_use, warnings)
+        if feature.kind == INTEGER and ok.all() and (in_use == np.floor(in_use)).all():
+            return numbers.astype("int64")
+        return numbers
+
+    @staticmethod
+    def _warn_out_of_range(feature: Feature, numbers: pd.Series, warnings: list[str]) -> None:
+        if feature.minimum is None or feature.maximum is None or numbers.empty:
+            return
+        outside = int(((numbers < feature.minimum) | (numbers > feature.maximum)).sum())
+        if outside:
+            warnings.append(
+                f"Column '{feature.name}': {outside} value(s) outside the training range "
+                f"[{feature.minimum:g}, {feature.maximum:g}]; predictions there are extrapolations."
+            )
+
+    @staticmethod
+    def _booleans(
+        feature: Feature, values: pd.Series, ok: np.ndarray, problems: _Problems, warnings: list[str]
+    ) -> pd.Series:
+        def as_bool(value: Any) -> bool | None:
+            if isinstance(value, bool | np.bool_):
+                return bool(value)
+            if isinstance(value, int | np.integer) and value in (0, 1):
+                return bool(value)
+            if isinstance(value, str) and value.strip().lower() in TRUE_TEXTS | FALSE_TEXTS:
+                return value.strip().lower() in TRUE_TEXTS
+            return None
+
+        converted = values.where(ok, None).map(as_bool)
+        problems.rows(feature.name, ok & converted.isna().to_numpy(), "expected true or false", values)
+        return converted.fillna(False).astype(bool)
+
+    @staticmethod
+    def _datetimes(
+        feature: Feature, values: pd.Series, ok: np.ndarray, problems: _Problems, warnings: list[str]
+    ) -> pd.Series:
+        if pd.api.types.is_datetime64_any_dtype(values):
+            if getattr(values.dt, "tz", None) is not None:
+                values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+            return values.astype("datetime64[ns]")
+        if values.dtype != object:
+            problems.rows(feature.name, ok, "expected a date or time", values)
+            return values
+        strings = _of_type(values.map(type), str)
+        problems.rows(feature.name, ok & ~strings, "expected a date or time as ISO 8601 text", values)
+        ok = ok & strings
+        parsed = pd.to_datetime(values.where(ok, None), errors="coerce", utc=True, format="ISO8601")
+        unparsed = ok & parsed.isna().to_numpy()
+        problems.rows(feature.name, unparsed, "expected a date or time as ISO 8601 text", values)
+        return parsed.dt.tz_localize(None).astype("datetime64[ns]")
+
+    @staticmethod
+    def _texts(
+        feature: Feature, values: pd.Series, ok: np.ndarray, problems: _Problems, warnings: list[str]
+    ) -> pd.Series:
+        if pd.api.types.is_bool_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
+            problems.rows(feature.name, ok, "expected text", values)
+            return values
+        if values.dtype != object:
+            numbers = values.to_numpy(dtype="float64", na_value=np.nan)
+            not_finite = ok & ~np.isfinite(numbers)
+            problems.rows(feature.name, not_finite, "not a finite number", values)
+            texts = values.astype(str).astype(object)
+        else:
+            types = values.map(type)
+            booleans = ok & _of_type(types, bool)
+            problems.rows(feature.name, booleans, "expected text", values)
+            not_finite = ok & values.map(lambda v: isinstance(v, float) and not np.isfinite(v)).to_numpy(dtype=bool)
+            problems.rows(feature.name, not_finite, "not a finite number", values)
+            texts = values.map(lambda v: v if isinstance(v, str) else str(v))
+            ok = ok & ~booleans & ~not_finite
+        if feature.categories is not None:
+            unseen = pd.unique(texts[ok & ~texts.isin(feature.categories).to_numpy()])
+            if len(unseen):
+                listed = ", ".join(_preview(value) for value in unseen[:VALUES_LISTED_PER_WARNING])
+                more = (
+                    f" and {len(unseen) - VALUES_LISTED_PER_WARNING} more"
+                    if len(unseen) > VALUES_LISTED_PER_WARNING
+                    else ""
+                )
+                warnings.append(f"Column '{feature.name}': values never seen in training: {listed}{more}.")
+        return texts.astype("category") if feature.dtype == "category" else texts
