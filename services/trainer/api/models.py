@@ -1,0 +1,46 @@
+"""Model versions of a project: list, read, activate (promote or roll back)."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+
+from services.trainer import runs
+from services.trainer.schemas import ModelVersionSchema
+from shared.internal_auth import current_user_id
+from shared.training_records import ModelVersion
+
+blp = Blueprint("models", __name__, url_prefix="/api/v1/projects", description="Trained model versions")
+
+
+@blp.route("/<int:project_id>/models")
+class Models(MethodView):
+    @blp.response(200, ModelVersionSchema(many=True))
+    def get(self, project_id: int):
+        """The project's model versions, newest first."""
+        return runs.list_models(current_user_id(), project_id)
+
+
+@blp.route("/<int:project_id>/models/<int:version>")
+class ModelByVersion(MethodView):
+    @blp.response(200, ModelVersionSchema)
+    @blp.alt_response(404, description="No such model version in this project")
+    def get(self, project_id: int, version: int):
+        """One model version: algorithm, metrics, features, feature importance."""
+        return _find_model_or_404(project_id, version)
+
+
+@blp.route("/<int:project_id>/models/<int:version>/activate")
+class ActivateModel(MethodView):
+    @blp.response(200, ModelVersionSchema)
+    @blp.alt_response(404, description="No such model version in this project")
+    def post(self, project_id: int, version: int):
+        """Make this version the one that serves predictions (promote or roll back)."""
+        return runs.activate_model(_find_model_or_404(project_id, version))
+
+
+def _find_model_or_404(project_id: int, version: int) -> ModelVersion:
+    model = runs.find_model(current_user_id(), project_id, version)
+    if model is None:
+        abort(404, message="Model version not found.")
+    return model

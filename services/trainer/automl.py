@@ -1,0 +1,498 @@
+"""AutoML with PyCaret: one training per fresh process, reporting progress and handing back the finished model.
+
+PyCaret is not safe to run twice in one process (it redirects stdout at the file-descriptor level and shares one
+logger), it writes ``logs.log`` into the working directory, and its ``budget_time`` is only checked between models.
+So every training runs in its own spawned process (``TrainingProcess``), with capped threads, its own working
+directory and logging path; the parent (the worker) enforces the hard time limit and cancellation by killing the
+process group. Nothing here touches the database or Flask: the worker writes what the process reports.
+
+Progress moves once per candidate model: candidates are compared one ``compare_models(include=[id])`` call at a
+time, which gives the same cross-validation scores as one call with all of them (same ``session_id``, same folds)
+and keeps PyCaret's own display machinery out of the way. With a Dask cluster, candidates are compared in batches
+(one per cluster worker) through ``FugueBackend``, and progress moves once per batch.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+log = logging.getLogger(__name__)
+
+# Every regression model id of pycaret 3.3.2 (``RegressionExperiment().models().index``); a test checks the list.
+REGRESSION_MODEL_IDS: frozenset[str] = frozenset(
+    {
+        "ada", "ard", "br", "dt", "dummy", "en", "et", "gbr", "huber", "knn", "kr", "lar", "lasso", "lightgbm",
+        "llar", "lr", "mlp", "omp", "par", "ransac", "rf", "ridge", "svm", "tr",
+    }
+)  # fmt: skip
+METRICS = ("MAE", "MSE", "RMSE", "R2", "RMSLE", "MAPE")
+SORT_METRICS = ("R2", "MAE", "MSE", "RMSE", "RMSLE", "MAPE")
+HIGHER_IS_BETTER = {"R2"}
+# Share of the time budget spent comparing candidates; the rest is for scoring on the holdout and finalizing.
+COMPARE_SHARE_OF_BUDGET = 0.75
+MAX_CATEGORIES_RECORDED = 1000
+THREAD_ENVIRONMENT_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
+
+STAGE_LOADING = "loading data"
+STAGE_PREPARING = "preparing"
+STAGE_COMPARING = "comparing models"
+STAGE_FINALIZING = "finalizing"
+
+
+class TrainingError(Exception):
+    """The data or the request cannot be trained on; the message tells the user what to change."""
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    """Everything a training process needs, picklable (it crosses into the spawned process)."""
+
+    run_id: int
+    object_key: str
+    target: str
+    include: list[str] | None
+    exclude: list[str] | None
+    folds: int
+    sort: str
+    seed: int
+    time_budget_s: int
+    threads: int
+    work_dir: str
+    object_store_url: str
+    object_store_options: dict[str, Any] = field(default_factory=dict)
+    max_missing_target_share: float = 0.3
+    min_rows: int = 20
+    dask_scheduler_address: str = ""
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    artifact: bytes
+    algorithm: str
+    leaderboard: list[dict[str, Any]]
+    metrics: dict[str, dict[str, float | None]]
+    features: list[dict[str, Any]]
+    feature_importance: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Progress:
+    stage: str
+    fraction: float
+
+
+@dataclass(frozen=True)
+class Failure:
+    message: str
+
+
+Message = Progress | TrainingResult | Failure
+ReportProgress = Callable[[str, float], None]
+
+
+def thread_environment(threads: int) -> dict[str, str]:
+    """Environment variables that cap the BLAS/OpenMP thread pools of a training process."""
+    return {name: str(threads) for name in THREAD_ENVIRONMENT_VARIABLES}
+
+
+def minimum_rows(folds: int, floor: int) -> int:
+    """Fewest rows with a target value to train on: every validation fold needs a few rows to score."""
+    return max(floor, 5 * folds)
+
+
+# --- the data -----------------------------------------------------------------------------------------------------
+
+
+def load_training_data(job: TrainingJob) -> pd.DataFrame:
+    import pandas as pd
+
+    from shared.storage import ObjectNotFound, open_object_store
+
+    store = open_object_store(job.object_store_url, job.object_store_options)
+    try:
+        with store.open(job.object_key) as stream:
+            raw = stream.read()
+    except ObjectNotFound:
+        raise TrainingError("the dataset file is no longer stored; upload the dataset again") from None
+    return pd.read_parquet(io.BytesIO(raw))
+
+
+def prepare_data(data: pd.DataFrame, target: str, max_missing_target_share: float) -> tuple[pd.DataFrame, str | None]:
+    """Check the target, drop rows without it, turn date columns into datetimes and put rows in time order.
+
+    Returns the data and the name of the date column that orders it (None when there is none).
+    """
+    import pandas as pd
+
+    if target not in data.columns:
+        raise TrainingError(f"column `{target}` is not in the dataset; choose one of its columns as the target")
+    if not pd.api.types.is_numeric_dtype(data[target]) or pd.api.types.is_bool_dtype(data[target]):
+        raise TrainingError(f"column `{target}` is not numeric; a regression target must hold numbers")
+    data = data.copy()
+    for column in data.columns:
+        if data[column].dtype == object and _holds_dates(data[column]):
+            data[column] = pd.to_datetime(data[column])
+        if isinstance(data[column].dtype, pd.DatetimeTZDtype):
+            data[column] = data[column].dt.tz_convert(None)
+    missing_share = float(data[target].isna().mean()) if len(data) else 0.0
+    if missing_share > max_missing_target_share:
+        raise TrainingError(
+            f"column `{target}` has {missing_share:.0%} missing values; fill them in or drop those rows and upload "
+            "the dataset again"
+        )
+    data = data[data[target].notna()].reset_index(drop=True)
+    date_columns = [c for c in data.columns if c != target and pd.api.types.is_datetime64_any_dtype(data[c])]
+    order_by = date_columns[0] if date_columns else None
+    if order_by is not None:
+        data = data.sort_values(order_by, kind="stable").reset_index(drop=True)
+    return data, order_by
+
+
+def _holds_dates(column: pd.Series) -> bool:
+    import datetime
+
+    values = column.dropna()
+    return len(values) > 0 and all(isinstance(v, datetime.date) for v in values.head(1000))
+
+
+def describe_features(data: pd.DataFrame, target: str) -> list[dict[str, Any]]:
+    """The input schema a request must follow: the training columns minus the target, in order."""
+    import pandas as pd
+
+    features: list[dict[str, Any]] = []
+    for name in data.columns:
+        if name == target:
+            continue
+        column = data[name]
+        feature: dict[str, Any] = {"name": str(name), "dtype": str(column.dtype)}
+        if pd.api.types.is_bool_dtype(column):
+            pass
+        elif pd.api.types.is_numeric_dtype(column):
+            feature["min"] = _json_number(column.min())
+            feature["max"] = _json_number(column.max())
+        elif not pd.api.types.is_datetime64_any_dtype(column):
+            values = sorted({str(v) for v in column.dropna().unique()})
+            feature["categories"] = values[:MAX_CATEGORIES_RECORDED]
+        features.append(feature)
+    return features
+
+
+def _json_number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+# --- the training ---------------------------------------------------------------------------------------------------
+
+
+def train(job: TrainingJob, data: pd.DataFrame, report: ReportProgress) -> TrainingResult:
+    """Compare the candidates, score the best on the holdout, refit it on all rows; PyCaret must be importable."""
+    from pycaret.regression import RegressionExperiment
+
+    started = time.monotonic()
+    report(STAGE_PREPARING, 0.05)
+    data, order_by = prepare_data(data, job.target, job.max_missing_target_share)
+    min_rows = minimum_rows(job.folds, job.min_rows)
+    if len(data) < min_rows:
+        raise TrainingError(
+            f"only {len(data)} rows have a value for `{job.target}`; {job.folds}-fold validation needs at least "
+            f"{min_rows}"
+        )
+    experiment = RegressionExperiment()
+    setup_options: dict[str, Any] = {}
+    if order_by is not None:
+        # Validate on the future only: the holdout is the latest rows and each fold trains on earlier ones.
+        setup_options = {"data_split_shuffle": False, "fold_strategy": "timeseries", "fold_shuffle": False}
+    experiment.setup(
+        data,
+        target=job.target,
+        session_id=job.seed,
+        fold=job.folds,
+        n_jobs=job.threads,
+        verbose=False,
+        html=False,
+        memory=False,
+        system_log=False,
+        **setup_options,
+    )
+    candidates = _candidates(experiment, job)
+    report(STAGE_COMPARING, 0.1)
+    compare_deadline = started + job.time_budget_s * COMPARE_SHARE_OF_BUDGET
+    if job.dask_scheduler_address:
+        scored = _compare_on_dask(experiment, job, candidates, report)
+    else:
+        scored = _compare_one_at_a_time(experiment, job, candidates, compare_deadline, report)
+    if not scored:
+        raise TrainingError(
+            "none of the candidate models could be trained on this data; check the columns or include other models"
+        )
+    ascending = job.sort not in HIGHER_IS_BETTER
+    scored.sort(key=lambda entry: _sort_key(entry[0][job.sort], ascending))
+    leaderboard = [row for row, _ in scored]
+    best_row, best_model = scored[0]
+
+    report(STAGE_FINALIZING, 0.85)
+    experiment.predict_model(best_model, verbose=False)
+    holdout = _metrics_from(experiment.pull().iloc[0])
+    final_pipeline = experiment.finalize_model(best_model)
+    from shared.model_artifacts import dump_pipeline
+
+    artifact = dump_pipeline(final_pipeline)
+    return TrainingResult(
+        artifact=artifact,
+        algorithm=best_row["model"],
+        leaderboard=leaderboard,
+        metrics={"cv": {m: best_row[m] for m in METRICS}, "holdout": holdout},
+        features=describe_features(data, job.target),
+        feature_importance=feature_importance(final_pipeline, [f for f in data.columns if f != job.target]),
+    )
+
+
+def _candidates(experiment: Any, job: TrainingJob) -> list[str]:
+    if job.include:
+        candidates = list(dict.fromkeys(job.include))
+    else:
+        available = experiment.models(internal=True)
+        candidates = [model_id for model_id in available.index if bool(available.loc[model_id, "Turbo"])]
+    excluded = set(job.exclude or ())
+    candidates = [c for c in candidates if c not in excluded]
+    if not candidates:
+        raise TrainingError("`include` and `exclude` leave no model to compare")
+    return candidates
+
+
+def _compare_one_at_a_time(
+    experiment: Any, job: TrainingJob, candidates: list[str], deadline: float, report: ReportProgress
+) -> list[tuple[dict[str, Any], Any]]:
+    scored: list[tuple[dict[str, Any], Any]] = []
+    for position, model_id in enumerate(candidates):
+        if scored and time.monotonic() > deadline:
+            log.info("run %s: time budget reached after %d of %d candidates", job.run_id, position, len(candidates))
+            break
+        model = experiment.compare_models(include=[model_id], fold=job.folds, sort=job.sort, verbose=False)
+        table = experiment.pull()
+        if isinstance(model, list) or table.empty or model_id not in table.index:
+            log.warning("run %s: candidate %s failed to train and was skipped", job.run_id, model_id)
+        else:
+            scored.append((_leaderboard_row(model_id, table.loc[model_id]), model))
+        report(STAGE_COMPARING, 0.1 + 0.7 * (position + 1) / len(candidates))
+    return scored
+
+
+def _compare_on_dask(
+    experiment: Any, job: TrainingJob, candidates: list[str], report: ReportProgress
+) -> list[tuple[dict[str, Any], Any]]:
+    from dask.distributed import Client
+    from pycaret.parallel import FugueBackend
+
+    scored: list[tuple[dict[str, Any], Any]] = []
+    with Client(job.dask_scheduler_address, timeout=30) as client:
+        batch_size = max(1, len(client.scheduler_info()["workers"]))
+        for start in range(0, len(candidates), batch_size):
+            batch = candidates[start : start + batch_size]
+            models = experiment.compare_models(
+                include=batch,
+                fold=job.folds,
+                sort=job.sort,
+                n_select=len(batch),
+                verbose=False,
+                parallel=FugueBackend(client),
+            )
+            models = models if isinstance(models, list) else [models]
+            table = experiment.pull()
+            for model, (model_id, row) in zip(models, table.iterrows(), strict=False):
+                scored.append((_leaderboard_row(str(model_id), row), model))
+            report(STAGE_COMPARING, 0.1 + 0.7 * min(1.0, (start + len(batch)) / len(candidates)))
+    return scored
+
+
+def _leaderboard_row(model_id: str, row: Any) -> dict[str, Any]:
+    return {
+        "model": model_id,
+        "name": str(row["Model"]),
+        **_metrics_from(row),
+        "fit_seconds": _json_number(row.get("TT (Sec)")),
+    }
+
+
+def _metrics_from(row: Any) -> dict[str, float | None]:
+    return {metric: _json_number(row.get(metric)) for metric in METRICS}
+
+
+def _sort_key(value: float | None, ascending: bool) -> float:
+    if value is None:
+        return math.inf
+    return value if ascending else -value
+
+
+def feature_importance(pipeline: Any, input_features: list[str]) -> list[dict[str, Any]]:
+    """The final estimator's importances (or absolute coefficients), summed back onto the input columns.
+
+    PyCaret's preprocessing renames what it expands (``date_year``, ``color_red``); when every transformed name maps
+    back to an input column the importances are given per input column, otherwise per transformed column.
+    """
+    import numpy as np
+
+    estimator = pipeline.steps[-1][1]
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is None:
+        names = getattr(estimator, "feature_name_", None)
+    if getattr(estimator, "feature_importances_", None) is not None:
+        values = np.asarray(estimator.feature_importances_, dtype=float)
+    elif getattr(estimator, "coef_", None) is not None:
+        values = np.abs(np.asarray(estimator.coef_, dtype=float)).reshape(-1)
+    else:
+        return []
+    if names is None or len(names) != len(values):
+        return []
+    by_input = sorted(input_features, key=len, reverse=True)
+    totals: dict[str, float] = {}
+    unmapped = False
+    for name, value in zip(names, values, strict=True):
+        source = next((f for f in by_input if name == f or str(name).startswith(f"{f}_")), None)
+        unmapped = unmapped or source is None
+        totals[str(source or name)] = totals.get(str(source or name), 0.0) + float(value)
+    if unmapped:
+        totals = {str(name): float(value) for name, value in zip(names, values, strict=True)}
+    ranked = sorted(totals.items(), key=lambda item: item[1], reverse=True)
+    return [{"feature": name, "importance": _json_number(value)} for name, value in ranked]
+
+
+# --- the training process -------------------------------------------------------------------------------------------
+
+
+def training_process_main(job: TrainingJob, sender: Connection, parent_pid: int) -> None:
+    """Entry point of the spawned process: one training, its messages sent to the parent through ``sender``."""
+    os.setpgid(0, 0)
+    _exit_with_parent(parent_pid)
+    work_dir = Path(job.work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    os.chdir(work_dir)
+    os.environ.update(thread_environment(job.threads))
+    os.environ["PYCARET_CUSTOM_LOGGING_PATH"] = str(work_dir / "pycaret.log")
+    os.environ["PYCARET_CUSTOM_LOGGING_LEVEL"] = "WARNING"
+    logging.basicConfig(level=logging.INFO, format=f"training run {job.run_id}: %(levelname)s %(message)s")
+
+    def report(stage: str, fraction: float) -> None:
+        sender.send(Progress(stage, fraction))
+
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=job.threads):
+            report(STAGE_LOADING, 0.01)
+            data = load_training_data(job)
+            result = train(job, data, report)
+        sender.send(result)
+    except TrainingError as exc:
+        sender.send(Failure(str(exc)))
+    except MemoryError:
+        log.exception("run %s ran out of memory", job.run_id)
+        sender.send(Failure("the training ran out of memory; try fewer or lighter models, or a smaller dataset"))
+    except Exception as exc:
+        log.exception("run %s failed", job.run_id)
+        sender.send(
+            Failure(
+                f"the training failed unexpectedly ({type(exc).__name__}); try other models or check the dataset's "
+                "columns, and contact support if it keeps failing"
+            )
+        )
+    finally:
+        sender.close()
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """Kill this process group when the worker that started it is gone (e.g. SIGKILLed): no orphan trainings."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os.killpg(0, signal.SIGKILL)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+class TrainingProcess:
+    """A spawned training process and the receiving end of its messages."""
+
+    def __init__(self, job: TrainingJob) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        self._receiver, sender = context.Pipe(duplex=False)
+        self._sender: Connection | None = sender
+        self.process = context.Process(
+            target=training_process_main, args=(job, sender, os.getpid()), name=f"training-run-{job.run_id}"
+        )
+        self._closed = False
+
+    def start(self) -> None:
+        self.process.start()
+        assert self._sender is not None
+        self._sender.close()  # the parent's copy; EOF on the receiver then means the process is gone
+        self._sender = None
+
+    def messages(self, timeout: float) -> Iterator[Message]:
+        """What the process sent, waiting at most ``timeout`` seconds for the first message."""
+        if self._closed:
+            time.sleep(timeout)
+            return
+        if not wait([self._receiver], timeout):
+            return
+        while not self._closed and self._receiver.poll():
+            try:
+                yield self._receiver.recv()
+            except (EOFError, OSError):
+                self._closed = True
+
+    @property
+    def ended(self) -> bool:
+        """The process closed its end (finished or died) and has exited."""
+        return self._closed and not self.process.is_alive()
+
+    @property
+    def exitcode(self) -> int | None:
+        return self.process.exitcode
+
+    def kill(self) -> None:
+        """SIGKILL the training and anything it started (its own process group), then reap it."""
+        if self.process.pid is None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            self.process.kill()
+        self.process.join(10)
+        self._receiver.close()
+        self._closed = True
+
+    def join(self, timeout: float) -> None:
+        self.process.join(timeout)
+        self._receiver.close()
+        self._closed = True

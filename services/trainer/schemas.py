@@ -1,0 +1,110 @@
+"""Request and response bodies of the trainer's public routes (the OpenAPI document is made from these)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
+
+from services.trainer.automl import REGRESSION_MODEL_IDS, SORT_METRICS
+
+MODEL_ID_CHOICES = sorted(REGRESSION_MODEL_IDS)
+
+
+class TrainRequestSchema(Schema):
+    target = fields.String(validate=validate.Length(min=1, max=200), metadata={"description": "default: the project's"})
+    dataset_id = fields.String(validate=validate.Length(min=1, max=36), metadata={"description": "default: latest"})
+    include = fields.List(
+        fields.String(validate=validate.OneOf(MODEL_ID_CHOICES, error="unknown model id {input!r}")),
+        validate=validate.Length(min=1, max=len(MODEL_ID_CHOICES)),
+        metadata={"description": f"PyCaret regression model ids: {', '.join(MODEL_ID_CHOICES)}"},
+    )
+    exclude = fields.List(
+        fields.String(validate=validate.OneOf(MODEL_ID_CHOICES, error="unknown model id {input!r}")),
+        validate=validate.Length(max=len(MODEL_ID_CHOICES)),
+    )
+    folds = fields.Integer(load_default=5, validate=validate.Range(min=2, max=10))
+    sort = fields.String(load_default="R2", validate=validate.OneOf(SORT_METRICS))
+    time_budget_s = fields.Integer(metadata={"description": "seconds; default and maximum are set by the operator"})
+    seed = fields.Integer(load_default=42, validate=validate.Range(min=0, max=2**31 - 1))
+
+    @validates("time_budget_s")
+    def _budget_within_limits(self, value: int, **_kwargs: Any) -> None:
+        maximum = current_app.config["TRAINING_MAX_TIME_BUDGET_S"]
+        if not 10 <= value <= maximum:
+            raise ValidationError(f"must be between 10 and {maximum} seconds")
+
+    @validates_schema
+    def _some_model_remains(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        include = data.get("include")
+        if include and not set(include) - set(data.get("exclude") or ()):
+            raise ValidationError("`include` and `exclude` leave no model to compare", "exclude")
+
+
+class LeaderboardEntrySchema(Schema):
+    model = fields.String()
+    name = fields.String()
+    MAE = fields.Float(allow_none=True)
+    MSE = fields.Float(allow_none=True)
+    RMSE = fields.Float(allow_none=True)
+    R2 = fields.Float(allow_none=True)
+    RMSLE = fields.Float(allow_none=True)
+    MAPE = fields.Float(allow_none=True)
+    fit_seconds = fields.Float(allow_none=True)
+
+
+class RunErrorSchema(Schema):
+    message = fields.String()
+
+
+class TrainingRunSchema(Schema):
+    id = fields.Integer()
+    project_id = fields.Integer()
+    status = fields.String(metadata={"enum": ["queued", "running", "succeeded", "failed", "cancelled"]})
+    stage = fields.String()
+    progress = fields.Float()
+    attempt = fields.Integer()
+    params = fields.Method("public_params", metadata={"type": "object"})
+    created_at = fields.DateTime()
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+    error = fields.Nested(RunErrorSchema, allow_none=True)
+    leaderboard = fields.List(fields.Nested(LeaderboardEntrySchema), allow_none=True)
+    model_version = fields.Integer(allow_none=True)
+
+    def public_params(self, run: Any) -> dict[str, Any]:
+        """The run's parameters as the user gave them or got by default (not where the server stores the data)."""
+        return {name: value for name, value in run.params.items() if name != "object_key"}
+
+
+class FeatureSchema(Schema):
+    name = fields.String()
+    dtype = fields.String()
+    categories = fields.List(fields.String())
+    min = fields.Float(allow_none=True)
+    max = fields.Float(allow_none=True)
+
+
+class FeatureImportanceSchema(Schema):
+    feature = fields.String()
+    importance = fields.Float(allow_none=True)
+
+
+class ModelMetricsSchema(Schema):
+    cv = fields.Dict(keys=fields.String(), values=fields.Float(allow_none=True))
+    holdout = fields.Dict(keys=fields.String(), values=fields.Float(allow_none=True))
+
+
+class ModelVersionSchema(Schema):
+    version = fields.Integer()
+    algorithm = fields.String()
+    target = fields.String()
+    training_run_id = fields.Integer()
+    created_at = fields.DateTime()
+    active = fields.Boolean()
+    size_bytes = fields.Integer()
+    sha256 = fields.String()
+    metrics = fields.Nested(ModelMetricsSchema)
+    features = fields.List(fields.Nested(FeatureSchema))
+    feature_importance = fields.List(fields.Nested(FeatureImportanceSchema))

@@ -1,0 +1,199 @@
+"""The training worker: ``python -m services.trainer.worker``. Run several (on one or many machines) to scale out.
+
+Loop: re-queue runs whose worker vanished (expired lease), claim the oldest queued run, train it in a fresh process
+while renewing the lease, write the outcome fenced on the claim. On SIGTERM/SIGINT the worker stops claiming, kills
+the training in progress and gives its run back to the queue at once (another worker starts it over), then exits:
+a stopping worker never leaves a run ``running`` with nobody working on it, and a deploy never waits for a long run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
+
+from services.trainer import create_app, runs
+from services.trainer.automl import Failure, Progress, TrainingJob, TrainingProcess, TrainingResult, thread_environment
+from shared.db import db
+from shared.training_records import RUN_CANCELLED, RUN_FAILED
+
+log = logging.getLogger("salesml.trainer.worker")
+
+STORE_OPTION_KEYS = ("S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_SECURE", "S3_REGION")
+SUPERVISE_TICK_SECONDS = 0.5
+
+
+class TrainingWorker:
+    def __init__(self, app: Flask, worker_id: str | None = None) -> None:
+        self.app = app
+        self.config = app.config
+        self.worker_id = worker_id or app.config["WORKER_ID"] or f"{socket.gethostname()}-{os.getpid()}"
+        self.stop_requested = threading.Event()
+
+    def request_stop(self, *_signal_args: Any) -> None:
+        self.stop_requested.set()
+
+    def run_forever(self) -> None:
+        log.info("worker %s started", self.worker_id)
+        while not self.stop_requested.is_set():
+            try:
+                worked = self.run_once()
+            except SQLAlchemyError:
+                log.exception("database error; retrying shortly")
+                worked = False
+            if not worked:
+                self.stop_requested.wait(self.config["WORKER_POLL_SECONDS"])
+        log.info("worker %s stopped", self.worker_id)
+
+    def run_once(self) -> bool:
+        """Sweep expired leases, then claim and train one run; False when the queue was empty."""
+        with self.app.app_context():
+            try:
+                runs.sweep_expired_leases(self.config["TRAINING_MAX_ATTEMPTS"])
+                claimed = runs.claim_next_run(self.worker_id, self.config["TRAINING_LEASE_SECONDS"])
+                if claimed is None:
+                    return False
+                self.train(claimed)
+                return True
+            finally:
+                db.session.rollback()
+                db.session.remove()
+
+    def train(self, claimed: runs.ClaimedRun) -> None:
+        fence = claimed.fence
+        params = claimed.params
+        budget_s = int(params["time_budget_s"])
+        # The hard limit: the run's budget plus grace, and never more than the largest budget allowed plus grace.
+        limit_s = min(budget_s, self.config["TRAINING_MAX_TIME_BUDGET_S"]) + self.config["TRAINING_GRACE_S"]
+        work_root = Path(self.config["TRAINING_WORK_DIR"])
+        work_root.mkdir(parents=True, exist_ok=True)
+        work_dir = tempfile.mkdtemp(prefix=f"run-{fence.run_id}-", dir=work_root)
+        process = TrainingProcess(self._job(claimed, work_dir))
+        try:
+            process.start()
+            self._supervise(fence, process, budget_s, time.monotonic() + limit_s, params["target"])
+        finally:
+            if process.process.is_alive():
+                process.kill()
+            shutil.rmtree(work_dir, ignore_errors=True)
+
+    def _job(self, claimed: runs.ClaimedRun, work_dir: str) -> TrainingJob:
+        params = claimed.params
+        return TrainingJob(
+            run_id=claimed.fence.run_id,
+            object_key=params["object_key"],
+            target=params["target"],
+            include=params.get("include"),
+            exclude=params.get("exclude"),
+            folds=int(params["folds"]),
+            sort=params["sort"],
+            seed=int(params["seed"]),
+            time_budget_s=int(params["time_budget_s"]),
+            threads=self.config["TRAINING_THREADS"],
+            work_dir=work_dir,
+            object_store_url=self.config["OBJECT_STORE_URL"],
+            object_store_options={key: self.config[key] for key in STORE_OPTION_KEYS},
+            max_missing_target_share=self.config["TRAINING_MAX_MISSING_TARGET_SHARE"],
+            min_rows=self.config["TRAINING_MIN_ROWS"],
+            dask_scheduler_address=self.config["DASK_SCHEDULER_ADDRESS"],
+        )
+
+    def _supervise(
+        self, fence: runs.RunFence, process: TrainingProcess, budget_s: int, deadline: float, target: str
+    ) -> None:
+        lease_s = self.config["TRAINING_LEASE_SECONDS"]
+        heartbeat_s = self.config["TRAINING_HEARTBEAT_SECONDS"]
+        next_heartbeat = 0.0
+        progress: Progress | None = Progress("starting", 0.0)
+        while True:
+            for message in process.messages(SUPERVISE_TICK_SECONDS):
+                if isinstance(message, Progress):
+                    progress = message
+                elif isinstance(message, TrainingResult):
+                    process.join(30)
+                    self._save(fence, message, target)
+                    return
+                elif isinstance(message, Failure):
+                    process.join(30)
+                    runs.finish_run(fence, RUN_FAILED, message.message)
+                    return
+            if process.ended:
+                log.error("training process of run %s died with exit code %s", fence.run_id, process.exitcode)
+                runs.finish_run(
+                    fence,
+                    RUN_FAILED,
+                    "the training process stopped unexpectedly (it may have run out of memory); try fewer or "
+                    "lighter models, or a smaller dataset",
+                )
+                return
+            if self.stop_requested.is_set():
+                process.kill()
+                if runs.requeue_run(fence):
+                    log.info("worker stopping: run %s is back in the queue", fence.run_id)
+                return
+            if time.monotonic() >= deadline:
+                process.kill()
+                runs.finish_run(
+                    fence,
+                    RUN_FAILED,
+                    f"the run exceeded its {budget_s} s budget; give it a larger time_budget_s, or include fewer or "
+                    "faster models",
+                )
+                return
+            if progress is not None or time.monotonic() >= next_heartbeat:
+                lease = self._heartbeat(fence, lease_s, progress)
+                progress = None
+                next_heartbeat = time.monotonic() + heartbeat_s
+                if lease is None:
+                    log.warning("run %s: claim lost; killing its training", fence.run_id)
+                    process.kill()
+                    return
+                if lease.cancel_requested:
+                    process.kill()
+                    runs.finish_run(fence, RUN_CANCELLED)
+                    return
+
+    def _heartbeat(self, fence: runs.RunFence, lease_s: float, progress: Progress | None) -> runs.Lease | None:
+        """Renew the lease; a database hiccup keeps the training going (the lease has slack) instead of losing it."""
+        try:
+            if progress is None:
+                return runs.renew_lease(fence, lease_s)
+            return runs.renew_lease(fence, lease_s, progress.stage, progress.fraction)
+        except SQLAlchemyError:
+            db.session.rollback()
+            log.exception("heartbeat of run %s failed; retrying", fence.run_id)
+            return runs.Lease(cancel_requested=False)
+
+    def _save(self, fence: runs.RunFence, result: TrainingResult, target: str) -> None:
+        if runs.renew_lease(fence, self.config["TRAINING_LEASE_SECONDS"], "saving", 0.95) is None:
+            return
+        version = runs.record_success(fence, result, target)
+        if version is not None:
+            log.info("run %s succeeded: model version %s", fence.run_id, version, extra={"run_id": fence.run_id})
+
+
+def main(config: Mapping[str, Any] | None = None) -> int:
+    app = create_app(config)
+    # Training processes inherit these before they import NumPy; PyCaret's threads then stay within the cap.
+    os.environ.update(thread_environment(app.config["TRAINING_THREADS"]))
+    worker = TrainingWorker(app)
+    signal.signal(signal.SIGTERM, worker.request_stop)
+    signal.signal(signal.SIGINT, worker.request_stop)
+    worker.run_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
