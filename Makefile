@@ -45,3 +45,10 @@ lock:
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
+
+# Against a running platform (`make run` in another terminal): register a demo user, upload the supplements
+# example, train with a progress bar and answer "how many Creatina at R$150 on Saturday?".
+URL ?= http://localhost:8000
+.PHONY: demo
+demo: venv
+	$(PY) scripts/demo.py --url $(URL)
