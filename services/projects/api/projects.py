@@ -31,9 +31,12 @@ CREATE_REQUEST_BODY = {
 }
 
 
-def _check_page_size(page_size: int) -> None:
+def _apply_page_size_cap(pagination_parameters) -> None:
+    """422 for a page_size over PAGE_SIZE_MAX; the default page size shrinks to fit under it."""
     page_size_max = current_app.config["PAGE_SIZE_MAX"]
-    if page_size > page_size_max:
+    if "page_size" not in request.args:
+        pagination_parameters.page_size = min(pagination_parameters.page_size, page_size_max)
+    elif pagination_parameters.page_size > page_size_max:
         abort(422, errors={"page_size": [f"Must be less than or equal to {page_size_max}."]})
 
 
@@ -43,7 +46,7 @@ class Projects(MethodView):
     @blp.paginate(max_page_size=PAGE_SIZE_CEILING)
     def get(self, pagination_parameters):
         """The caller's projects, newest first (page_size at most PAGE_SIZE_MAX, else 422)."""
-        _check_page_size(pagination_parameters.page_size)
+        _apply_page_size_cap(pagination_parameters)
         projects, total = project_store.list_projects(
             current_user_id(), offset=pagination_parameters.first_item, limit=pagination_parameters.page_size
         )
