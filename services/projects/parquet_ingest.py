@@ -141,7 +141,8 @@ def _profile_parquet(path: Path, limits: DatasetLimits) -> tuple[int, list[dict]
     except DatasetRejected:
         raise
     except (pa.ArrowException, OSError, ValueError) as error:
-        raise DatasetRejected(422, f"The parquet file could not be decoded ({error}); upload a valid file.") from None
+        reason = str(error)[:200]
+        raise DatasetRejected(422, f"The parquet file could not be decoded ({reason}); upload a valid file.") from None
     if decoded_rows != rows:
         raise _unreadable()
     return rows, [profile.summary() for profile in profiles]
