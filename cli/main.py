@@ -290,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--sort", choices=SORT_METRICS, help="metric that ranks the models (default R2)")
     train.add_argument("--time-budget", type=int, metavar="SECONDS", help="time budget for comparing models")
     train.add_argument("--target", help="column to predict (default: the project's)")
-    train.add_argument("--dataset", type=int, metavar="DATASET_ID", help="dataset to train on (default: latest)")
+    train.add_argument("--dataset", metavar="DATASET_ID", help="dataset to train on (default: latest)")
     train.add_argument("--seed", type=int)
     train.add_argument("--wait", action="store_true", help="show progress until the run ends, then the leaderboard")
     train.set_defaults(handler=cmd_train)

@@ -94,6 +94,8 @@ def test_train_sends_only_the_options_given():
     assert training_params(args) == {"include": ["lr", "ridge"], "folds": 3, "sort": "MAE", "time_budget_s": 300}
     assert args.wait is False
     assert parse_args(["train", "3", "--wait"]).wait is True
+    dataset_id = "0b7e1c8e-54f4-4b8e-9d51-0f7d3c1c2a10"
+    assert training_params(parse_args(["train", "3", "--dataset", dataset_id])) == {"dataset_id": dataset_id}
 
 
 def test_projects_lists_by_default_and_creates_with_options():

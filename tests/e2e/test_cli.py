@@ -1,0 +1,198 @@
+"""The `salesml` command as a real subprocess against the real platform: log in, upload, train --wait, predict.
+
+Each test gets its own credential folder (`SALESML_CONFIG_DIR`) and user; training is tiny (lr and dt, 2 folds).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import requests
+
+from demo.supplements import expected_sales, generate_supplements_sales
+from shared.config import REPO_ROOT
+from tests.e2e.conftest import DEFAULT_PASSWORD, unique_username
+
+pytestmark = pytest.mark.e2e
+
+SALESML = Path(sys.executable).with_name("salesml")
+TRAIN_TIMEOUT_S = 600
+
+
+class Cli:
+    """Runs `salesml --url <gateway> ...` with its own credential folder; returns the finished process."""
+
+    def __init__(self, gateway_url: str, config_dir: Path) -> None:
+        self.gateway_url = gateway_url
+        self.config_dir = config_dir
+
+    def __call__(self, *args: str, password: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+        env = {**os.environ, "SALESML_CONFIG_DIR": str(self.config_dir)}
+        env.pop("SALESML_PASSWORD", None)
+        if password is not None:
+            env["SALESML_PASSWORD"] = password
+        finished = subprocess.run(
+            [str(SALESML), "--url", self.gateway_url, *args],
+            cwd=REPO_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        assert "Traceback" not in finished.stderr, finished.stderr
+        return finished
+
+    def ok(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
+        finished = self(*args, **kwargs)
+        assert finished.returncode == 0, f"salesml {' '.join(args)}:\n{finished.stdout}\n{finished.stderr}"
+        return finished
+
+
+@pytest.fixture
+def cli(platform, tmp_path) -> Cli:
+    return Cli(platform.gateway_url, tmp_path / "salesml-config")
+
+
+@pytest.fixture
+def logged_in(cli) -> Cli:
+    username = unique_username("cli")
+    cli.ok("register", username, "--password", DEFAULT_PASSWORD)
+    cli.ok("login", username, password=DEFAULT_PASSWORD)
+    return cli
+
+
+def created_project_id(cli: Cli, name: str) -> int:
+    output = cli.ok("projects", "create", name).stdout
+    match = re.search(r"created project (\d+)", output)
+    assert match, output
+    return int(match.group(1))
+
+
+def api_error_message(platform, path: str, body: dict, headers: dict | None = None) -> dict:
+    answer = requests.post(f"{platform.gateway_url}/api/v1{path}", json=body, headers=headers, timeout=60)
+    assert answer.status_code >= 400, answer.text
+    return answer.json()
+
+
+def test_login_keeps_tokens_in_a_private_file_and_logout_forgets_them(logged_in):
+    credentials = logged_in.config_dir / "credentials.json"
+    assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
+    assert stat.S_IMODE(logged_in.config_dir.stat().st_mode) == 0o700
+    assert logged_in.ok("whoami").stdout.startswith("cli_")
+
+    access_token = next(iter(json.loads(credentials.read_text())["gateways"].values()))["access_token"]
+    logged_in.ok("logout")
+    assert json.loads(credentials.read_text())["gateways"] == {}
+    after = logged_in("projects")
+    assert after.returncode == 1 and "not logged in" in after.stderr
+    revoked = requests.get(
+        f"{logged_in.gateway_url}/api/v1/auth/me", headers={"Authorization": f"Bearer {access_token}"}, timeout=30
+    )
+    assert revoked.status_code == 401
+
+
+def test_a_rejected_access_token_is_refreshed_with_the_refresh_token(logged_in):
+    credentials = logged_in.config_dir / "credentials.json"
+    content = json.loads(credentials.read_text())
+    entry = next(iter(content["gateways"].values()))
+    entry["access_token"] = "not-a-valid-token"
+    credentials.write_text(json.dumps(content))
+
+    assert logged_in.ok("whoami").stdout.startswith("cli_")
+    refreshed = next(iter(json.loads(credentials.read_text())["gateways"].values()))
+    assert refreshed["access_token"] != "not-a-valid-token"
+    assert refreshed["refresh_token"] == entry["refresh_token"]
+
+
+def test_wrong_password_prints_the_apis_message_and_exits_1(platform, cli):
+    username = unique_username("cli")
+    cli.ok("register", username, "--password", DEFAULT_PASSWORD)
+    expected = api_error_message(platform, "/auth/login", {"username": username, "password": "wrong-password"})
+
+    failed = cli("login", username, password="wrong-password")
+    assert failed.returncode == 1
+    assert failed.stderr.strip() == f"error: {expected['message']}"
+    assert not (cli.config_dir / "credentials.json").exists()
+
+
+def test_invalid_registration_prints_each_field_error(cli):
+    failed = cli("register", "x", "--password", "short")
+    assert failed.returncode == 1
+    lines = failed.stderr.strip().splitlines()
+    assert lines[0].startswith("error: ")
+    assert any(line.startswith("  username: ") for line in lines[1:]), failed.stderr
+    assert any(line.startswith("  password: ") for line in lines[1:]), failed.stderr
+
+
+def test_unknown_model_id_is_refused_before_training(logged_in, tmp_path):
+    project_id = created_project_id(logged_in, "refused")
+    path = tmp_path / "sales.parquet"
+    generate_supplements_sales(rows=60, seed=3).to_parquet(path, index=False)
+    logged_in.ok("upload", str(project_id), str(path))
+
+    failed = logged_in("train", str(project_id), "--include", "lr,not_a_model", "--wait")
+    assert failed.returncode == 1
+    assert failed.stderr.startswith("error: ") and "not_a_model" in failed.stderr
+    assert len(logged_in.ok("runs", str(project_id)).stdout.strip().splitlines()) == 2  # header and rule only
+
+
+def test_upload_train_wait_and_predict(logged_in, tmp_path):
+    cli = logged_in
+    project_id = created_project_id(cli, "Supplements")
+    sales = generate_supplements_sales(rows=400, seed=7)
+    csv_path = tmp_path / "vendas.csv"
+    sales.to_csv(csv_path, index=False)
+
+    uploaded = cli.ok("upload", str(project_id), str(csv_path)).stdout
+    assert "400 rows" in uploaded and "product, price, promotion, weekday, sales" in uploaded
+    listed = cli.ok("projects").stdout.splitlines()
+    assert any(line.split()[:2] == [str(project_id), "Supplements"] for line in listed), listed
+
+    trained = cli.ok("train", str(project_id), "--include", "lr,dt", "--folds", "2", "--wait", timeout=TRAIN_TIMEOUT_S)
+    assert "\r[" in trained.stderr and "100% succeeded" in trained.stderr
+    board = [line.split()[0] for line in trained.stdout.splitlines()[2:] if line.split()[:1] in (["lr"], ["dt"])]
+    assert sorted(board) == ["dt", "lr"], trained.stdout
+    assert re.search(r"run \d+ succeeded: model version 1\b", trained.stdout), trained.stdout
+
+    assert "succeeded" in cli.ok("runs", str(project_id)).stdout
+    models = cli.ok("models", str(project_id)).stdout.splitlines()
+    assert models[2].split()[0] == "1" and "*" in models[2].split(), models
+    activated = cli.ok("activate", str(project_id), "1").stdout
+    assert "model version 1" in activated
+
+    one = cli.ok("predict", str(project_id), "price=150", "promotion=1", "product=Creatina", "weekday=Saturday").stdout
+    match = re.search(r"prediction: (-?[\d.]+) \(model version 1\)", one)
+    assert match, one
+    assert abs(float(match.group(1)) - expected_sales("Creatina", 150, 1, "Saturday")) < 25
+
+    rows = [
+        {"product": "BCAA", "price": 90, "promotion": 0, "weekday": "Monday"},
+        json.loads(sales.head(1).to_json(orient="records"))[0],
+    ]
+    json_path = tmp_path / "rows.json"
+    json_path.write_text(json.dumps(rows))
+    table = cli.ok("predict", str(project_id), "--json", str(json_path)).stdout.splitlines()
+    assert table[0].split()[-1] == "prediction" and len(table) == 2 + len(rows) + 1
+
+    output_path = tmp_path / "predicted.parquet"
+    cli.ok("predict", str(project_id), "--input", str(csv_path), "--output", str(output_path))
+    predicted = pq.read_table(output_path)
+    assert predicted.num_rows == 400 and "prediction" in predicted.column_names
+
+    csv_output = tmp_path / "predicted.csv"
+    cli.ok("predict", str(project_id), "--input", str(csv_path), "--output", str(csv_output))
+    assert csv_output.read_text().splitlines()[0].endswith('"prediction"')
+
+    missing = cli("predict", str(project_id), "price=150", "product=Creatina")
+    assert missing.returncode == 1
+    assert missing.stderr.startswith("error: ")
+    assert "weekday" in missing.stderr and "promotion" in missing.stderr
