@@ -208,7 +208,31 @@ def _json_number(value: Any) -> float | None:
 # --- the training ---------------------------------------------------------------------------------------------------
 
 
-def train(job: TrainingJob, data: pd.DataFrame, report: ReportProgress) -> TrainingResult:
+@dataclass
+class FittedModel:
+    """The best candidate refitted on every row, with what the run reports about it."""
+
+    pipeline: Any
+    algorithm: str
+    leaderboard: list[dict[str, Any]]
+    metrics: dict[str, dict[str, float | None]]
+    features: list[dict[str, Any]]
+    feature_importance: list[dict[str, Any]]
+
+    def to_result(self) -> TrainingResult:
+        from shared.model_artifacts import dump_pipeline
+
+        return TrainingResult(
+            artifact=dump_pipeline(self.pipeline),
+            algorithm=self.algorithm,
+            leaderboard=self.leaderboard,
+            metrics=self.metrics,
+            features=self.features,
+            feature_importance=self.feature_importance,
+        )
+
+
+def fit_best_model(job: TrainingJob, data: pd.DataFrame, report: ReportProgress) -> FittedModel:
     """Compare the candidates, score the best on the holdout, refit it on all rows; PyCaret must be importable."""
     from pycaret.regression import RegressionExperiment
 
@@ -251,23 +275,19 @@ def train(job: TrainingJob, data: pd.DataFrame, report: ReportProgress) -> Train
         )
     ascending = job.sort not in HIGHER_IS_BETTER
     scored.sort(key=lambda entry: _sort_key(entry[0][job.sort], ascending))
-    leaderboard = [row for row, _ in scored]
     best_row, best_model = scored[0]
 
     report(STAGE_FINALIZING, 0.85)
     experiment.predict_model(best_model, verbose=False)
     holdout = _metrics_from(experiment.pull().iloc[0])
-    final_pipeline = experiment.finalize_model(best_model)
-    from shared.model_artifacts import dump_pipeline
-
-    artifact = dump_pipeline(final_pipeline)
-    return TrainingResult(
-        artifact=artifact,
+    pipeline = experiment.finalize_model(best_model)
+    return FittedModel(
+        pipeline=pipeline,
         algorithm=best_row["model"],
-        leaderboard=leaderboard,
+        leaderboard=[row for row, _ in scored],
         metrics={"cv": {m: best_row[m] for m in METRICS}, "holdout": holdout},
         features=describe_features(data, job.target),
-        feature_importance=feature_importance(final_pipeline, [f for f in data.columns if f != job.target]),
+        feature_importance=feature_importance(pipeline, [f for f in data.columns if f != job.target]),
     )
 
 
@@ -408,7 +428,7 @@ def training_process_main(job: TrainingJob, sender: Connection, parent_pid: int)
         with threadpool_limits(limits=job.threads):
             report(STAGE_LOADING, 0.01)
             data = load_training_data(job)
-            result = train(job, data, report)
+            result = fit_best_model(job, data, report).to_result()
         sender.send(result)
     except TrainingError as exc:
         sender.send(Failure(str(exc)))
