@@ -7,7 +7,10 @@ from typing import Any
 
 from flask import Flask
 
+from services.predictor import api as predict_api
+from services.predictor.config import SETTINGS
 from services.predictor.extensions import api
+from services.predictor.model_cache import BatchingSettings, ModelCache
 from shared.app import create_base_app, init_api
 from shared.db import check_database, init_db
 from shared.health import make_health_blueprint
@@ -17,9 +20,19 @@ SERVICE = "predictor"
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    app = create_base_app(SERVICE, __name__, config)
+    app = create_base_app(SERVICE, __name__, config, service_settings=SETTINGS)
     init_db(app)
     require_internal_token(app, SERVICE)
     init_api(app, api, "SalesML predictor service")
+    api.register_blueprint(predict_api.blp)
+    app.extensions[predict_api.MODEL_CACHE_EXTENSION] = ModelCache(
+        max_bytes=app.config["PREDICTOR_CACHE_MAX_BYTES"],
+        batching=BatchingSettings(
+            enabled=app.config["PREDICT_BATCHING"],
+            window_s=app.config["PREDICT_BATCH_WINDOW_MS"] / 1000.0,
+            max_rows=app.config["PREDICT_BATCH_MAX_ROWS"],
+        ),
+        max_string_length=app.config["PREDICT_MAX_STRING_LENGTH"],
+    )
     app.register_blueprint(make_health_blueprint(SERVICE, {"database": check_database}))
     return app

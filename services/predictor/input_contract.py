@@ -25,6 +25,8 @@ TEXT = "text"
 ROWS_LISTED_PER_ERROR = 5
 VALUES_LISTED_PER_WARNING = 5
 VALUE_PREVIEW_CHARS = 40
+# The trainer records at most this many categories per column; a list that long may be cut short.
+CATEGORIES_RECORDED_AT_MOST = 1000
 TRUE_TEXTS = frozenset({"true", "1", "yes"})
 FALSE_TEXTS = frozenset({"false", "0", "no"})
 
@@ -65,6 +67,8 @@ class Feature:
     @classmethod
     def from_schema(cls, entry: Mapping[str, Any]) -> Feature:
         categories = entry.get("categories")
+        if categories is not None and len(categories) >= CATEGORIES_RECORDED_AT_MOST:
+            categories = None
         return cls(
             name=str(entry["name"]),
             dtype=str(entry.get("dtype", "object")),

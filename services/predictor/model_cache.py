@@ -1,0 +1,202 @@
+"""Which model serves a project, and its pipeline: verified, deserialized once, kept per process.
+
+Every request asks the database which version serves (id, version and sha256 only), so activating another version
+or a new training takes effect on the next request. The artifact bytes are read only when that (id, sha256) is not
+cached yet, unpickled only after ``shared.model_artifacts.load_pipeline`` has checked their sha256 and library
+versions, and the cache is bounded by the total size of the artifacts it holds.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+
+from services.predictor.batching import MicroBatcher
+from services.predictor.input_contract import InputContract
+from shared.db import db
+from shared.model_artifacts import ArtifactRejected, load_pipeline
+from shared.training_records import ModelVersion
+
+log = logging.getLogger(__name__)
+
+
+class NoServingModel(Exception):
+    """The project has no active model version (of this owner)."""
+
+
+class ModelVersionNotFound(Exception):
+    """The pinned version does not exist for this project and owner."""
+
+
+class PredictionFailed(Exception):
+    """The pipeline raised while scoring rows that passed the input contract."""
+
+
+class ModelUnusable(Exception):
+    """The model's artifact failed its integrity check; it was not unpickled."""
+
+    def __init__(self, version: int) -> None:
+        super().__init__(
+            f"Model version {version} cannot serve: its artifact failed its integrity check. "
+            "Retrain or activate another version."
+        )
+        self.version = version
+
+
+@dataclass(frozen=True)
+class ServingVersion:
+    """The cheap part of a model row, read on every request."""
+
+    model_id: int
+    version: int
+    sha256: str
+
+    @property
+    def cache_key(self) -> tuple[int, str]:
+        return (self.model_id, self.sha256)
+
+
+@dataclass(frozen=True)
+class BatchingSettings:
+    enabled: bool
+    window_s: float
+    max_rows: int
+
+
+class LoadedModel:
+    """A verified, deserialized pipeline with its input contract and its batcher."""
+
+    def __init__(
+        self,
+        serving: ServingVersion,
+        pipeline: Any,
+        contract: InputContract,
+        size_bytes: int,
+        batching: BatchingSettings,
+    ) -> None:
+        self.serving = serving
+        self.pipeline = pipeline
+        self.contract = contract
+        self.size_bytes = size_bytes
+        self.batcher = (
+            MicroBatcher(self.predict_now, batching.window_s, batching.max_rows, name=f"model-{serving.model_id}")
+            if batching.enabled
+            else None
+        )
+
+    @property
+    def version(self) -> int:
+        return self.serving.version
+
+    def predict_now(self, frame: pd.DataFrame) -> np.ndarray:
+        """The saved pipeline's own ``predict`` (never PyCaret's ``predict_model``, which costs ~10x per call)."""
+        return np.asarray(self.pipeline.predict(frame), dtype="float64")
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """Predictions for ``frame``, gathered with concurrent requests' rows when batching is on."""
+        try:
+            if self.batcher is None:
+                return self.predict_now(frame)
+            return self.batcher.predict(frame)
+        except Exception as exc:
+            log.warning("model %s failed to score %d rows: %r", self.serving.model_id, len(frame), exc)
+            raise PredictionFailed(f"{type(exc).__name__}: {str(exc)[:200]}") from exc
+
+    def close(self) -> None:
+        if self.batcher is not None:
+            self.batcher.close()
+
+
+def find_serving_version(project_id: int, owner_id: int, version: int | None = None) -> ServingVersion:
+    """The active (or the pinned) version of the caller's project; ``NoServingModel``/``ModelVersionNotFound``."""
+    query = select(ModelVersion.id, ModelVersion.version, ModelVersion.sha256).where(
+        ModelVersion.project_id == project_id, ModelVersion.owner_id == owner_id
+    )
+    if version is None:
+        query = query.where(ModelVersion.active.is_(True)).order_by(ModelVersion.version.desc()).limit(1)
+    else:
+        query = query.where(ModelVersion.version == version)
+    row = db.session.execute(query).first()
+    if row is None:
+        raise NoServingModel() if version is None else ModelVersionNotFound()
+    return ServingVersion(model_id=row.id, version=row.version, sha256=row.sha256)
+
+
+class ModelCache:
+    """Loaded models of this process, least recently used evicted once their artifacts exceed ``max_bytes``."""
+
+    def __init__(self, max_bytes: int, batching: BatchingSettings, max_string_length: int) -> None:
+        self.max_bytes = max_bytes
+        self.batching = batching
+        self.max_string_length = max_string_length
+        self._models: OrderedDict[tuple[int, str], LoadedModel] = OrderedDict()
+        self._lock = threading.Lock()
+        self._loading: dict[tuple[int, str], threading.Lock] = {}
+
+    def get(self, serving: ServingVersion) -> LoadedModel:
+        """The loaded model for ``serving``, loading (and verifying) it from the database on a miss."""
+        key = serving.cache_key
+        with self._lock:
+            model = self._lookup(key)
+            if model is not None:
+                return model
+            loading = self._loading.setdefault(key, threading.Lock())
+        with loading:
+            with self._lock:
+                model = self._lookup(key)
+            if model is not None:
+                return model
+            try:
+                model = self._load(serving)
+            except BaseException:
+                with self._lock:
+                    self._loading.pop(key, None)
+                raise
+            with self._lock:
+                self._store(key, model)
+                self._loading.pop(key, None)
+            return model
+
+    def cached_keys(self) -> list[tuple[int, str]]:
+        with self._lock:
+            return list(self._models)
+
+    def _lookup(self, key: tuple[int, str]) -> LoadedModel | None:
+        model = self._models.get(key)
+        if model is not None:
+            self._models.move_to_end(key)
+        return model
+
+    def _store(self, key: tuple[int, str], model: LoadedModel) -> None:
+        self._models[key] = model
+        total = sum(m.size_bytes for m in self._models.values())
+        while total > self.max_bytes and len(self._models) > 1:
+            _, evicted = self._models.popitem(last=False)
+            total -= evicted.size_bytes
+            evicted.close()
+
+    def _load(self, serving: ServingVersion) -> LoadedModel:
+        row = db.session.execute(
+            select(
+                ModelVersion.artifact,
+                ModelVersion.library_versions,
+                ModelVersion.features,
+                ModelVersion.target,
+            ).where(ModelVersion.id == serving.model_id)
+        ).first()
+        if row is None:
+            raise ModelVersionNotFound()
+        try:
+            pipeline = load_pipeline(row.artifact, serving.sha256, row.library_versions or {})
+        except ArtifactRejected as exc:
+            log.error("refused model %s (version %s): %s", serving.model_id, serving.version, exc)
+            raise ModelUnusable(serving.version) from exc
+        contract = InputContract(row.features or [], row.target, self.max_string_length)
+        return LoadedModel(serving, pipeline, contract, len(row.artifact), self.batching)

@@ -1,0 +1,145 @@
+"""Scoring request bodies with a loaded model: JSON records, or a parquet table read safely and scored in chunks."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from services.predictor.input_contract import InputRejected
+from services.predictor.model_cache import LoadedModel
+
+PREDICTION_COLUMN = "prediction"
+
+
+class InputTooLarge(Exception):
+    """More rows (or more decoded bytes) than this service scores in one request."""
+
+
+@dataclass
+class Scored:
+    predictions: np.ndarray
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ScoredTable:
+    table: pa.Table
+    warnings: list[str] = field(default_factory=list)
+
+
+def score_records(model: LoadedModel, records: Sequence[Any], with_rows: bool = True) -> Scored:
+    """Predictions for JSON objects (one per row); ``InputRejected`` names every bad column and row."""
+    if not records:
+        raise InputRejected({"records": ["send at least one record"]})
+    prepared = model.contract.prepare_records(records, with_rows=with_rows)
+    return Scored(model.predict(prepared.frame), prepared.warnings)
+
+
+def _is_flat(data_type: pa.DataType) -> bool:
+    if isinstance(data_type, pa.ExtensionType):
+        return False
+    return any(
+        check(data_type)
+        for check in (
+            pa.types.is_integer,
+            pa.types.is_floating,
+            pa.types.is_decimal,
+            pa.types.is_boolean,
+            pa.types.is_string,
+            pa.types.is_large_string,
+            pa.types.is_timestamp,
+            pa.types.is_date,
+            pa.types.is_null,
+        )
+    )
+
+
+def read_parquet(body: bytes, max_rows: int, max_decoded_bytes: int) -> pa.Table:
+    """A flat arrow table from parquet bytes, its size checked from the metadata before any page is decoded.
+
+    Text columns are read dictionary-encoded first: a few bytes per row can stand for a long repeated string, so
+    their decoded size is computed from the dictionary before they are expanded.
+    """
+    try:
+        parquet = pq.ParquetFile(pa.BufferReader(body))
+        metadata, schema = parquet.metadata, parquet.schema_arrow
+    except (pa.ArrowException, OSError) as exc:
+        raise InputRejected({"body": [f"not a readable parquet file ({type(exc).__name__})"]}) from exc
+    if metadata.num_rows > max_rows:
+        raise InputTooLarge(f"The file has {metadata.num_rows} rows; at most {max_rows} are scored per request.")
+    errors = {
+        schema_field.name: [
+            f"type {schema_field.type} is not accepted: only flat columns (numbers, text, booleans, dates)"
+        ]
+        for schema_field in schema
+        if not _is_flat(schema_field.type)
+    }
+    duplicated = {name for name in schema.names if schema.names.count(name) > 1}
+    errors.update({name: ["the column name appears more than once"] for name in duplicated})
+    if errors:
+        raise InputRejected(errors)
+    if metadata.num_rows == 0:
+        raise InputRejected({"body": ["the file has no rows"]})
+    encoded = sum(metadata.row_group(index).total_byte_size for index in range(metadata.num_row_groups))
+    if encoded > max_decoded_bytes:
+        raise InputTooLarge(f"The file decodes to more than {max_decoded_bytes} bytes.")
+    text_columns = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+    try:
+        table = pq.ParquetFile(pa.BufferReader(body), read_dictionary=text_columns).read(use_threads=False)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputRejected({"body": [f"not a readable parquet file ({type(exc).__name__})"]}) from exc
+    decoded = encoded + sum(_expanded_text_bytes(table.column(name)) for name in text_columns)
+    if decoded > max_decoded_bytes:
+        raise InputTooLarge(f"The file decodes to more than {max_decoded_bytes} bytes.")
+    for name in text_columns:
+        index = table.schema.get_field_index(name)
+        table = table.set_column(index, schema.field(name), table.column(name).cast(schema.field(name).type))
+    return table.replace_schema_metadata(None)
+
+
+def _expanded_text_bytes(column: pa.ChunkedArray) -> int:
+    total = 0
+    for chunk in column.chunks:
+        if not len(chunk):
+            continue
+        lengths = pc.take(pc.binary_length(chunk.dictionary), chunk.indices)
+        total += int(pc.sum(lengths).as_py() or 0) + 8 * len(chunk)
+    return total
+
+
+def score_table(model: LoadedModel, table: pa.Table, chunk_rows: int) -> ScoredTable:
+    """``table`` with a ``prediction`` column appended, scored ``chunk_rows`` rows per pipeline call."""
+    warnings = model.contract.column_warnings(table.column_names)
+    if PREDICTION_COLUMN in table.column_names:
+        warnings.append(f"Replaced the column '{PREDICTION_COLUMN}' that the file already had.")
+        table = table.drop_columns([PREDICTION_COLUMN])
+    predictions = []
+    for offset in range(0, table.num_rows, chunk_rows):
+        prepared = model.contract.prepare_table(table.slice(offset, chunk_rows), row_offset=offset)
+        warnings.extend(warning for warning in prepared.warnings if warning not in warnings)
+        predictions.append(model.predict(prepared.frame))
+    column = pa.chunked_array([pa.array(chunk, type=pa.float64()) for chunk in predictions], type=pa.float64())
+    return ScoredTable(table.append_column(PREDICTION_COLUMN, column), warnings)
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    return buffer.getvalue()
+
+
+def json_records(table: pa.Table, chunk_rows: int) -> Iterator[str]:
+    """The rows as a JSON array of objects, written a chunk at a time."""
+    yield "["
+    for offset in range(0, table.num_rows, chunk_rows):
+        chunk = table.slice(offset, chunk_rows).to_pandas(date_as_object=False)
+        text = chunk.to_json(orient="records", date_format="iso", force_ascii=False, double_precision=15)
+        yield ("," if offset else "") + text[1:-1]
+    yield "]"
