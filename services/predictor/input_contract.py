@@ -269,7 +269,7 @@ class InputContract:
         def as_bool(value: Any) -> bool | None:
             if isinstance(value, bool | np.bool_):
                 return bool(value)
-            if isinstance(value, int | np.integer) and value in (0, 1):
+            if isinstance(value, int | float | np.integer | np.floating) and value in (0, 1):
                 return bool(value)
             if isinstance(value, str) and value.strip().lower() in TRUE_TEXTS | FALSE_TEXTS:
                 return value.strip().lower() in TRUE_TEXTS
