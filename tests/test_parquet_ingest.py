@@ -253,6 +253,14 @@ def test_dictionary_bomb_is_422_with_memory_bounded(store_schema, tmp_path, uplo
     assert list(upload_dir.iterdir()) == []
 
 
+@pytest.mark.parametrize("name", ["comment", "comment.text", "a,b", "é"])
+def test_dictionary_bomb_is_caught_whatever_the_column_name(name, tmp_path, upload_dir):
+    rows, value_bytes = 1000, 900_000
+    values = pa.DictionaryArray.from_arrays(pa.array(np.zeros(rows, dtype=np.int32)), pa.array(["x" * value_bytes]))
+    data = parquet_bytes(pa.table({name: values}), compression="zstd", store_schema=False)
+    assert "decodes to more than" in assert_rejected(data, upload_dir, 422)
+
+
 # --- profiling values on a hand-made table -----------------------------------------------------------------------
 
 

@@ -138,8 +138,6 @@ def _profile_parquet(path: Path, limits: DatasetLimits) -> tuple[int, list[dict]
                     )
                 for profile, column in zip(profiles, batch.columns, strict=True):
                     profile.add(column)
-    except DatasetRejected:
-        raise
     except (pa.ArrowException, OSError, ValueError) as error:
         reason = str(error)[:200]
         raise DatasetRejected(422, f"The parquet file could not be decoded ({reason}); upload a valid file.") from None
