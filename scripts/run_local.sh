@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Start the whole platform as local processes on the embedded default (SQLite file and ./var/objects), as `make run`
+# does: migrate, then the projects, trainer and predictor services and the gateway under gunicorn, plus the trainer
+# worker. Ctrl-C (or SIGTERM) stops every process it started.
+#
+#   SALESML_DEV_MODE=1 PY=.venv/bin/python ./scripts/run_local.sh
+#
+# Variables read here (the services read the rest, see the README's configuration table):
+#   PY              the Python with the project installed (default: .venv/bin/python)
+#   GATEWAY_HOST    the gateway's bind address (default 127.0.0.1: this machine only; 0.0.0.0 to share it on the
+#                   network, then with real JWT_SECRET_KEY/INTERNAL_TOKEN_SECRET and without SALESML_DEV_MODE)
+#   GATEWAY_PORT    8000;  PROJECTS_PORT 8001;  TRAINER_PORT 8002;  PREDICTOR_PORT 8003
+#   WEB_WORKERS     gunicorn worker processes per service (default 2), WEB_THREADS threads per worker (default 8)
+#   READY_TIMEOUT_S seconds to wait for each /health (default 120)
+# The services always bind to 127.0.0.1: only the gateway is ever meant to be reached.
+# Logs: every process writes JSON lines to stderr (this terminal).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+GATEWAY_HOST=${GATEWAY_HOST:-127.0.0.1}
+GATEWAY_PORT=${GATEWAY_PORT:-8000}
+PROJECTS_PORT=${PROJECTS_PORT:-8001}
+TRAINER_PORT=${TRAINER_PORT:-8002}
+PREDICTOR_PORT=${PREDICTOR_PORT:-8003}
+WEB_WORKERS=${WEB_WORKERS:-2}
+WEB_THREADS=${WEB_THREADS:-8}
+READY_TIMEOUT_S=${READY_TIMEOUT_S:-120}
+
+export PROJECTS_URL="http://127.0.0.1:${PROJECTS_PORT}"
+export TRAINER_URL="http://127.0.0.1:${TRAINER_PORT}"
+export PREDICTOR_URL="http://127.0.0.1:${PREDICTOR_PORT}"
+export PYTHONUNBUFFERED=1
+
+pids=()
+
+stop_all() {
+    trap - INT TERM EXIT
+    if ((${#pids[@]})); then
+        echo "stopping: ${pids[*]}" >&2
+        # Each process leads its own process group (setsid): this also ends gunicorn's workers and trainings.
+        for pid in "${pids[@]}"; do kill -TERM -- "-${pid}" 2>/dev/null || true; done
+        for _ in $(seq 1 100); do
+            alive=0
+            for pid in "${pids[@]}"; do kill -0 "${pid}" 2>/dev/null && alive=1; done
+            ((alive)) || break
+            sleep 0.1
+        done
+        for pid in "${pids[@]}"; do kill -KILL -- "-${pid}" 2>/dev/null || true; done
+    fi
+}
+trap 'stop_all; exit 130' INT
+trap 'stop_all; exit 143' TERM
+trap stop_all EXIT
+
+start() {  # start <name> <command...>: in its own process group, logging to this terminal's stderr
+    local name=$1
+    shift
+    setsid "$@" >&2 &
+    pids+=("$!")
+    echo "started ${name} (pid $!)" >&2
+}
+
+start_web() {  # start_web <name> <host> <port> <app factory>
+    start "$1" "${PY}" -m gunicorn --bind "$2:$3" --worker-class gthread --workers "${WEB_WORKERS}" \
+        --threads "${WEB_THREADS}" --timeout 120 --graceful-timeout 10 "$4"
+}
+
+wait_healthy() {  # wait_healthy <name> <url>
+    local deadline=$((SECONDS + READY_TIMEOUT_S))
+    until "${PY}" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$2/health" \
+        2>/dev/null; do
+        if ((SECONDS >= deadline)); then
+            echo "$1 did not answer $2/health within ${READY_TIMEOUT_S}s" >&2
+            exit 1
+        fi
+        sleep 0.3
+    done
+}
+
+"${PY}" -m shared.migrate
+
+start_web projects 127.0.0.1 "${PROJECTS_PORT}" "services.projects:create_app()"
+start_web trainer 127.0.0.1 "${TRAINER_PORT}" "services.trainer:create_app()"
+start_web predictor 127.0.0.1 "${PREDICTOR_PORT}" "services.predictor:create_app()"
+if [[ -f services/trainer/worker.py ]]; then
+    start worker "${PY}" -m services.trainer.worker
+fi
+wait_healthy projects "${PROJECTS_URL}"
+wait_healthy trainer "${TRAINER_URL}"
+wait_healthy predictor "${PREDICTOR_URL}"
+start_web gateway "${GATEWAY_HOST}" "${GATEWAY_PORT}" "gateway:create_app()"
+wait_healthy gateway "http://${GATEWAY_HOST/#0.0.0.0/127.0.0.1}:${GATEWAY_PORT}"
+
+cat >&2 <<EOF
+
+SalesML is running (Ctrl-C stops everything):
+  API        http://localhost:${GATEWAY_PORT}/api/v1
+  API docs   http://localhost:${GATEWAY_PORT}/api/docs
+  health     http://localhost:${GATEWAY_PORT}/health/ready
+  services   projects ${PROJECTS_URL}, trainer ${TRAINER_URL}, predictor ${PREDICTOR_URL} (reached via the gateway)
+
+EOF
+
+# Whichever process ends first (or Ctrl-C) ends the platform.
+set +e
+wait -n "${pids[@]}"
+status=$?
+echo "a process exited (status ${status}); stopping the rest" >&2
+exit "${status}"
