@@ -24,7 +24,7 @@ class TrainRequestSchema(Schema):
         fields.String(validate=validate.OneOf(MODEL_ID_CHOICES, error="unknown model id {input!r}")),
         validate=validate.Length(max=len(MODEL_ID_CHOICES)),
     )
-    folds = fields.Integer(load_default=5, validate=validate.Range(min=2, max=10))
+    folds = fields.Integer(load_default=5, validate=validate.Range(min=2, max=10, error="must be between 2 and 10"))
     sort = fields.String(load_default="R2", validate=validate.OneOf(SORT_METRICS))
     time_budget_s = fields.Integer(metadata={"description": "seconds; default and maximum are set by the operator"})
     seed = fields.Integer(load_default=42, validate=validate.Range(min=0, max=2**31 - 1))

@@ -1,0 +1,129 @@
+"""What the trainer's tests share: the real projects service on a free port, users with projects and datasets,
+the trainer app configured against them, and helpers to run real workers."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+from services.projects import create_app as create_projects
+from services.trainer import create_app as create_trainer
+from shared.db import db
+from shared.training_records import TrainingRun
+from tests.conftest import internal_token_headers
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PARQUET = "application/vnd.apache.parquet"
+
+
+@dataclass(frozen=True)
+class ProjectWithData:
+    user_id: int
+    project_id: int
+    dataset_id: str
+
+
+@pytest.fixture
+def projects_app(app_config: dict[str, Any]) -> Iterator[Flask]:
+    """The real projects service, served over HTTP on a free port (the trainer asks it for training input)."""
+    app = create_projects(app_config)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    app.config["SERVED_AT"] = f"http://127.0.0.1:{server.server_port}"
+    yield app
+    server.shutdown()
+    thread.join(5)
+
+
+@pytest.fixture
+def trainer_config(app_config: dict[str, Any], projects_app: Flask, tmp_path: Path) -> dict[str, Any]:
+    return {
+        **app_config,
+        "PROJECTS_URL": projects_app.config["SERVED_AT"],
+        "TRAINING_WORK_DIR": str(tmp_path / "training"),
+        "TRAINING_HEARTBEAT_SECONDS": 0.5,
+        "WORKER_POLL_SECONDS": 0.2,
+    }
+
+
+@pytest.fixture
+def trainer_app(trainer_config: dict[str, Any]) -> Flask:
+    return create_trainer(trainer_config)
+
+
+@pytest.fixture
+def make_project(projects_app: Flask, app_config: dict[str, Any]) -> Callable[..., ProjectWithData]:
+    """A user (new, or ``user_id``) with a project whose dataset is ``frame``, through the projects service's API."""
+    client = projects_app.test_client()
+
+    def make(frame: pd.DataFrame, target: str = "sales", user_id: int | None = None) -> ProjectWithData:
+        if user_id is None:
+            registered = client.post(
+                "/api/v1/auth/register",
+                json={"username": f"user-{uuid.uuid4().hex[:10]}", "password": "correct horse battery"},
+                headers=internal_token_headers(app_config, "projects", None),
+            )
+            assert registered.status_code == 201, registered.json
+            user_id = registered.json["id"]
+        headers = internal_token_headers(app_config, "projects", user_id)
+        project = client.post("/api/v1/projects", json={"name": "sales", "target": target}, headers=headers)
+        assert project.status_code == 201, project.json
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer, index=False)
+        dataset = client.post(
+            f"/api/v1/projects/{project.json['id']}/datasets",
+            data=buffer.getvalue(),
+            headers={**headers, "Content-Type": PARQUET},
+        )
+        assert dataset.status_code == 201, dataset.json
+        return ProjectWithData(user_id, project.json["id"], dataset.json["id"])
+
+    return make
+
+
+def run_status(app: Flask, run_id: int) -> TrainingRun:
+    with app.app_context():
+        run = db.session.get(TrainingRun, run_id)
+        assert run is not None
+        db.session.expunge(run)
+        return run
+
+
+def wait_for_run(app: Flask, run_id: int, condition: Callable[[TrainingRun], bool], timeout: float) -> TrainingRun:
+    """Poll the run's row until ``condition`` holds (generous timeouts: these machines are shared and noisy)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        run = run_status(app, run_id)
+        if condition(run):
+            return run
+        if time.monotonic() > deadline:
+            raise AssertionError(f"run {run_id} still {run.status}/{run.stage} after {timeout} s")
+        time.sleep(0.2)
+
+
+def start_worker_process(config: dict[str, Any], log_path: Path, worker_id: str) -> subprocess.Popen:
+    """``python -m services.trainer.worker`` as a real process, configured through its environment."""
+    env = {**os.environ, "WORKER_ID": worker_id}
+    for key, value in config.items():
+        if key in {"SALESML_DEV_MODE"} or not isinstance(value, str | int | float | bool):
+            continue
+        env[key] = str(int(value)) if isinstance(value, bool) else str(value)
+    log_file = log_path.open("ab")
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.trainer.worker"], cwd=REPO_ROOT, env=env, stdout=log_file, stderr=log_file
+    )
