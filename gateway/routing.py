@@ -19,7 +19,7 @@ MAX_PROJECT_ID = 2**31 - 1
 
 _ANONYMOUS_AUTH = re.compile(r"^/api/v1/auth/(register|login|refresh)/?$")
 _AUTH_WITH_OWN_TOKEN_CHECK = re.compile(r"^/api/v1/auth/(refresh|logout)/?$")
-_AUTH = re.compile(r"^/api/v1/auth(/.*)?$")
+_AUTH = re.compile(r"^/api/v1/auth/[^/].*$")
 _PROJECTS = re.compile(r"^/api/v1/projects/?$")
 _PROJECT = re.compile(r"^/api/v1/projects/(?P<id>[^/]+)(?P<rest>/.*)?$")
 _PROJECT_ID = re.compile(r"^[0-9]{1,10}$")

@@ -1,0 +1,271 @@
+"""The gateway's plain parts: routing table, proxy header rules, ownership cache, OpenAPI merge, failure mapping."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import pytest
+import requests
+
+from gateway.openapi import MergedDocument, merge_documents
+from gateway.ownership import OwnershipCache
+from gateway.routing import PREDICTOR, PROJECTS, TRAINER, Route, resolve
+from gateway.upstream import UpstreamFailure, Upstreams, client_response_headers, upstream_request_headers
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/api/v1/auth/register", Route(PROJECTS, needs_access_token=False)),
+        ("/api/v1/auth/login/", Route(PROJECTS, needs_access_token=False)),
+        ("/api/v1/auth/refresh", Route(PROJECTS, needs_access_token=False, forwards_authorization=True)),
+        ("/api/v1/auth/logout", Route(PROJECTS, forwards_authorization=True)),
+        ("/api/v1/auth/me", Route(PROJECTS)),
+        ("/api/v1/auth/anything/else", Route(PROJECTS)),
+        ("/api/v1/projects", Route(PROJECTS)),
+        ("/api/v1/projects/", Route(PROJECTS)),
+        ("/api/v1/projects/7", Route(PROJECTS, project_id=7, is_the_project=True)),
+        ("/api/v1/projects/7/", Route(PROJECTS, project_id=7, is_the_project=True)),
+        ("/api/v1/projects/7/datasets", Route(PROJECTS, project_id=7)),
+        ("/api/v1/projects/7/datasets/ab-12/preview/", Route(PROJECTS, project_id=7)),
+        ("/api/v1/projects/7/train", Route(TRAINER, project_id=7)),
+        ("/api/v1/projects/7/train/", Route(TRAINER, project_id=7)),
+        ("/api/v1/projects/7/training-runs/3/cancel", Route(TRAINER, project_id=7)),
+        ("/api/v1/projects/7/models", Route(TRAINER, project_id=7)),
+        ("/api/v1/projects/7/models/2/activate", Route(TRAINER, project_id=7)),
+        ("/api/v1/projects/7/predict", Route(PREDICTOR, project_id=7)),
+        ("/api/v1/projects/7/predict/", Route(PREDICTOR, project_id=7)),
+    ],
+)
+def test_routes(path, expected):
+    assert resolve(path) == expected
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/internal/projects/1",
+        "/api/v1/internal/projects/1",
+        "/api/v1/auth",
+        "/api/v1/projectsx",
+        "/api/v1/projects/abc",
+        "/api/v1/projects/-1",
+        "/api/v1/projects/1.0",
+        "/api/v1/projects/٣",  # a digit, but not an ASCII one
+        "/api/v1/projects/2147483648",
+        "/api/v1/projects/99999999999999999999999",
+        "/api/v1/projects/1/train/extra",
+        "/api/v1/projects/1/predict/x",
+        "/api/v1/projects/1/unknown",
+        "/api/v1/projects/1/datasets/../../../../internal/projects/1",
+        "/api/v1/projects/1/./datasets",
+        "/api/v1/projects//1",
+        "/api/v1/auth//me",
+        "/api/v2/projects",
+        "/health",
+    ],
+)
+def test_paths_that_are_never_routed(path):
+    assert resolve(path) is None
+
+
+def test_request_headers_drop_client_identity_hop_by_hop_and_credentials():
+    client = [
+        ("Host", "gateway.example"),
+        ("Content-Type", "application/json"),
+        ("Content-Length", "12"),
+        ("Authorization", "Bearer user-token"),
+        ("Cookie", "session=1"),
+        ("X-User-Id", "1"),
+        ("x-user-role", "admin"),
+        ("X-Internal-Token", "forged"),
+        ("X-Forwarded-User", "1"),
+        ("X-Request-ID", "client-chosen-id"),
+        ("Connection", "keep-alive, X-Secret-Hop"),
+        ("X-Secret-Hop", "1"),
+        ("Keep-Alive", "timeout=5"),
+        ("Transfer-Encoding", "chunked"),
+        ("TE", "trailers"),
+        ("Upgrade", "h2c"),
+        ("Expect", "100-continue"),
+        ("Accept", "application/json"),
+        ("Idempotency-Key", "k-1"),
+    ]
+    added = {"X-Internal-Token": "signed-by-gateway", "X-Request-ID": "gateway-id"}
+    assert upstream_request_headers(client, added) == {
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+        "Idempotency-Key": "k-1",
+        **added,
+    }
+    assert upstream_request_headers(client, added, keep_authorization=True)["Authorization"] == "Bearer user-token"
+
+
+def test_response_headers_drop_hop_by_hop_and_the_upstream_server_identity():
+    upstream = [
+        ("Content-Type", "application/vnd.apache.parquet"),
+        ("Content-Length", "1234"),
+        ("Connection", "close, X-Hop"),
+        ("X-Hop", "1"),
+        ("Transfer-Encoding", "chunked"),
+        ("Server", "gunicorn"),
+        ("Date", "Mon, 30 Nov 2026 10:00:00 GMT"),
+        ("X-Pagination", '{"total": 3}'),
+        ("Location", "/api/v1/projects/1/training-runs/2"),
+    ]
+    assert client_response_headers(upstream) == [
+        ("Content-Type", "application/vnd.apache.parquet"),
+        ("Content-Length", "1234"),
+        ("X-Pagination", '{"total": 3}'),
+        ("Location", "/api/v1/projects/1/training-runs/2"),
+    ]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_ownership_cache_keeps_positive_answers_for_a_while_and_forgets_deleted_projects():
+    clock = FakeClock()
+    cache = OwnershipCache(ttl_seconds=5, clock=clock)
+    assert not cache.owns(1, 10)
+    cache.remember(1, 10)
+    cache.remember(2, 11)
+    assert cache.owns(1, 10)
+    assert not cache.owns(2, 10)  # another user's project is never answered from the cache
+    clock.now += 5
+    assert not cache.owns(1, 10)
+    cache.remember(1, 10)
+    cache.remember(2, 11)
+    cache.forget_project(10)
+    assert not cache.owns(1, 10)
+    assert cache.owns(2, 11)
+
+
+def test_ownership_cache_stays_bounded():
+    clock = FakeClock()
+    cache = OwnershipCache(ttl_seconds=5, max_entries=3, clock=clock)
+    for project_id in range(10):
+        cache.remember(1, project_id)
+    assert cache.owns(1, 9)
+    assert len(cache._expiry) <= 3
+
+
+def _document(paths: dict, schemas: dict) -> dict:
+    return {"openapi": "3.0.3", "paths": paths, "components": {"schemas": schemas}, "tags": [{"name": "t"}]}
+
+
+def test_merge_keeps_routed_paths_renames_clashing_components_and_marks_bearer_auth():
+    error = {"type": "object", "properties": {"message": {"type": "string"}}}
+    ref = {"$ref": "#/components/schemas/Model"}
+    projects = _document(
+        {
+            "/api/v1/auth/login": {"post": {"responses": {"200": {"description": "ok"}}}},
+            "/api/v1/auth/me": {"get": {"responses": {"200": {"content": {"application/json": {"schema": ref}}}}}},
+            "/api/v1/projects/{project_id}": {"parameters": [], "get": {"responses": {}}},
+            "/internal/projects/{project_id}": {"get": {"responses": {}}},
+        },
+        {"Error": error, "Model": {"type": "object", "title": "user"}},
+    )
+    trainer = _document(
+        {
+            "/api/v1/projects/{project_id}/models/{version}": {
+                "get": {"responses": {"200": {"content": {"application/json": {"schema": ref}}}}}
+            },
+            "/api/v1/auth/me": {"delete": {"responses": {}}},  # not the trainer's to serve: dropped
+        },
+        {"Error": error, "Model": {"type": "object", "title": "model version"}},
+    )
+    merged = merge_documents({"projects": projects, "trainer": trainer}, [], "SalesML API", "1.0")
+    assert sorted(merged["paths"]) == [
+        "/api/v1/auth/login",
+        "/api/v1/auth/me",
+        "/api/v1/projects/{project_id}",
+        "/api/v1/projects/{project_id}/models/{version}",
+    ]
+    assert "delete" not in merged["paths"]["/api/v1/auth/me"]
+    schemas = merged["components"]["schemas"]
+    assert schemas["Error"] == error
+    assert schemas["Model"]["title"] == "user"
+    assert schemas["TrainerModel"]["title"] == "model version"
+    model_response = merged["paths"]["/api/v1/projects/{project_id}/models/{version}"]["get"]["responses"]["200"]
+    assert model_response["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/TrainerModel"}
+    me_response = merged["paths"]["/api/v1/auth/me"]["get"]["responses"]["200"]
+    assert me_response["content"]["application/json"]["schema"] == ref
+    assert merged["paths"]["/api/v1/auth/me"]["get"]["security"] == [{"bearerAuth": []}]
+    assert "security" not in merged["paths"]["/api/v1/auth/login"]["post"]
+    assert merged["paths"]["/api/v1/projects/{project_id}"]["parameters"] == []
+    assert merged["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    assert merged["tags"] == [{"name": "t"}]
+    assert "x-missing-services" not in merged
+
+
+def test_merged_document_serves_what_it_has_when_a_service_is_down():
+    clock = FakeClock()
+    up = {"projects": True, "trainer": False}
+    fetched = []
+
+    def fetch(service: str) -> dict:
+        fetched.append(service)
+        if not up[service]:
+            raise UpstreamFailure(503, f"the {service} service is unavailable")
+        return _document({"/api/v1/auth/me": {"get": {"responses": {}}}} if service == "projects" else {}, {})
+
+    document = MergedDocument(["projects", "trainer"], fetch, cache_seconds=60, title="t", version="1", clock=clock)
+    partial = document.current()
+    assert partial["x-missing-services"] == ["trainer"]
+    assert "trainer" in partial["info"]["description"]
+    assert "/api/v1/auth/me" in partial["paths"]
+    up["trainer"] = True
+    assert "x-missing-services" not in document.current()  # a missing part is asked for again at once
+    fetched.clear()
+    document.current()
+    assert fetched == []  # both parts are cached now
+    up["projects"] = False
+    clock.now += 61
+    stale = document.current()
+    assert "/api/v1/auth/me" in stale["paths"] and "x-missing-services" not in stale
+
+
+def test_unreachable_service_is_503_and_a_broken_one_502():
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        closed_port = closed.getsockname()[1]
+    with socket.socket() as hangs_up:
+        hangs_up.bind(("127.0.0.1", 0))
+        hangs_up.listen(1)
+        upstreams = Upstreams(
+            {
+                "trainer": f"http://127.0.0.1:{closed_port}",
+                "predictor": f"http://127.0.0.1:{hangs_up.getsockname()[1]}",
+            },
+            connect_timeout_s=2,
+            read_timeout_s=5,
+        )
+        with pytest.raises(UpstreamFailure) as refused:
+            upstreams.send("trainer", "GET", "/health", {})
+        assert (refused.value.code, refused.value.message) == (503, "the trainer service is unavailable")
+
+        def accept_and_hang_up() -> None:
+            connection, _ = hangs_up.accept()
+            connection.recv(65536)
+            connection.close()
+
+        threading.Thread(target=accept_and_hang_up, daemon=True).start()
+        with pytest.raises(UpstreamFailure) as broken:
+            upstreams.send("predictor", "GET", "/health", {})
+        assert broken.value.code == 502
+        assert isinstance(broken.value.__cause__, requests.ConnectionError)
+    upstreams.close()
+
+
+def test_url_keeps_the_path_and_query_as_routed():
+    upstreams = Upstreams({"projects": "http://127.0.0.1:1/"}, connect_timeout_s=1, read_timeout_s=1)
+    assert upstreams.url("projects", "/api/v1/projects/1/datasets/a b%", "page=2&x=%2F") == (
+        "http://127.0.0.1:1/api/v1/projects/1/datasets/a%20b%25?page=2&x=%2F"
+    )
