@@ -313,6 +313,8 @@ def test_each_service_of_the_image_runs_a_role_of_the_start_script(name):
     assert len(command) == 1 and command[0] in start_script_roles(), command
     assert SERVICES[name]["init"] is True
     assert SERVICES[name]["cap_drop"] == ["ALL"]
+    graceful_timeout = int(re.search(r"--graceful-timeout (\d+)", START_SCRIPT.read_text())[1])
+    assert int(SERVICES[name]["stop_grace_period"].removesuffix("s")) > graceful_timeout
 
 
 @pytest.mark.parametrize("role", APP_PORTS)
@@ -479,10 +481,12 @@ def test_dask_profile_runs_a_scheduler_and_two_workers_only_when_asked():
     scheduler, worker = SERVICES["dask-scheduler"], SERVICES["dask-worker"]
     assert scheduler["command"] == ["dask-scheduler"] and "--port 8786" in start_script_roles()["dask-scheduler"]
     assert worker["command"] == ["dask-worker"] and worker["deploy"]["replicas"] >= 2
-    assert worker["environment"] == {"DASK_SCHEDULER_ADDRESS": "tcp://dask-scheduler:8786"}
+    assert worker["environment"]["DASK_SCHEDULER_ADDRESS"] == "tcp://dask-scheduler:8786"
+    assert worker["environment"]["PYCARET_CUSTOM_LOGGING_PATH"].startswith("/tmp/")
     assert "DASK_SCHEDULER_ADDRESS" in start_script_roles()["dask-worker"]
     assert dependencies("dask-worker") == {"dask-scheduler": "service_healthy"}
-    assert not scheduler["environment"], "the unauthenticated Dask cluster gets no secrets"
+    for service in (scheduler, worker):
+        assert not variables_used(service["environment"]), "the unauthenticated Dask cluster gets no secrets"
     lock = (REPO / "requirements.lock").read_text()
     assert re.search(r"^dask==", lock, re.MULTILINE) and re.search(r"^distributed==", lock, re.MULTILINE)
 
