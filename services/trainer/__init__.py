@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 
 from services.trainer import internal
-from services.trainer.api import models, runs
+from services.trainer.api import model_versions, training_runs
 from services.trainer.config import SETTINGS
 from services.trainer.extensions import api
 from shared.app import create_base_app, init_api
@@ -27,8 +27,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["object_store"] = object_store
     require_internal_token(app, SERVICE)
     init_api(app, api, "SalesML trainer service")
-    api.register_blueprint(runs.blp)
-    api.register_blueprint(models.blp)
+    api.register_blueprint(training_runs.blp)
+    api.register_blueprint(model_versions.blp)
     app.register_blueprint(internal.blp)
     app.register_blueprint(
         make_health_blueprint(SERVICE, {"database": check_database, "object_store": object_store.check})

@@ -1,0 +1,266 @@
+"""The training worker with real PyCaret: trainings end to end, and what happens when things go wrong.
+
+Workers run either in this process (``TrainingWorker.run_once``; the training itself is still a spawned process) or
+as real ``python -m services.trainer.worker`` processes that the tests kill.
+"""
+
+from __future__ import annotations
+
+import signal
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import psutil
+import pytest
+from sqlalchemy import update
+
+from services.trainer import create_app as create_trainer
+from services.trainer import runs
+from services.trainer.automl import TrainingResult
+from services.trainer.worker import TrainingWorker
+from shared.db import db
+from shared.model_artifacts import load_pipeline
+from shared.training_records import ModelVersion, TrainingRun, project_training_states, utcnow
+from tests.conftest import internal_token_headers
+from tests.training_support import run_status, start_worker_process, wait_for_run
+
+pytest_plugins = ["tests.training_support"]
+
+ADVERTISING = Path("/work/shared/datasets/advertising_islr.csv")
+SLOW_CANDIDATES = ["lr", "ridge", "dt", "rf", "et", "gbr", "ada", "knn", "br", "huber"]
+
+
+def sales_frame(rows: int = 120, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    price = rng.uniform(1, 10, rows)
+    store = rng.choice(["north", "south", "east"], rows)
+    sales = 50 - 3 * price + np.where(store == "north", 10, 0) + rng.normal(0, 1, rows)
+    return pd.DataFrame(
+        {"day": pd.date_range("2024-01-01", periods=rows, freq="D"), "price": price, "store": store, "sales": sales}
+    )
+
+
+def start_run(app, project, **body) -> int:
+    response = app.test_client().post(
+        f"/api/v1/projects/{project.project_id}/train",
+        json=body,
+        headers=internal_token_headers(app.config, "trainer", project.user_id),
+    )
+    assert response.status_code == 202, response.json
+    return response.json["id"]
+
+
+def api_get(app, project, path: str):
+    return app.test_client().get(
+        f"/api/v1/projects/{project.project_id}/{path}",
+        headers=internal_token_headers(app.config, "trainer", project.user_id),
+    )
+
+
+def scores(leaderboard: list[dict]) -> list[dict]:
+    return [{k: v for k, v in row.items() if k != "fit_seconds"} for row in leaderboard]
+
+
+@pytest.mark.slow
+def test_a_real_training_makes_the_first_active_model(trainer_app, projects_app, make_project):
+    frame = sales_frame()
+    project = make_project(frame)
+    run_id = start_run(trainer_app, project, include=["lr", "dt"], folds=2)
+    assert TrainingWorker(trainer_app, "test-worker").run_once() is True
+
+    run = api_get(trainer_app, project, f"training-runs/{run_id}").json
+    assert (run["status"], run["stage"], run["progress"], run["attempt"]) == ("succeeded", "succeeded", 1.0, 1)
+    assert run["error"] is None and run["model_version"] == 1
+    assert {row["model"] for row in run["leaderboard"]} == {"lr", "dt"}
+    assert run["leaderboard"][0]["R2"] >= run["leaderboard"][1]["R2"]
+    model = api_get(trainer_app, project, "models/1").json
+    assert model["active"] is True and model["algorithm"] == run["leaderboard"][0]["model"]
+    assert model["training_run_id"] == run_id and model["target"] == "sales"
+    assert [f["name"] for f in model["features"]] == ["day", "price", "store"]
+    assert model["metrics"]["cv"]["R2"] == run["leaderboard"][0]["R2"]
+    assert set(model["metrics"]["holdout"]) == {"MAE", "MSE", "RMSE", "R2", "RMSLE", "MAPE"}
+    with trainer_app.app_context():
+        assert project_training_states([project.project_id])[project.project_id].status == "ready"
+        stored = db.session.query(ModelVersion).one()
+        pipeline = load_pipeline(stored.artifact, stored.sha256, stored.library_versions)
+    predictions = pipeline.predict(frame.drop(columns=["sales"]))
+    assert np.corrcoef(predictions, frame["sales"])[0, 1] > 0.9
+    project_view = projects_app.test_client().get(
+        f"/api/v1/projects/{project.project_id}",
+        headers=internal_token_headers(projects_app.config, "projects", project.user_id),
+    )
+    assert project_view.json["status"] == "ready"
+
+
+@pytest.mark.slow
+def test_advertising_data_trains_to_its_reference_score(trainer_app, make_project):
+    project = make_project(pd.read_csv(ADVERTISING))
+    run_id = start_run(trainer_app, project, include=["gbr", "lr"], folds=5)
+    TrainingWorker(trainer_app, "test-worker").run_once()
+    run = api_get(trainer_app, project, f"training-runs/{run_id}").json
+    assert run["status"] == "succeeded", run["error"]
+    best = run["leaderboard"][0]
+    assert best["model"] == "gbr"
+    assert best["R2"] >= 0.9  # reference: gradient boosting R² 0.962 in 5-fold CV
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_training_loses_its_run_to_another_worker(
+    trainer_config, trainer_app, make_project, tmp_path
+):
+    config = {**trainer_config, "TRAINING_LEASE_SECONDS": 3}
+    app = create_trainer(config)
+    project = make_project(pd.read_csv(ADVERTISING))
+    run_id = start_run(app, project, include=SLOW_CANDIDATES, folds=3)
+    worker = start_worker_process(config, tmp_path / "worker-1.log", "doomed-worker")
+    try:
+        wait_for_run(app, run_id, lambda r: r.stage == "comparing models" and r.progress > 0.1, timeout=120)
+        training_processes = psutil.Process(worker.pid).children(recursive=True)
+        assert training_processes, "the worker trains in a child process"
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(10)
+    finally:
+        worker.kill()
+    _, still_alive = psutil.wait_procs(training_processes, timeout=15)
+    assert still_alive == [], "the training process outlived its worker"
+    abandoned = run_status(app, run_id)
+    assert (abandoned.status, abandoned.attempt, abandoned.worker_id) == ("running", 1, "doomed-worker")
+
+    wait_for_run(app, run_id, lambda r: r.lease_expires_at < utcnow(), timeout=30)
+    assert TrainingWorker(app, "rescuer").run_once() is True
+    rescued = run_status(app, run_id)
+    assert (rescued.status, rescued.attempt, rescued.worker_id) == ("succeeded", 2, "rescuer")
+
+    dead_attempt = runs.RunFence(run_id, 1)
+    with app.app_context():
+        assert runs.finish_run(dead_attempt, "failed", "late news from a dead worker") is False
+        assert runs.renew_lease(dead_attempt, 60, "comparing models", 0.5) is None
+        late_model = TrainingResult(b"late", "lr", [], {"cv": {}, "holdout": {}}, [], [])
+        assert runs.record_success(dead_attempt, late_model, "sales") is None
+        assert runs.requeue_run(dead_attempt) is False
+    after = run_status(app, run_id)
+    assert (after.status, after.progress, after.error, after.model_version) == ("succeeded", 1.0, None, 1)
+    with app.app_context():
+        assert db.session.query(ModelVersion).count() == 1
+
+
+def test_a_run_whose_workers_keep_vanishing_fails_after_the_last_attempt(trainer_config, make_project):
+    app = create_trainer({**trainer_config, "TRAINING_MAX_ATTEMPTS": 2})
+    project = make_project(sales_frame())
+    run_id = start_run(app, project)
+    with app.app_context():
+        for attempt in (1, 2):
+            claimed = runs.claim_next_run(f"vanishing-{attempt}", lease_seconds=60)
+            assert claimed is not None and claimed.fence == runs.RunFence(run_id, attempt)
+            db.session.execute(
+                update(TrainingRun).values(lease_expires_at=utcnow() - timedelta(seconds=1))
+            )  # the worker stopped renewing
+            db.session.commit()
+            assert runs.sweep_expired_leases(max_attempts=2) == 1
+            assert db.session.get(TrainingRun, run_id).status == ("queued" if attempt == 1 else "failed")
+            db.session.expire_all()
+        failed = db.session.get(TrainingRun, run_id)
+        assert failed.error == {
+            "message": "the training was interrupted 2 times (its worker stopped); try again, with fewer models or "
+            "a smaller dataset if it keeps happening"
+        }
+        assert runs.claim_next_run("anyone", lease_seconds=60) is None
+
+
+@pytest.mark.slow
+def test_a_run_over_its_time_budget_is_killed_and_failed(trainer_config, make_project):
+    app = create_trainer({**trainer_config, "TRAINING_GRACE_S": 1})
+    project = make_project(sales_frame())
+    run_id = start_run(app, project, include=SLOW_CANDIDATES, folds=3)
+    with app.app_context():
+        run = db.session.get(TrainingRun, run_id)
+        run.params = {**run.params, "time_budget_s": 1}  # below what the API allows, to keep the test short
+        db.session.commit()
+    TrainingWorker(app, "test-worker").run_once()
+    failed = run_status(app, run_id)
+    assert failed.status == "failed"
+    assert failed.error["message"].startswith("the run exceeded its 1 s budget")
+    assert failed.finished_at is not None and failed.lease_expires_at is None
+
+
+@pytest.mark.slow
+def test_cancel_a_running_run_and_stop_a_worker_gracefully(trainer_config, make_project, tmp_path):
+    app = create_trainer(trainer_config)
+    project = make_project(pd.read_csv(ADVERTISING))
+    first = start_run(app, project, include=SLOW_CANDIDATES, folds=3)
+    worker = start_worker_process(trainer_config, tmp_path / "worker.log", "graceful-worker")
+    try:
+        wait_for_run(app, first, lambda r: r.status == "running" and r.stage != "starting", timeout=120)
+        cancel = app.test_client().post(
+            f"/api/v1/projects/{project.project_id}/training-runs/{first}/cancel",
+            headers=internal_token_headers(app.config, "trainer", project.user_id),
+        )
+        assert cancel.status_code == 202 and cancel.json["status"] == "running"
+        cancelled = wait_for_run(app, first, lambda r: r.status != "running", timeout=60)
+        assert cancelled.status == "cancelled" and cancelled.model_version is None
+
+        second = start_run(app, project, include=SLOW_CANDIDATES, folds=3)
+        wait_for_run(app, second, lambda r: r.status == "running", timeout=60)
+        training_processes = psutil.Process(worker.pid).children(recursive=True)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(60) == 0
+    finally:
+        worker.kill()
+    requeued = run_status(app, second)
+    assert (requeued.status, requeued.worker_id, requeued.lease_expires_at) == ("queued", None, None)
+    _, still_alive = psutil.wait_procs(training_processes, timeout=15)
+    assert still_alive == []
+
+
+@pytest.mark.slow
+def test_two_workers_at_once_train_like_one_after_the_other(trainer_config, make_project, tmp_path):
+    app = create_trainer(trainer_config)
+    projects = [make_project(pd.read_csv(ADVERTISING)), make_project(sales_frame(seed=5))]
+    options = {"include": ["lr", "dt", "ridge"], "folds": 3, "seed": 11}
+    together = [start_run(app, project, **options) for project in projects]
+    workers = [start_worker_process(trainer_config, tmp_path / f"w{i}.log", f"parallel-{i}") for i in (1, 2)]
+    try:
+        finished = [
+            wait_for_run(app, run_id, lambda r: r.status != "running" and r.status != "queued", 180)
+            for run_id in together
+        ]
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        for worker in workers:
+            worker.wait(60)
+    assert [run.status for run in finished] == ["succeeded", "succeeded"]
+    assert len({run.worker_id for run in finished}) == 2
+
+    one_after_the_other = []
+    for project in projects:
+        run_id = start_run(app, project, **options)
+        TrainingWorker(app, "alone").run_once()
+        one_after_the_other.append(run_status(app, run_id))
+    for parallel_run, sequential_run in zip(finished, one_after_the_other, strict=True):
+        assert sequential_run.status == "succeeded"
+        assert scores(parallel_run.leaderboard) == scores(sequential_run.leaderboard)
+
+
+@pytest.mark.slow
+def test_candidates_spread_over_a_dask_cluster(trainer_config, make_project, tmp_path, monkeypatch):
+    from dask.distributed import LocalCluster
+
+    monkeypatch.chdir(tmp_path)  # the Dask workers' PyCaret writes its log here, not into the repository
+    monkeypatch.setenv("PYCARET_CUSTOM_LOGGING_PATH", str(tmp_path / "dask-pycaret.log"))
+    project = make_project(sales_frame())
+    options = {"include": ["lr", "dt", "ridge"], "folds": 2}
+    local_app = create_trainer(trainer_config)
+    local_run = start_run(local_app, project, **options)
+    TrainingWorker(local_app, "local").run_once()
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        app = create_trainer({**trainer_config, "DASK_SCHEDULER_ADDRESS": cluster.scheduler_address})
+        run_id = start_run(app, project, **options)
+        TrainingWorker(app, "dask-worker").run_once()
+    run = run_status(app, run_id)
+    assert run.status == "succeeded", run.error
+    assert {row["model"] for row in run.leaderboard} == {"lr", "dt", "ridge"}
+    assert scores(run.leaderboard) == scores(run_status(app, local_run).leaderboard)
+    assert run.model_version == 2
