@@ -1,0 +1,575 @@
+"""The predictor app against real PostgreSQL, with pipelines trained for real by PyCaret on the supplements example.
+
+Model rows are written as the trainer writes them (``dump_pipeline``, its sha256, ``library_versions``, the
+trainer's ``describe_features``), straight into the test database.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from sqlalchemy import update
+
+from demo.supplements import expected_sales, generate_supplements_sales
+from services.predictor import create_app
+from services.predictor.api import MODEL_CACHE_EXTENSION
+from services.predictor.model_cache import find_serving_version
+from services.trainer.automl import describe_features
+from shared.db import db
+from shared.model_artifacts import dump_pipeline, library_versions, sha256_hex
+from shared.training_records import ModelVersion
+from tests.conftest import internal_token_headers
+
+OWNER = 7
+OTHER_USER = 8
+PROJECT = 1
+PARQUET = "application/vnd.apache.parquet"
+FEATURES = ["product", "price", "promotion", "weekday"]
+CREATINA_SATURDAY = {"product": "Creatina", "price": 150, "promotion": 0, "weekday": "Saturday"}
+
+
+class TrainedModel:
+    def __init__(self, pipeline: Any, data: pd.DataFrame) -> None:
+        self.pipeline = pipeline
+        self.artifact = dump_pipeline(pipeline)
+        self.sha256 = sha256_hex(self.artifact)
+        self.features = describe_features(data, "sales")
+
+    def predict(self, rows: pd.DataFrame | list[dict]) -> np.ndarray:
+        frame = pd.DataFrame(rows)[FEATURES]
+        return np.asarray(self.pipeline.predict(frame), dtype=float)
+
+
+def train(data: pd.DataFrame, work_dir: Path) -> TrainedModel:
+    """A linear regression fitted the way the trainer fits one (2 folds, finalized on all rows)."""
+    os.environ.setdefault("PYCARET_CUSTOM_LOGGING_PATH", str(work_dir / "pycaret.log"))
+    os.environ.setdefault("PYCARET_CUSTOM_LOGGING_LEVEL", "WARNING")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from pycaret.regression import RegressionExperiment
+
+    previous = Path.cwd()
+    os.chdir(work_dir)
+    try:
+        experiment = RegressionExperiment()
+        experiment.setup(data, target="sales", session_id=0, fold=2, n_jobs=1, verbose=False, html=False, memory=False)
+        best = experiment.compare_models(include=["lr"], verbose=False)
+        return TrainedModel(experiment.finalize_model(best), data)
+    finally:
+        os.chdir(previous)
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory) -> dict[str, TrainedModel]:
+    """Version 1 fits the supplements rule; version 2 learned sales 1000 units higher (easy to tell apart)."""
+    work_dir = tmp_path_factory.mktemp("pycaret")
+    data = generate_supplements_sales(rows=600, seed=1)
+    shifted = data.assign(sales=data["sales"] + 1000)
+    return {"v1": train(data, work_dir), "v2": train(shifted, work_dir)}
+
+
+@pytest.fixture
+def make_app(app_config):
+    def factory(**overrides: Any):
+        return create_app({**app_config, "PREDICT_BATCH_WINDOW_MS": 1.0, **overrides})
+
+    return factory
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def headers(app_config) -> dict[str, str]:
+    return internal_token_headers(app_config, "predictor", OWNER)
+
+
+def store_model(
+    app,
+    model: TrainedModel,
+    version: int,
+    *,
+    active: bool = True,
+    owner_id: int = OWNER,
+    project_id: int = PROJECT,
+    artifact: bytes | None = None,
+    sha256: str | None = None,
+    versions: dict[str, str] | None = None,
+) -> int:
+    artifact = model.artifact if artifact is None else artifact
+    with app.app_context():
+        if active:
+            db.session.execute(update(ModelVersion).where(ModelVersion.project_id == project_id).values(active=False))
+        row = ModelVersion(
+            project_id=project_id,
+            owner_id=owner_id,
+            version=version,
+            algorithm="Linear Regression",
+            target="sales",
+            training_run_id=version,
+            active=active,
+            size_bytes=len(artifact),
+            sha256=sha256 or model.sha256,
+            artifact=artifact,
+            library_versions=versions or library_versions(),
+            metrics={"cv": {}, "holdout": {}},
+            features=model.features,
+            feature_importance=[],
+        )
+        db.session.add(row)
+        db.session.commit()
+        return row.id
+
+
+def activate(app, version: int) -> None:
+    with app.app_context():
+        db.session.execute(
+            update(ModelVersion)
+            .where(ModelVersion.project_id == PROJECT)
+            .values(active=ModelVersion.version == version)
+        )
+        db.session.commit()
+
+
+def predict(client, headers, body=None, *, data=None, content_type=None, query="", extra_headers=None):
+    url = f"/api/v1/projects/{PROJECT}/predict{query}"
+    all_headers = {**headers, **(extra_headers or {})}
+    if body is not None:
+        return client.post(url, json=body, headers=all_headers)
+    return client.post(url, data=data, content_type=content_type, headers=all_headers)
+
+
+def parquet_of(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def sample_rows(rows: int, seed: int = 5) -> pd.DataFrame:
+    return generate_supplements_sales(rows=rows, seed=seed)
+
+
+# --- the three formats give the pipeline's own answers ---------------------------------------------------------
+
+
+def test_one_object_answers_the_pipelines_own_prediction(app, models, headers):
+    store_model(app, models["v1"], 1)
+    response = predict(app.test_client(), headers, CREATINA_SATURDAY)
+    assert response.status_code == 200, response.json
+    assert response.json == {
+        "prediction": models["v1"].predict([CREATINA_SATURDAY])[0],
+        "model_version": 1,
+    }
+
+
+def test_the_supplements_example_follows_its_rule(app, models, headers):
+    store_model(app, models["v1"], 1)
+    client = app.test_client()
+    plain = predict(client, headers, CREATINA_SATURDAY).json["prediction"]
+    promoted = predict(client, headers, {**CREATINA_SATURDAY, "promotion": 1}).json["prediction"]
+    assert abs(plain - expected_sales("Creatina", 150, 0, "Saturday")) < 3
+    assert promoted > plain + 20
+    assert abs(promoted - expected_sales("Creatina", 150, 1, "Saturday")) < 3
+
+
+def test_records_answer_the_pipelines_own_predictions_in_order(app, models, headers):
+    store_model(app, models["v1"], 1)
+    rows = sample_rows(300)
+    records = rows[FEATURES].to_dict(orient="records")
+    response = predict(app.test_client(), headers, {"records": records})
+    assert response.status_code == 200, response.json
+    assert response.json["model_version"] == 1
+    assert response.json["predictions"] == models["v1"].predict(rows).tolist()
+
+
+def test_parquet_in_parquet_out_appends_a_prediction_column(app, models, headers):
+    store_model(app, models["v1"], 1)
+    rows = sample_rows(250).assign(note="kept")
+    response = predict(app.test_client(), headers, data=parquet_of(rows), content_type=PARQUET)
+    assert response.status_code == 200, response.data[:300]
+    assert response.mimetype == PARQUET
+    assert response.headers["X-Model-Version"] == "1"
+    answered = pq.read_table(io.BytesIO(response.data)).to_pandas()
+    assert list(answered.columns) == [*rows.columns, "prediction"]
+    pd.testing.assert_frame_equal(answered[list(rows.columns)], rows)
+    assert answered["prediction"].tolist() == models["v1"].predict(rows).tolist()
+    warnings = json.loads(response.headers["X-Prediction-Warnings"])
+    assert warnings[:2] == [
+        "Ignored column 'sales': it is what the model predicts.",
+        "Ignored columns the model does not use: note.",
+    ]
+
+
+def test_parquet_is_scored_in_chunks_with_the_same_answers(make_app, models, headers):
+    app = make_app(PREDICT_CHUNK_ROWS=64)
+    store_model(app, models["v1"], 1)
+    rows = sample_rows(300)[FEATURES]
+    response = predict(app.test_client(), headers, data=parquet_of(rows), content_type=PARQUET)
+    answered = pq.read_table(io.BytesIO(response.data)).column("prediction").to_pylist()
+    assert answered == models["v1"].predict(rows).tolist()
+
+
+def test_parquet_in_json_records_out_when_the_client_accepts_json(app, models, headers):
+    store_model(app, models["v1"], 1)
+    rows = sample_rows(120)[FEATURES]
+    response = predict(
+        app.test_client(),
+        headers,
+        data=parquet_of(rows),
+        content_type=PARQUET,
+        extra_headers={"Accept": "application/json"},
+    )
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    assert response.json["model_version"] == 1
+    records = response.json["records"]
+    assert [{k: r[k] for k in FEATURES} for r in records] == rows.to_dict(orient="records")
+    expected = models["v1"].predict(rows)
+    assert [r["prediction"] for r in records] == pytest.approx(expected.tolist(), rel=1e-12)
+
+
+# --- the input contract over HTTP --------------------------------------------------------------------------------
+
+
+def test_missing_columns_answer_422_naming_each(app, models, headers):
+    store_model(app, models["v1"], 1)
+    response = predict(app.test_client(), headers, {"product": "BCAA", "price": 100})
+    assert response.status_code == 422
+    assert response.json["errors"] == {"promotion": ["missing"], "weekday": ["missing"]}
+    assert response.json["code"] == 422 and response.json["status"] == "Unprocessable Entity"
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "expected"),
+    [
+        ("price", "cento e cinquenta", "expected a number"),
+        ("price", None, "a value is required"),
+        ("price", {"value": 150}, "nested objects and lists are not accepted"),
+        ("weekday", ["Saturday"], "nested objects and lists are not accepted"),
+        ("product", "C" * 5000, "text longer than 1000 characters"),
+        ("promotion", True, "expected a number"),
+    ],
+)
+def test_wrong_values_answer_422_naming_column_and_row(app, models, headers, column, value, expected):
+    store_model(app, models["v1"], 1)
+    records = [CREATINA_SATURDAY, {**CREATINA_SATURDAY, column: value}]
+    response = predict(app.test_client(), headers, {"records": records})
+    assert response.status_code == 422, response.json
+    assert list(response.json["errors"]) == [column]
+    assert response.json["errors"][column][0].startswith("row 1: ")
+    assert expected in response.json["errors"][column][0]
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_literals_answer_422(app, models, headers, literal):
+    store_model(app, models["v1"], 1)
+    body = json.dumps(CREATINA_SATURDAY).replace("150", literal)
+    response = predict(app.test_client(), headers, data=body, content_type="application/json")
+    assert response.status_code == 422
+    assert response.json["errors"]["price"] == [f"not a finite number, got {float(literal)!r}"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ("{not json", 400),
+        ("[" * 100_000 + "]" * 100_000, 400),
+        ("[1, 2]", 422),
+        ('{"records": "all of them"}', 422),
+        ('{"records": []}', 422),
+        ('{"records": [1]}', 422),
+    ],
+)
+def test_malformed_bodies_never_answer_500(app, models, headers, body, status):
+    store_model(app, models["v1"], 1)
+    response = predict(app.test_client(), headers, data=body, content_type="application/json")
+    assert response.status_code == status, response.json
+    assert response.json["code"] == status
+
+
+def test_numbers_as_text_unknown_columns_target_and_new_categories_are_scored_with_warnings(app, models, headers):
+    store_model(app, models["v1"], 1)
+    body = {"product": "Ômega 3", "price": "150.0", "promotion": "0", "weekday": "Saturday", "sales": 1, "x": 2}
+    response = predict(app.test_client(), headers, body)
+    assert response.status_code == 200, response.json
+    expected = models["v1"].predict([{**CREATINA_SATURDAY, "product": "Ômega 3", "price": 150.0}])[0]
+    assert response.json["prediction"] == expected
+    assert response.json["warnings"] == [
+        "Ignored column 'sales': it is what the model predicts.",
+        "Ignored columns the model does not use: x.",
+        "Column 'product': values never seen in training: 'Ômega 3'.",
+    ]
+
+
+def test_parquet_with_bad_values_names_column_and_row(app, models, headers):
+    store_model(app, models["v1"], 1)
+    rows = sample_rows(10)[FEATURES].astype({"price": object})
+    rows.loc[7, "price"] = "abc"
+    rows = rows.astype({"price": str})
+    response = predict(app.test_client(), headers, data=parquet_of(rows), content_type=PARQUET)
+    assert response.status_code == 422
+    assert response.json["errors"] == {"price": ["row 7: expected a number, got 'abc'"]}
+
+
+def test_parquet_nested_unreadable_and_missing_columns_answer_422(app, models, headers):
+    store_model(app, models["v1"], 1)
+    client = app.test_client()
+    nested = pa.table({**{c: sample_rows(2)[c] for c in FEATURES}, "tags": [[1, 2], [3]]})
+    buffer = io.BytesIO()
+    pq.write_table(nested, buffer)
+    response = predict(client, headers, data=buffer.getvalue(), content_type=PARQUET)
+    assert response.status_code == 422
+    assert list(response.json["errors"]) == ["tags"]
+    response = predict(client, headers, data=b"PAR1 not really", content_type=PARQUET)
+    assert response.status_code == 422
+    assert "not a readable parquet file" in response.json["errors"]["body"][0]
+    response = predict(client, headers, data=parquet_of(sample_rows(3)[["product", "price"]]), content_type=PARQUET)
+    assert response.status_code == 422
+    assert response.json["errors"] == {"promotion": ["missing"], "weekday": ["missing"]}
+
+
+def test_a_parquet_text_bomb_is_refused_before_it_is_expanded(make_app, models, headers):
+    app = make_app(PREDICT_MAX_DECODED_BYTES=5_000_000)
+    store_model(app, models["v1"], 1)
+    long_text = "W" * 100_000
+    rows = pd.DataFrame({"product": [long_text] * 1000, "price": 100.0, "promotion": 0, "weekday": "Monday"})
+    body = parquet_of(rows)
+    assert len(body) < 100_000
+    response = predict(app.test_client(), headers, data=body, content_type=PARQUET)
+    assert response.status_code == 413
+    assert "decodes to more than" in response.json["message"]
+
+
+# --- content types and limits ------------------------------------------------------------------------------------
+
+
+class CreatesFileWhenUnpickled:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (str(self.path), "w"))
+
+
+@pytest.mark.parametrize("content_type", ["application/octet-stream", "application/x-pickle", "text/plain"])
+def test_other_content_types_answer_415_and_are_never_read(app, models, headers, tmp_path, content_type):
+    store_model(app, models["v1"], 1)
+    canary = tmp_path / "unpickled"
+    response = predict(
+        app.test_client(), headers, data=pickle.dumps(CreatesFileWhenUnpickled(canary)), content_type=content_type
+    )
+    assert response.status_code == 415
+    assert response.json["code"] == 415
+    assert not canary.exists()
+
+
+def test_more_rows_than_the_limit_answer_413(make_app, models, headers):
+    app = make_app(PREDICT_MAX_ROWS=10)
+    store_model(app, models["v1"], 1)
+    client = app.test_client()
+    rows = sample_rows(11)[FEATURES]
+    response = predict(client, headers, {"records": rows.to_dict(orient="records")})
+    assert response.status_code == 413
+    assert response.json["message"] == "11 records; at most 10 are scored per request."
+    response = predict(client, headers, data=parquet_of(rows), content_type=PARQUET)
+    assert response.status_code == 413
+    assert response.json["message"] == "The file has 11 rows; at most 10 are scored per request."
+    assert predict(client, headers, {"records": rows.head(10).to_dict(orient="records")}).status_code == 200
+
+
+def test_bodies_over_the_byte_limits_answer_413(make_app, models, headers):
+    app = make_app(PREDICT_MAX_JSON_BYTES=4000, PREDICT_MAX_PARQUET_BYTES=3000)
+    store_model(app, models["v1"], 1)
+    client = app.test_client()
+    rows = sample_rows(100)[FEATURES]
+    assert predict(client, headers, {"records": rows.to_dict(orient="records")}).status_code == 413
+    body = parquet_of(rows)
+    assert len(body) > 3000
+    response = predict(client, headers, data=body, content_type=PARQUET)
+    assert response.status_code == 413
+    assert response.json["code"] == 413
+
+
+def test_parquet_bodies_may_exceed_the_json_limit(make_app, models, headers):
+    app = make_app(PREDICT_MAX_JSON_BYTES=1000)
+    store_model(app, models["v1"], 1)
+    body = parquet_of(sample_rows(100)[FEATURES])
+    assert len(body) > 1000
+    assert predict(app.test_client(), headers, data=body, content_type=PARQUET).status_code == 200
+
+
+# --- which model serves ------------------------------------------------------------------------------------------
+
+
+def test_before_any_model_answers_409(app, headers):
+    response = predict(app.test_client(), headers, CREATINA_SATURDAY)
+    assert response.status_code == 409
+    assert response.json["message"] == (
+        f"No model serves this project yet: train one first (POST /api/v1/projects/{PROJECT}/train)."
+    )
+
+
+def test_another_users_model_never_serves(app, models, app_config):
+    store_model(app, models["v1"], 1, owner_id=OWNER)
+    stranger = internal_token_headers(app_config, "predictor", OTHER_USER)
+    client = app.test_client()
+    assert predict(client, stranger, CREATINA_SATURDAY).status_code == 409
+    pinned = predict(client, stranger, CREATINA_SATURDAY, query="?version=1")
+    assert pinned.status_code == 404
+    assert pinned.json["message"] == "Model version not found."
+
+
+def test_requests_without_the_internal_token_answer_401(app, models):
+    store_model(app, models["v1"], 1)
+    response = app.test_client().post(f"/api/v1/projects/{PROJECT}/predict", json=CREATINA_SATURDAY)
+    assert response.status_code == 401
+
+
+def test_pinned_versions_and_activation_changes_take_effect_without_restart(app, models, headers):
+    client = app.test_client()
+    store_model(app, models["v1"], 1)
+    v1 = models["v1"].predict([CREATINA_SATURDAY])[0]
+    v2 = models["v2"].predict([CREATINA_SATURDAY])[0]
+    assert predict(client, headers, CREATINA_SATURDAY).json == {"prediction": v1, "model_version": 1}
+
+    store_model(app, models["v2"], 2)
+    assert predict(client, headers, CREATINA_SATURDAY).json == {"prediction": v2, "model_version": 2}
+    assert predict(client, headers, CREATINA_SATURDAY, query="?version=1").json == {
+        "prediction": v1,
+        "model_version": 1,
+    }
+
+    activate(app, 1)
+    assert predict(client, headers, CREATINA_SATURDAY).json == {"prediction": v1, "model_version": 1}
+    assert predict(client, headers, CREATINA_SATURDAY, query="?version=2").json["model_version"] == 2
+    assert predict(client, headers, CREATINA_SATURDAY, query="?version=3").status_code == 404
+
+    activate(app, 0)
+    assert predict(client, headers, CREATINA_SATURDAY).status_code == 409
+    assert predict(client, headers, CREATINA_SATURDAY, query="?version=2").status_code == 200
+
+
+def test_the_cache_keeps_loaded_pipelines_within_its_byte_budget(make_app, models, headers):
+    app = make_app(PREDICTOR_CACHE_MAX_BYTES=len(models["v1"].artifact) + len(models["v2"].artifact) - 1)
+    client = app.test_client()
+    first = store_model(app, models["v1"], 1)
+    predict(client, headers, CREATINA_SATURDAY)
+    second = store_model(app, models["v2"], 2)
+    predict(client, headers, CREATINA_SATURDAY)
+    cache = app.extensions[MODEL_CACHE_EXTENSION]
+    assert cache.cached_keys() == [(second, models["v2"].sha256)]
+    predict(client, headers, CREATINA_SATURDAY, query="?version=1")
+    assert cache.cached_keys() == [(first, models["v1"].sha256)]
+
+
+# --- integrity ---------------------------------------------------------------------------------------------------
+
+
+def test_an_altered_artifact_is_refused_and_never_unpickled(app, models, headers, tmp_path):
+    canary = tmp_path / "pwned"
+    payload = pickle.dumps(CreatesFileWhenUnpickled(canary))
+    proof = tmp_path / "proof"
+    joblib.load(io.BytesIO(pickle.dumps(CreatesFileWhenUnpickled(proof))))
+    assert proof.exists(), "the payload must really run code when unpickled, or this test proves nothing"
+
+    store_model(app, models["v1"], 1, artifact=payload, sha256=models["v1"].sha256)
+    response = predict(app.test_client(), headers, CREATINA_SATURDAY)
+    assert response.status_code == 409
+    assert response.json["message"] == (
+        "Model version 1 cannot serve: its artifact failed its integrity check. Retrain or activate another version."
+    )
+    assert not canary.exists()
+    assert app.extensions[MODEL_CACHE_EXTENSION].cached_keys() == []
+
+
+def test_an_artifact_from_other_library_versions_is_refused(app, models, headers):
+    store_model(app, models["v1"], 1, versions={**library_versions(), "scikit-learn": "0.0.1"})
+    response = predict(app.test_client(), headers, CREATINA_SATURDAY)
+    assert response.status_code == 409
+    assert "integrity check" in response.json["message"]
+
+
+# --- micro-batching ----------------------------------------------------------------------------------------------
+
+
+def count_pipeline_calls(app, monkeypatch) -> list[int]:
+    """Wrap the cached pipeline's own predict to record the rows of every call."""
+    with app.app_context():
+        model = app.extensions[MODEL_CACHE_EXTENSION].get(find_serving_version(PROJECT, OWNER))
+    calls: list[int] = []
+    lock = threading.Lock()
+    original = model.pipeline.predict
+
+    def counting_predict(frame, *args, **kwargs):
+        with lock:
+            calls.append(len(frame))
+        return original(frame, *args, **kwargs)
+
+    monkeypatch.setattr(model.pipeline, "predict", counting_predict)
+    return calls
+
+
+def predict_concurrently(app, headers, bodies: list[dict]) -> list:
+    barrier = threading.Barrier(len(bodies))
+
+    def one(body):
+        client = app.test_client()
+        barrier.wait()
+        return predict(client, headers, body)
+
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        return list(pool.map(one, bodies))
+
+
+def test_64_concurrent_requests_each_get_their_own_answer_from_fewer_calls(make_app, models, headers, monkeypatch):
+    app = make_app(PREDICT_BATCH_WINDOW_MS=100.0)
+    store_model(app, models["v1"], 1)
+    calls = count_pipeline_calls(app, monkeypatch)
+    bodies = [
+        {**CREATINA_SATURDAY, "price": 60 + 4 * i, "promotion": i % 2, "product": ["BCAA", "Creatina"][i % 2]}
+        for i in range(64)
+    ]
+    responses = predict_concurrently(app, headers, bodies)
+    expected = models["v1"].predict(bodies)
+    for body, response, answer in zip(bodies, responses, expected, strict=True):
+        assert response.status_code == 200, response.json
+        assert response.json == {"prediction": answer, "model_version": 1}, body
+    assert sum(calls) == 64
+    assert len(calls) < 64
+
+
+def test_without_batching_each_request_is_its_own_call(make_app, models, headers, monkeypatch):
+    app = make_app(PREDICT_BATCHING=False)
+    store_model(app, models["v1"], 1)
+    calls = count_pipeline_calls(app, monkeypatch)
+    bodies = [{**CREATINA_SATURDAY, "price": 60 + i} for i in range(8)]
+    responses = predict_concurrently(app, headers, bodies)
+    assert [r.json["prediction"] for r in responses] == models["v1"].predict(bodies).tolist()
+    assert calls == [1] * 8
+
+
+def test_a_bad_request_in_a_batch_does_not_disturb_the_others(make_app, models, headers, monkeypatch):
+    app = make_app(PREDICT_BATCH_WINDOW_MS=100.0)
+    store_model(app, models["v1"], 1)
+    bodies = [{**CREATINA_SATURDAY, "price": 60 + i} for i in range(8)]
+    bodies[3] = {**CREATINA_SATURDAY, "price": "sixty"}
+    responses = predict_concurrently(app, headers, bodies)
+    good = [body for i, body in enumerate(bodies) if i != 3]
+    assert responses[3].status_code == 422
+    assert [r.json["prediction"] for i, r in enumerate(responses) if i != 3] == models["v1"].predict(good).tolist()
