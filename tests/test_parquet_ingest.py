@@ -20,6 +20,7 @@ import pytest
 
 from services.projects.parquet_ingest import (
     DISTINCT_EXACT_LIMIT,
+    PROFILE_MEMORY_BYTES,
     DatasetLimits,
     DatasetRejected,
     preview_records,
@@ -220,8 +221,26 @@ try:
 except DatasetRejected as rejected:
     outcome = {"status": rejected.status, "message": rejected.message}
 after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({**outcome, "rss_growth_kb": after - before}))
+children_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(json.dumps({**outcome, "rss_growth_kb": after - before, "decoder_peak_kb": children_peak}))
 """
+DECODER_PEAK_BOUND_KB = (PROFILE_MEMORY_BYTES + 256 * 2**20) // 1024
+
+
+def run_upload_in_subprocess(path: Path, upload_dir: Path) -> dict:
+    completed = subprocess.run(
+        [sys.executable, "-c", BOMB_SCRIPT, str(path), str(upload_dir)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    outcome = json.loads(completed.stdout)
+    # The caller only streams and hashes; decoding happens in the capped child process.
+    assert outcome["rss_growth_kb"] < 200 * 1024, f"the caller grew by {outcome['rss_growth_kb'] // 1024} MB"
+    assert outcome["decoder_peak_kb"] < DECODER_PEAK_BOUND_KB, f"decoder peak {outcome['decoder_peak_kb'] // 1024} MB"
+    assert list(upload_dir.iterdir()) == []
+    return outcome
 
 
 def write_dictionary_bomb(path: Path, rows: int, value_bytes: int, *, store_schema: bool) -> None:
@@ -239,18 +258,48 @@ def test_dictionary_bomb_is_422_with_memory_bounded(store_schema, tmp_path, uplo
     assert bomb.stat().st_size < 1024 * 1024
     assert pq.ParquetFile(bomb).metadata.row_group(0).total_byte_size < 256 * 2**20, "metadata alone cannot tell"
 
-    completed = subprocess.run(
-        [sys.executable, "-c", BOMB_SCRIPT, str(bomb), str(upload_dir)],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    outcome = json.loads(completed.stdout)
+    outcome = run_upload_in_subprocess(bomb, upload_dir)
     assert outcome["status"] == 422
     assert "decodes to more than" in outcome["message"]
-    assert outcome["rss_growth_kb"] < 500 * 1024, f"decoding grew memory by {outcome['rss_growth_kb'] // 1024} MB"
-    assert list(upload_dir.iterdir()) == []
+
+
+def _varint(value: int) -> bytes:
+    encoded = bytearray()
+    while True:
+        low, value = value & 0x7F, value >> 7
+        encoded.append(low | (0x80 if value else 0))
+        if not value:
+            return bytes(encoded)
+
+
+def understate_uncompressed_sizes(data: bytes) -> bytes:
+    """Rewrite the footer's uncompressed sizes (thrift i64 varints) to 1,000 bytes, keeping every length the same."""
+    metadata = pq.ParquetFile(io.BytesIO(data)).metadata
+    group = metadata.row_group(0)
+    footer_length = int.from_bytes(data[-8:-4], "little")
+    footer = data[-8 - footer_length : -8]
+    for size in {group.total_byte_size, group.column(0).total_uncompressed_size}:
+        encoded = _varint(size * 2)  # zigzag
+        padded = bytes(((2000 >> (7 * i)) & 0x7F) | (0x80 if i < len(encoded) - 1 else 0) for i in range(len(encoded)))
+        assert encoded in footer
+        footer = footer.replace(encoded, padded)
+    patched = data[: -8 - footer_length] + footer + data[-8:]
+    assert pq.ParquetFile(io.BytesIO(patched)).metadata.row_group(0).total_byte_size == 1000
+    return patched
+
+
+def test_metadata_that_understates_sizes_is_422_with_memory_bounded(tmp_path, upload_dir):
+    """A crafted footer claims 1 KB; the one data page really holds 500 MB of 'x': decoding must hit the memory cap."""
+    table = pa.table({"note": pa.array(["x" * 1_000_000] * 500)})
+    data = parquet_bytes(table, use_dictionary=False, compression="zstd", data_page_size=2**31 - 1, store_schema=False)
+    lying = tmp_path / "lying.parquet"
+    lying.write_bytes(understate_uncompressed_sizes(data))
+    del table, data
+    assert lying.stat().st_size < 1024 * 1024
+
+    outcome = run_upload_in_subprocess(lying, upload_dir)
+    assert outcome["status"] == 422
+    assert "memory" in outcome["message"] or "decodes to more than" in outcome["message"]
 
 
 @pytest.mark.parametrize("name", ["comment", "comment.text", "a,b", "é"])

@@ -19,14 +19,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import re
+import resource
+import subprocess
+import sys
 import tempfile
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -45,10 +49,15 @@ MAX_BATCH_ROWS = 65_536
 # One column chunk is decompressed page by page, but a page can be as large as its chunk.
 MAX_COLUMN_CHUNK_BYTES = 256 * 1024 * 1024
 DISTINCT_EXACT_LIMIT = 100_000
+# Decoding runs in a child process whose heap may grow this much: a file whose metadata lies about its sizes fails
+# there with a MemoryError instead of swelling the web process.
+PROFILE_MEMORY_BYTES = 512 * 1024 * 1024
+PROFILE_TIMEOUT_SECONDS = 300
 MAX_FILENAME_LENGTH = 255
 DEFAULT_FILENAME = "upload.parquet"
 _MAX_NAMES_IN_MESSAGE = 10
 _EPOCH = date(1970, 1, 1)
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -89,7 +98,7 @@ def receive_upload(stream: BinaryIO, limits: DatasetLimits, tmp_dir: Path) -> In
     try:
         with os.fdopen(fd, "wb") as out:
             size_bytes, sha256 = _copy_under_cap(stream, out, limits.max_bytes)
-        rows, columns = _profile_parquet(path, limits)
+        rows, columns = _profile_in_child_process(path, limits)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -108,6 +117,54 @@ def _copy_under_cap(stream: BinaryIO, out: BinaryIO, max_bytes: int) -> tuple[in
         digest.update(chunk)
         out.write(chunk)
     return size, digest.hexdigest()
+
+
+def _profile_in_child_process(path: Path, limits: DatasetLimits) -> tuple[int, list[dict]]:
+    """Run ``_profile_parquet`` in a fresh interpreter (this file as a script, ``-I`` so nothing else is imported)."""
+    try:
+        completed = subprocess.run(
+            [sys.executable, "-I", __file__, str(path), json.dumps(asdict(limits))],
+            capture_output=True,
+            timeout=PROFILE_TIMEOUT_SECONDS,
+            check=False,
+        )
+        if completed.returncode != 0:
+            _log.warning("parquet profiling exited with %s: %s", completed.returncode, completed.stderr[-2000:])
+        outcome = json.loads(completed.stdout) if completed.returncode == 0 else None
+    except subprocess.TimeoutExpired:
+        raise DatasetRejected(422, "The file took too long to decode; upload a smaller or simpler file.") from None
+    except ValueError:
+        outcome = None
+    if not isinstance(outcome, dict):
+        raise DatasetRejected(422, "The parquet file could not be decoded; upload a valid file.")
+    if "status" in outcome:
+        raise DatasetRejected(outcome["status"], outcome["message"])
+    return outcome["rows"], outcome["columns"]
+
+
+def _profile_in_this_process(path: Path, limits: DatasetLimits) -> dict:
+    """The child's side: cap its own heap, profile, and answer with JSON (a rejection or the profile)."""
+    heap_cap = _data_segment_bytes() + PROFILE_MEMORY_BYTES
+    resource.setrlimit(resource.RLIMIT_DATA, (heap_cap, heap_cap))
+    try:
+        rows, columns = _profile_parquet(path, limits)
+    except DatasetRejected as rejected:
+        return {"status": rejected.status, "message": rejected.message}
+    except MemoryError:
+        return {
+            "status": 422,
+            "message": "The file needs too much memory to decode (its values are huge or its metadata is wrong); "
+            "upload fewer rows or shorter values.",
+        }
+    return {"rows": rows, "columns": columns}
+
+
+def _data_segment_bytes() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmData:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("VmData missing from /proc/self/status")
 
 
 def _profile_parquet(path: Path, limits: DatasetLimits) -> tuple[int, list[dict]]:
@@ -138,6 +195,8 @@ def _profile_parquet(path: Path, limits: DatasetLimits) -> tuple[int, list[dict]
                     )
                 for profile, column in zip(profiles, batch.columns, strict=True):
                     profile.add(column)
+    except MemoryError:
+        raise
     except (pa.ArrowException, OSError, ValueError) as error:
         reason = str(error)[:200]
         raise DatasetRejected(422, f"The parquet file could not be decoded ({reason}); upload a valid file.") from None
@@ -488,3 +547,7 @@ def _human_bytes(size: int) -> str:
         return f"{size:,} bytes"
     exponent = min(3, (size.bit_length() - 1) // 10)
     return f"{size / 1024**exponent:,.1f} {('KB', 'MB', 'GB')[exponent - 1]}".replace(".0 ", " ")
+
+
+if __name__ == "__main__":
+    print(json.dumps(_profile_in_this_process(Path(sys.argv[1]), DatasetLimits(**json.loads(sys.argv[2])))))
