@@ -85,9 +85,9 @@ class ColumnProfileSchema(Schema):
     dtype = fields.String(required=True)
     nulls = fields.Integer()
     distinct = fields.Integer(allow_none=True)
-    min = fields.Raw(allow_none=True)
-    max = fields.Raw(allow_none=True)
-    mean = fields.Float(allow_none=True)
+    min = fields.Raw(allow_none=True, metadata={"description": "A number, or ISO text for dates and timestamps."})
+    max = fields.Raw(allow_none=True, metadata={"description": "A number, or ISO text for dates and timestamps."})
+    mean = fields.Raw(allow_none=True, metadata={"description": "A number, or ISO text for dates and timestamps."})
 
 
 class DatasetSchema(Schema):

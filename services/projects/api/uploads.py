@@ -18,7 +18,8 @@ PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
 MULTIPART_MEDIA_TYPE = "multipart/form-data"
 # Room for the boundaries and the small text fields around the file part of a multipart body.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
-FORM_FIELD_MAX_BYTES = 64 * 1024
+# Also bounds werkzeug's multipart decoder buffer, which takes 64 KiB reads: keep it well above that.
+FORM_FIELD_MAX_BYTES = 256 * 1024
 FORM_MAX_PARTS = 16
 
 

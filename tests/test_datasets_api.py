@@ -1,0 +1,412 @@
+"""Dataset routes of the projects service, on the file:// and the S3 object store: uploads of the real datasets,
+preview, deletion, ownership, server-made object keys, and rejected uploads that leave nothing behind."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import requests
+
+from services.projects.models import Dataset
+from shared.db import db
+from shared.storage.filesystem import FileSystemObjectStore
+from tests.conftest import internal_token_headers
+from tests.projects_support import UserClient, create_user, projects_app, served, training_delete_route_exists
+
+DATASETS_DIR = Path("/work/shared/datasets")
+PARQUET = "application/vnd.apache.parquet"
+DATASET_NOT_FOUND = {"code": 404, "status": "Not Found", "message": "Dataset not found."}
+SERVER_KEY = re.compile(
+    r"^projects/(\d+)/datasets/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}\.parquet$"
+)
+REAL_DATASETS = sorted(path.name for path in DATASETS_DIR.iterdir() if path.suffix in {".csv", ".parquet"})
+
+
+@pytest.fixture(scope="session")
+def parquet_files(tmp_path_factory) -> dict[str, Path]:
+    """Every real dataset as a parquet file (the CSVs converted with pandas), by its original file name."""
+    folder = tmp_path_factory.mktemp("parquet")
+    files = {}
+    for name in REAL_DATASETS:
+        source = DATASETS_DIR / name
+        if source.suffix == ".parquet":
+            files[name] = source
+        else:
+            files[name] = folder / f"{source.stem}.parquet"
+            pd.read_csv(source).to_parquet(files[name], index=False)
+    return files
+
+
+@pytest.fixture
+def small_parquet(parquet_files) -> bytes:
+    return parquet_files["advertising_islr.csv"].read_bytes()
+
+
+@pytest.fixture(params=["file", "s3"])
+def storage(request) -> dict:
+    return request.getfixturevalue("s3_bucket_config") if request.param == "s3" else {}
+
+
+@pytest.fixture
+def app(app_config, tmp_path, storage):
+    return projects_app(app_config, tmp_path, PREVIEW_MAX_ROWS=50, **storage)
+
+
+@pytest.fixture
+def alice(app):
+    return UserClient(app, create_user(app, "alice"))
+
+
+@pytest.fixture
+def bob(app):
+    return UserClient(app, create_user(app, "bob"))
+
+
+@pytest.fixture
+def project(alice) -> dict:
+    response = alice.post("/api/v1/projects", json={"name": "Sales"})
+    assert response.status_code == 201
+    return response.json
+
+
+def stored_keys(app) -> set[str]:
+    store = app.extensions["object_store"]
+    if isinstance(store, FileSystemObjectStore):
+        return {path.relative_to(store.root).as_posix() for path in store.root.rglob("*") if path.is_file()}
+    return {item.object_name for item in store.client.list_objects(store.bucket, recursive=True)}
+
+
+def stored_bytes(app, key: str) -> bytes:
+    with app.extensions["object_store"].open(key) as stream:
+        return stream.read()
+
+
+def dataset_rows(app) -> list[Dataset]:
+    with app.app_context():
+        return list(db.session.execute(db.select(Dataset)).scalars())
+
+
+def temp_files(tmp_path: Path) -> list[Path]:
+    return list((tmp_path / "uploads").iterdir())
+
+
+def upload_raw(client: UserClient, project_id: int, body: bytes, filename: str | None = None):
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'} if filename else {}
+    return client.post(f"/api/v1/projects/{project_id}/datasets", data=body, content_type=PARQUET, headers=headers)
+
+
+def upload_multipart(client: UserClient, project_id: int, body: bytes, filename="data.parquet", field="file"):
+    return client.post(
+        f"/api/v1/projects/{project_id}/datasets",
+        data={field: (io.BytesIO(body), filename)},
+        content_type="multipart/form-data",
+    )
+
+
+def upload_chunked(app, client: UserClient, project_id: int, body: bytes) -> requests.Response:
+    """A raw upload without Content-Length (Transfer-Encoding: chunked) over real HTTP."""
+    chunks = (body[offset : offset + 1024] for offset in range(0, len(body), 1024))
+    headers = {**internal_token_headers(app.config, "projects", client.user_id), "Content-Type": PARQUET}
+    with served(app) as url:
+        return requests.post(f"{url}/api/v1/projects/{project_id}/datasets", data=chunks, headers=headers, timeout=30)
+
+
+def assert_nothing_stored(app, tmp_path):
+    assert dataset_rows(app) == []
+    assert stored_keys(app) == set()
+    assert temp_files(tmp_path) == []
+
+
+@pytest.mark.parametrize("name", REAL_DATASETS)
+def test_real_datasets_upload_with_the_profile_pandas_sees(app, alice, project, parquet_files, tmp_path, name):
+    path = parquet_files[name]
+    body = path.read_bytes()
+    response = upload_multipart(alice, project["id"], body, filename=path.name)
+    assert response.status_code == 201, response.json
+
+    frame = pd.read_parquet(path)
+    dataset = response.json
+    assert dataset["project_id"] == project["id"]
+    assert dataset["filename"] == path.name
+    assert dataset["rows"] == len(frame)
+    assert dataset["size_bytes"] == len(body)
+    assert dataset["sha256"] == hashlib.sha256(body).hexdigest()
+    assert [column["name"] for column in dataset["columns"]] == list(frame.columns)
+    assert {column["name"]: column["nulls"] for column in dataset["columns"]} == frame.isna().sum().to_dict()
+    for column in dataset["columns"]:
+        if pd.api.types.is_numeric_dtype(frame[column["name"]]) and not frame[column["name"]].isna().all():
+            assert column["min"] == pytest.approx(frame[column["name"]].min())
+            assert column["max"] == pytest.approx(frame[column["name"]].max())
+
+    row = dataset_rows(app)[0]
+    assert SERVER_KEY.match(row.object_key) and row.object_key.endswith(f"/{dataset['id']}.parquet")
+    assert stored_keys(app) == {row.object_key}
+    assert stored_bytes(app, row.object_key) == body
+    assert temp_files(tmp_path) == []
+    assert alice.get(f"/api/v1/projects/{project['id']}/datasets/{dataset['id']}").json == dataset
+
+
+def test_raw_body_upload_list_get_and_latest(app, alice, project, small_parquet, tmp_path):
+    first = upload_raw(alice, project["id"], small_parquet, filename="first.parquet")
+    assert first.status_code == 201, first.json
+    assert first.json["filename"] == "first.parquet"
+    second = upload_raw(alice, project["id"], small_parquet)
+    assert second.status_code == 201
+    assert second.json["filename"] == "upload.parquet"
+    chunked = upload_chunked(app, alice, project["id"], small_parquet)
+    assert chunked.status_code == 201, chunked.json
+    assert chunked.json()["size_bytes"] == len(small_parquet)
+    listed = alice.get(f"/api/v1/projects/{project['id']}/datasets/")
+    assert [dataset["id"] for dataset in listed.json] == [chunked.json()["id"], second.json["id"], first.json["id"]]
+    assert alice.get(f"/api/v1/projects/{project['id']}").json["latest_dataset"] == chunked.json()["id"]
+    assert len(stored_keys(app)) == 3
+    assert temp_files(tmp_path) == []
+
+
+def test_openapi_documents_both_ways_to_send_a_file(alice):
+    paths = alice.get("/openapi.json").json["paths"]
+    upload = paths["/api/v1/projects/{project_id}/datasets/"]["post"]["requestBody"]["content"]
+    assert set(upload) == {"multipart/form-data", PARQUET}
+    create = paths["/api/v1/projects/"]["post"]["requestBody"]["content"]
+    assert set(create) == {"application/json", "multipart/form-data"}
+
+
+def test_multipart_field_data_file_is_accepted_too(alice, project, small_parquet):
+    response = upload_multipart(alice, project["id"], small_parquet, field="data_file")
+    assert response.status_code == 201, response.json
+    assert response.json["rows"] == 200
+
+
+def test_multipart_without_a_file_part_or_with_another_content_type(app, alice, project, small_parquet, tmp_path):
+    path = f"/api/v1/projects/{project['id']}/datasets"
+    no_file = alice.post(
+        path, data={"other": (io.BytesIO(small_parquet), "x.parquet")}, content_type="multipart/form-data"
+    )
+    assert no_file.status_code == 422
+    assert "file" in no_file.json["errors"]
+    for content_type in ("text/csv", "application/octet-stream", "application/json", "application/x-python-pickle"):
+        response = alice.post(path, data=small_parquet, content_type=content_type)
+        assert response.status_code == 415, content_type
+        assert response.json["code"] == 415
+    assert_nothing_stored(app, tmp_path)
+
+
+def test_project_created_with_its_first_dataset_in_one_form(app, alice, small_parquet, tmp_path):
+    response = alice.post(
+        "/api/v1/projects",
+        data={
+            "name": "Advertising",
+            "description": "ISLR",
+            "target": "sales",
+            "data_file": (io.BytesIO(small_parquet), "advertising.parquet"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 201, response.json
+    project = response.json
+    assert (project["name"], project["description"], project["target"]) == ("Advertising", "ISLR", "sales")
+    datasets = alice.get(f"/api/v1/projects/{project['id']}/datasets").json
+    assert [dataset["id"] for dataset in datasets] == [project["latest_dataset"]]
+    assert datasets[0]["filename"] == "advertising.parquet"
+    assert stored_keys(app) == {f"projects/{project['id']}/datasets/{project['latest_dataset']}.parquet"}
+    assert temp_files(tmp_path) == []
+
+
+def test_project_form_with_a_bad_or_missing_file_creates_nothing(app, alice, tmp_path):
+    garbage = alice.post(
+        "/api/v1/projects",
+        data={"name": "Broken", "data_file": (io.BytesIO(b"name,sales\nx,1\n"), "data.parquet")},
+        content_type="multipart/form-data",
+    )
+    assert garbage.status_code == 422
+    missing = alice.post("/api/v1/projects", data={"name": "No file"}, content_type="multipart/form-data")
+    assert missing.status_code == 422
+    assert "data_file" in missing.json["errors"]
+    assert alice.get("/api/v1/projects").json == []
+    assert_nothing_stored(app, tmp_path)
+
+
+def test_preview_returns_the_first_rows_capped(alice, project, parquet_files):
+    path = parquet_files["walmart_45stores_weekly.csv"]
+    dataset = upload_raw(alice, project["id"], path.read_bytes()).json
+    preview_path = f"/api/v1/projects/{project['id']}/datasets/{dataset['id']}/preview"
+    frame = pd.read_parquet(path)
+
+    default = alice.get(preview_path)
+    assert default.status_code == 200, default.json
+    assert default.json["columns"] == list(frame.columns)
+    assert len(default.json["records"]) == 20
+    three = alice.get(f"{preview_path}?limit=3").json
+    assert three["records"] == frame.head(3).to_dict(orient="records")
+    assert len(alice.get(f"{preview_path}?limit=100000").json["records"]) == 50  # PREVIEW_MAX_ROWS
+    assert alice.get(f"{preview_path}?limit=0").status_code == 422
+
+
+def test_delete_dataset_removes_its_object(app, alice, project, small_parquet):
+    kept = upload_raw(alice, project["id"], small_parquet).json
+    gone = upload_raw(alice, project["id"], small_parquet).json
+    path = f"/api/v1/projects/{project['id']}/datasets/{gone['id']}"
+    response = alice.delete(path)
+    assert response.status_code == 204
+    assert alice.get(path).json == DATASET_NOT_FOUND
+    assert alice.delete(path).json == DATASET_NOT_FOUND
+    assert stored_keys(app) == {f"projects/{project['id']}/datasets/{kept['id']}.parquet"}
+    assert alice.get(f"/api/v1/projects/{project['id']}").json["latest_dataset"] == kept["id"]
+
+
+def test_other_users_and_other_projects_datasets_look_missing(app, alice, bob, project, small_parquet):
+    dataset = upload_raw(alice, project["id"], small_parquet).json
+    other_project = alice.post("/api/v1/projects", json={"name": "Other"}).json
+    bobs_project = bob.post("/api/v1/projects", json={"name": "Bob's"}).json
+    unknown_id = "00000000-0000-4000-8000-000000000000"
+    for client, project_id, dataset_id in (
+        (bob, bobs_project["id"], dataset["id"]),  # mixed ids: Bob's project, Alice's dataset
+        (alice, other_project["id"], dataset["id"]),  # Alice's dataset under another of her projects
+        (alice, project["id"], unknown_id),
+    ):
+        base = f"/api/v1/projects/{project_id}/datasets/{dataset_id}"
+        for response in (client.get(base), client.get(f"{base}/preview"), client.delete(base)):
+            assert response.status_code == 404
+            assert response.json == DATASET_NOT_FOUND
+    project_not_found = {"code": 404, "status": "Not Found", "message": "Project not found."}
+    base = f"/api/v1/projects/{project['id']}/datasets"
+    assert bob.get(base).json == project_not_found
+    assert bob.get(f"{base}/{dataset['id']}").json == project_not_found | {"message": "Dataset not found."}
+    assert upload_raw(bob, project["id"], small_parquet).json == project_not_found
+    assert alice.get(f"{base}/{dataset['id']}").json == dataset
+    assert len(stored_keys(app)) == 1
+
+
+@pytest.mark.parametrize(
+    "filename",
+    [
+        "../../etc/passwd",
+        "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+        "..\\..\\windows\\win.ini",
+        "evil\x00.parquet",
+        "/abs.parquet",
+    ],
+)
+@pytest.mark.parametrize("how", ["multipart", "raw"])
+def test_client_filenames_never_become_paths(app, alice, project, small_parquet, tmp_path, filename, how):
+    before = {path for path in tmp_path.rglob("*") if path.is_file()}
+    if how == "multipart":
+        response = upload_multipart(alice, project["id"], small_parquet, filename=filename)
+    else:
+        response = upload_raw(alice, project["id"], small_parquet, filename=filename.replace("\x00", "%00"))
+    assert response.status_code == 201, response.json
+    shown = response.json["filename"]
+    assert "/" not in shown and "\\" not in shown and ".." not in shown and "\x00" not in shown
+    key = f"projects/{project['id']}/datasets/{response.json['id']}.parquet"
+    assert stored_keys(app) == {key}
+    written = {path for path in tmp_path.rglob("*") if path.is_file()} - before
+    if isinstance(app.extensions["object_store"], FileSystemObjectStore):
+        assert written == {tmp_path / "objects" / key}
+    else:
+        assert written == set()
+
+
+def test_upload_over_the_cap_stores_nothing(app_config, tmp_path, storage, small_parquet):
+    app = projects_app(app_config, tmp_path, UPLOAD_MAX_BYTES=len(small_parquet) - 1, **storage)
+    alice = UserClient(app, create_user(app, "alice"))
+    project = alice.post("/api/v1/projects", json={"name": "Sales"}).json
+
+    sized = upload_raw(alice, project["id"], small_parquet)
+    assert sized.status_code == 413
+    assert sized.json["code"] == 413
+    chunked = upload_chunked(app, alice, project["id"], small_parquet)
+    assert chunked.status_code == 413
+    assert chunked.json()["code"] == 413
+    part_over_cap = upload_multipart(alice, project["id"], small_parquet)  # the body fits the multipart allowance
+    assert part_over_cap.status_code == 413
+    body_over_cap = upload_multipart(alice, project["id"], small_parquet * 20)
+    assert body_over_cap.status_code == 413
+    form_over_cap = alice.post(
+        "/api/v1/projects",
+        data={"name": "Too big", "data_file": (io.BytesIO(small_parquet), "big.parquet")},
+        content_type="multipart/form-data",
+    )
+    assert form_over_cap.status_code == 413
+    assert [p["id"] for p in alice.get("/api/v1/projects").json] == [project["id"]]
+    assert_nothing_stored(app, tmp_path)
+
+
+@pytest.mark.parametrize("body", [b"", b"PAR1", b"not a parquet file at all" * 100, b"PAR1" + b"\x00" * 64 + b"PAR1"])
+def test_unreadable_uploads_are_422_and_store_nothing(app, alice, project, tmp_path, body):
+    for response in (upload_raw(alice, project["id"], body), upload_multipart(alice, project["id"], body)):
+        assert response.status_code == 422
+        assert response.json["code"] == 422
+    assert_nothing_stored(app, tmp_path)
+
+
+def test_object_store_down_is_503_with_no_row(app_config, tmp_path, s3_server, small_parquet):
+    app = projects_app(app_config, tmp_path, **s3_server, OBJECT_STORE_URL="s3://bucket-that-does-not-exist")
+    alice = UserClient(app, create_user(app, "alice"))
+    project = alice.post("/api/v1/projects", json={"name": "Sales"}).json
+    response = upload_raw(alice, project["id"], small_parquet)
+    assert response.status_code == 503
+    assert response.json["code"] == 503
+    form = alice.post(
+        "/api/v1/projects",
+        data={"name": "With data", "data_file": (io.BytesIO(small_parquet), "d.parquet")},
+        content_type="multipart/form-data",
+    )
+    assert form.status_code == 503
+    assert [p["id"] for p in alice.get("/api/v1/projects").json] == [project["id"]]
+    assert dataset_rows(app) == []
+    assert temp_files(tmp_path) == []
+
+
+def test_training_input_names_the_latest_or_the_chosen_dataset(alice, bob, project, small_parquet):
+    first = upload_raw(alice, project["id"], small_parquet).json
+    second = upload_raw(alice, project["id"], small_parquet).json
+    base = f"/internal/projects/{project['id']}/training-input"
+    latest = alice.get(base)
+    assert latest.status_code == 200
+    assert latest.json == {
+        "project_id": project["id"],
+        "owner_id": alice.user_id,
+        "target": "sales",
+        "dataset": {
+            "id": second["id"],
+            "object_key": f"projects/{project['id']}/datasets/{second['id']}.parquet",
+            "rows": 200,
+            "columns": second["columns"],
+        },
+    }
+    assert alice.get(f"{base}?dataset_id={first['id']}").json["dataset"]["id"] == first["id"]
+    for response in (
+        alice.get(f"{base}?dataset_id=00000000-0000-4000-8000-000000000000"),
+        alice.get(f"{base}?dataset_id=../../x"),
+    ):
+        assert response.json == DATASET_NOT_FOUND
+    assert bob.get(base).status_code == 404
+    assert bob.get(f"{base}?dataset_id={first['id']}").status_code == 404
+
+
+@pytest.fixture
+def trainer_url(app_config):
+    from services.trainer import create_app as create_trainer
+
+    trainer = create_trainer(app_config)
+    if not training_delete_route_exists(trainer):
+        pytest.skip("the trainer's DELETE /internal/projects/<id>/training route is not written yet")
+    with served(trainer) as url:
+        yield url
+
+
+def test_deleting_a_project_removes_its_dataset_objects(app_config, tmp_path, storage, trainer_url, small_parquet):
+    app = projects_app(app_config, tmp_path, TRAINER_URL=trainer_url, **storage)
+    alice = UserClient(app, create_user(app, "alice"))
+    doomed = alice.post("/api/v1/projects", json={"name": "Doomed"}).json
+    kept = alice.post("/api/v1/projects", json={"name": "Kept"}).json
+    for project_id in (doomed["id"], doomed["id"], kept["id"]):
+        assert upload_raw(alice, project_id, small_parquet).status_code == 201
+    assert alice.delete(f"/api/v1/projects/{doomed['id']}").status_code == 204
+    assert {SERVER_KEY.match(key).group(1) for key in stored_keys(app)} == {str(kept["id"])}
+    assert {row.project_id for row in dataset_rows(app)} == {kept["id"]}
