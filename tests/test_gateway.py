@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from flask_jwt_extended import create_access_token
 from werkzeug.serving import make_server
 
 from gateway import create_app as create_gateway
@@ -152,3 +153,21 @@ def test_openapi_document_says_which_service_is_missing(app_config, service_urls
     assert document.json["x-missing-services"] == ["trainer"]
     assert "/api/v1/auth/login" in document.json["paths"]
     assert not any("/training-runs" in path for path in document.json["paths"])
+
+
+def test_database_down_is_a_503_for_token_checks_and_readiness(app_config, service_urls):
+    app = create_gateway(
+        {
+            **app_config,
+            **{f"{name.upper()}_URL": url for name, url in service_urls.items()},
+            "DATABASE_URL": f"postgresql+psycopg2://postgres@127.0.0.1:{closed_port()}/nothing",
+        }
+    )
+    with app.app_context():
+        token = create_access_token(identity="1")
+    client = app.test_client()
+    answer = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 503
+    assert answer.json["message"] == "the database is unavailable"
+    assert list(client.get("/health/ready").json["errors"]) == ["database"]
+    assert client.get("/health").status_code == 200
