@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
@@ -11,6 +13,15 @@ PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 1024
 NAME_MAX_LENGTH = 200
 DESCRIPTION_MAX_LENGTH = 10_000
+
+
+class UtcDateTime(fields.DateTime):
+    """ISO 8601 with its UTC offset, also for the naive datetimes that SQLite gives back."""
+
+    def _serialize(self, value: datetime | None, attr, obj, **kwargs):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return super()._serialize(value, attr, obj, **kwargs)
 
 
 class RegisterSchema(Schema):
@@ -72,8 +83,8 @@ class ProjectSchema(Schema):
         validate=validate.OneOf(["pending", "training", "ready", "error"]),
         metadata={"description": "pending (no model yet), training, ready (a model serves) or error."},
     )
-    created_at = fields.DateTime(required=True)
-    updated_at = fields.DateTime(required=True)
+    created_at = UtcDateTime(required=True)
+    updated_at = UtcDateTime(required=True)
     latest_dataset = fields.String(required=True, allow_none=True, metadata={"description": "Newest dataset's id."})
     active_model = fields.Integer(
         required=True, allow_none=True, metadata={"description": "Version of the model that serves predictions."}
@@ -97,7 +108,7 @@ class DatasetSchema(Schema):
     rows = fields.Integer(required=True)
     size_bytes = fields.Integer(required=True)
     sha256 = fields.String(required=True)
-    created_at = fields.DateTime(required=True)
+    created_at = UtcDateTime(required=True)
     columns = fields.List(fields.Nested(ColumnProfileSchema), required=True)
 
 
