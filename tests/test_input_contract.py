@@ -124,7 +124,7 @@ def test_unseen_categories_and_out_of_range_numbers_are_scored_with_warnings(con
     assert prepared.frame["product"].tolist() == ["Glutamina"]
     assert prepared.warnings == [
         "Column 'product': values never seen in training: 'Glutamina'.",
-        "Column 'price': 1 value(s) outside the training range [50, 350]; predictions there are extrapolations.",
+        "Column 'price': values outside the training range [50, 350]; predictions there are extrapolations.",
         "Column 'store': values never seen in training: 'east'.",
     ]
 

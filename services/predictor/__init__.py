@@ -10,7 +10,7 @@ from flask import Flask
 from services.predictor import api as predict_api
 from services.predictor.config import SETTINGS
 from services.predictor.extensions import api
-from services.predictor.model_cache import BatchingSettings, ModelCache
+from services.predictor.model_cache import BatchingSettings, ModelCache, quiet_pycaret_logging
 from shared.app import create_base_app, init_api
 from shared.db import check_database, init_db
 from shared.health import make_health_blueprint
@@ -25,6 +25,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     require_internal_token(app, SERVICE)
     init_api(app, api, "SalesML predictor service")
     api.register_blueprint(predict_api.blp)
+    quiet_pycaret_logging()
     app.extensions[predict_api.MODEL_CACHE_EXTENSION] = ModelCache(
         max_bytes=app.config["PREDICTOR_CACHE_MAX_BYTES"],
         batching=BatchingSettings(

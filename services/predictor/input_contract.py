@@ -8,8 +8,10 @@ pipelines do not reliably impute at predict time (a LinearRegression pipeline ra
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -100,19 +102,19 @@ class _Problems:
         self._messages: dict[str, list[str]] = {}
         self._row_counts: dict[str, int] = {}
 
-    def column(self, name: str, message: str) -> None:
-        self._messages.setdefault(name, []).append(message)
+    def add(self, name: str, row: int, detail: str) -> None:
+        messages = self._messages.setdefault(name, [])
+        count = self._row_counts.get(name, 0) + 1
+        self._row_counts[name] = count
+        if count <= ROWS_LISTED_PER_ERROR:
+            messages.append(f"row {row + self.row_offset}: {detail}" if self.with_rows else detail)
 
     def rows(self, name: str, mask: np.ndarray, message: str, values: pd.Series | None = None) -> None:
-        rows = np.flatnonzero(mask)
-        if not len(rows):
-            return
-        messages = self._messages.setdefault(name, [])
-        already = self._row_counts.get(name, 0)
-        self._row_counts[name] = already + len(rows)
-        for row in rows[: max(0, ROWS_LISTED_PER_ERROR - already)]:
-            detail = f"{message}, got {_preview(values.iloc[row])}" if values is not None else message
-            messages.append(f"row {row + self.row_offset}: {detail}" if self.with_rows else detail)
+        for row in np.flatnonzero(mask):
+            self.add(name, int(row), f"{message}, got {_preview(values.iloc[row])}" if values is not None else message)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._messages
 
     def raise_if_any(self) -> None:
         if not self._messages:
@@ -170,15 +172,17 @@ class InputContract:
         problems = _Problems(with_rows=with_rows)
         columns = {}
         for feature in self.features:
-            values = pd.Series([record.get(feature.name, ABSENT) for record in records], dtype=object)
-            types = values.map(type)
-            problems.rows(feature.name, _of_type(types, type(ABSENT)), "missing")
-            problems.rows(feature.name, _of_type(types, dict, list), "nested objects and lists are not accepted")
-            rejected = _of_type(types, dict, list, type(ABSENT))
-            is_null = _of_type(types, type(None))
-            columns[feature.name] = self._coerce(
-                feature, values.where(~rejected, None), is_null, problems, warnings, rejected
-            )
+            convert = SCALAR_RULES[feature.kind]
+            values = []
+            for row, record in enumerate(records):
+                value = record.get(feature.name, ABSENT)
+                try:
+                    values.append(convert(_present(value), self.max_string_length))
+                except _BadValue as bad:
+                    problems.add(feature.name, row, bad.describe(value))
+                    values.append(None)
+            if feature.name not in problems:
+                columns[feature.name] = _column_of(feature, values, warnings)
         problems.raise_if_any()
         return PreparedInput(pd.DataFrame(columns, columns=self.names), warnings)
 
@@ -245,22 +249,11 @@ class InputContract:
         not_finite = ok & ~np.isfinite(numbers.to_numpy())
         problems.rows(feature.name, not_finite, "not a finite number", values)
         ok = ok & ~not_finite
-        in_use = numbers[ok]
-        self._warn_out_of_range(feature, in_use, warnings)
+        in_use = numbers[ok].to_numpy()
+        _warn_out_of_range(feature, in_use, warnings)
         if feature.kind == INTEGER and ok.all() and (in_use == np.floor(in_use)).all():
             return numbers.astype("int64")
         return numbers
-
-    @staticmethod
-    def _warn_out_of_range(feature: Feature, numbers: pd.Series, warnings: list[str]) -> None:
-        if feature.minimum is None or feature.maximum is None or numbers.empty:
-            return
-        outside = int(((numbers < feature.minimum) | (numbers > feature.maximum)).sum())
-        if outside:
-            warnings.append(
-                f"Column '{feature.name}': {outside} value(s) outside the training range "
-                f"[{feature.minimum:g}, {feature.maximum:g}]; predictions there are extrapolations."
-            )
 
     @staticmethod
     def _booleans(
@@ -319,13 +312,128 @@ class InputContract:
             texts = values.map(lambda v: v if isinstance(v, str) else str(v))
             ok = ok & ~booleans & ~not_finite
         if feature.categories is not None:
-            unseen = pd.unique(texts[ok & ~texts.isin(feature.categories).to_numpy()])
-            if len(unseen):
-                listed = ", ".join(_preview(value) for value in unseen[:VALUES_LISTED_PER_WARNING])
-                more = (
-                    f" and {len(unseen) - VALUES_LISTED_PER_WARNING} more"
-                    if len(unseen) > VALUES_LISTED_PER_WARNING
-                    else ""
-                )
-                warnings.append(f"Column '{feature.name}': values never seen in training: {listed}{more}.")
+            _warn_unseen(feature, pd.unique(texts[ok & ~texts.isin(feature.categories).to_numpy()]), warnings)
         return texts.astype("category") if feature.dtype == "category" else texts
+
+
+class _BadValue(Exception):
+    def __init__(self, message: str, show_value: bool = True) -> None:
+        super().__init__(message)
+        self.message = message
+        self.show_value = show_value
+
+    def describe(self, value: Any) -> str:
+        return f"{self.message}, got {_preview(value)}" if self.show_value else self.message
+
+
+def _present(value: Any) -> Any:
+    if value is ABSENT:
+        raise _BadValue("missing", show_value=False)
+    if value is None:
+        raise _BadValue("a value is required", show_value=False)
+    if isinstance(value, dict | list):
+        raise _BadValue("nested objects and lists are not accepted", show_value=False)
+    return value
+
+
+def _short_text(value: str, max_length: int) -> str:
+    if len(value) > max_length:
+        raise _BadValue(f"text longer than {max_length} characters", show_value=False)
+    return value
+
+
+def _finite(number: float) -> float:
+    if not math.isfinite(number):
+        raise _BadValue("not a finite number")
+    return number
+
+
+def _scalar_number(value: Any, max_length: int) -> float:
+    if isinstance(value, str):
+        try:
+            return _finite(float(_short_text(value, max_length).strip()))
+        except ValueError:
+            raise _BadValue("expected a number") from None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return _finite(float(value))
+        except OverflowError:
+            raise _BadValue("not a finite number") from None
+    raise _BadValue("expected a number")
+
+
+def _scalar_boolean(value: Any, max_length: int) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and _short_text(value, max_length).strip().lower() in TRUE_TEXTS | FALSE_TEXTS:
+        return value.strip().lower() in TRUE_TEXTS
+    raise _BadValue("expected true or false")
+
+
+def _scalar_datetime(value: Any, max_length: int) -> datetime:
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(_short_text(value, max_length).strip())
+        except ValueError:
+            raise _BadValue("expected a date or time as ISO 8601 text") from None
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        return moment
+    raise _BadValue("expected a date or time as ISO 8601 text")
+
+
+def _scalar_text(value: Any, max_length: int) -> str:
+    if isinstance(value, str):
+        return _short_text(value, max_length)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        return str(_finite(value))
+    raise _BadValue("expected text")
+
+
+# How one JSON value becomes a value of each kind of feature (``_BadValue`` says why it cannot).
+SCALAR_RULES = {
+    NUMBER: _scalar_number,
+    INTEGER: _scalar_number,
+    BOOLEAN: _scalar_boolean,
+    DATETIME: _scalar_datetime,
+    TEXT: _scalar_text,
+}
+
+
+def _column_of(feature: Feature, values: list[Any], warnings: list[str]) -> Any:
+    """A column with the training dtype from values that passed the scalar rules."""
+    if feature.kind in (NUMBER, INTEGER):
+        numbers = np.array(values, dtype="float64")
+        _warn_out_of_range(feature, numbers, warnings)
+        if feature.kind == INTEGER and (numbers == np.floor(numbers)).all():
+            return numbers.astype("int64")
+        return numbers
+    if feature.kind == BOOLEAN:
+        return np.array(values, dtype=bool)
+    if feature.kind == DATETIME:
+        return pd.Series(values, dtype="datetime64[ns]")
+    if feature.categories is not None:
+        _warn_unseen(feature, [v for v in dict.fromkeys(values) if v not in feature.categories], warnings)
+    return pd.Series(values, dtype="category" if feature.dtype == "category" else object)
+
+
+def _warn_out_of_range(feature: Feature, numbers: np.ndarray, warnings: list[str]) -> None:
+    if feature.minimum is None or feature.maximum is None or not len(numbers):
+        return
+    if (numbers < feature.minimum).any() or (numbers > feature.maximum).any():
+        warnings.append(
+            f"Column '{feature.name}': values outside the training range "
+            f"[{feature.minimum:g}, {feature.maximum:g}]; predictions there are extrapolations."
+        )
+
+
+def _warn_unseen(feature: Feature, unseen: Sequence[Any], warnings: list[str]) -> None:
+    if not len(unseen):
+        return
+    listed = ", ".join(_preview(value) for value in unseen[:VALUES_LISTED_PER_WARNING])
+    more = f" and {len(unseen) - VALUES_LISTED_PER_WARNING} more" if len(unseen) > VALUES_LISTED_PER_WARNING else ""
+    warnings.append(f"Column '{feature.name}': values never seen in training: {listed}{more}.")

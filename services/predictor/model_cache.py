@@ -9,6 +9,7 @@ versions, and the cache is bounded by the total size of the artifacts it holds.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -112,6 +113,13 @@ class LoadedModel:
     def close(self) -> None:
         if self.batcher is not None:
             self.batcher.close()
+
+
+def quiet_pycaret_logging() -> None:
+    """Unpickling a pipeline imports PyCaret, which otherwise opens a DEBUG ``logs.log`` in the working directory."""
+    os.environ.setdefault("PYCARET_CUSTOM_LOGGING_PATH", os.devnull)
+    os.environ.setdefault("PYCARET_CUSTOM_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 def find_serving_version(project_id: int, owner_id: int, version: int | None = None) -> ServingVersion:
