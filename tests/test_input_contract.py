@@ -174,3 +174,28 @@ def test_arrow_nulls_nans_and_wrong_types_name_rows_after_the_offset(contract):
         "price": ["row 100: not a finite number, got nan"],
         "online": ["row 100: expected true or false, got 1.5"],
     }
+
+
+def test_arrow_dates_decimals_and_numbers_as_text_columns_are_accepted():
+    import datetime
+    import decimal
+
+    contract = InputContract(
+        [
+            {"name": "day", "dtype": "datetime64[ns]"},
+            {"name": "price", "dtype": "float64"},
+            {"name": "qty", "dtype": "int64"},
+        ],
+        "sales",
+        50,
+    )
+    table = pa.table(
+        {
+            "day": pa.array([datetime.date(2024, 5, 4)], pa.date32()),
+            "price": pa.array([decimal.Decimal("149.90")], pa.decimal128(10, 2)),
+            "qty": pa.array(["12"]),
+        }
+    )
+    frame = contract.prepare_table(table).frame
+    assert frame.to_dict(orient="records") == [{"day": pd.Timestamp("2024-05-04"), "price": 149.9, "qty": 12}]
+    assert frame.dtypes.astype(str).tolist() == ["datetime64[ns]", "float64", "int64"]

@@ -241,7 +241,7 @@ def test_parquet_in_json_records_out_when_the_client_accepts_json(app, models, h
     records = response.json["records"]
     assert [{k: r[k] for k in FEATURES} for r in records] == rows.to_dict(orient="records")
     expected = models["v1"].predict(rows)
-    assert [r["prediction"] for r in records] == pytest.approx(expected.tolist(), rel=1e-12)
+    assert [r["prediction"] for r in records] == pytest.approx(expected.tolist(), abs=1e-9)
 
 
 # --- the input contract over HTTP --------------------------------------------------------------------------------

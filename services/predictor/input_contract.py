@@ -33,7 +33,7 @@ TRUE_TEXTS = frozenset({"true", "1", "yes"})
 FALSE_TEXTS = frozenset({"false", "0", "no"})
 
 # Marks a feature key that a JSON record does not have (distinct from an explicit null).
-ABSENT = type("Absent", (), {"__repr__": lambda self: "<absent>"})()
+ABSENT = object()
 
 
 class InputRejected(Exception):
@@ -194,7 +194,7 @@ class InputContract:
         for feature in self.features:
             column = table.column(feature.name)
             is_null = column.is_null().to_numpy(zero_copy_only=False)
-            values = column.to_pandas()
+            values = column.to_pandas(date_as_object=False)
             if isinstance(values.dtype, pd.CategoricalDtype):
                 values = values.astype(object)
             columns[feature.name] = self._coerce(feature, values, is_null, problems, warnings)
@@ -208,10 +208,9 @@ class InputContract:
         is_null: np.ndarray,
         problems: _Problems,
         warnings: list[str],
-        already_rejected: np.ndarray | None = None,
     ) -> pd.Series:
         problems.rows(feature.name, is_null, "a value is required")
-        ok = ~is_null if already_rejected is None else ~is_null & ~already_rejected
+        ok = ~is_null
         if values.dtype == object:
             types = values.map(type)
             strings = _of_type(types, str)

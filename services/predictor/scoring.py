@@ -140,6 +140,6 @@ def json_records(table: pa.Table, chunk_rows: int) -> Iterator[str]:
     yield "["
     for offset in range(0, table.num_rows, chunk_rows):
         chunk = table.slice(offset, chunk_rows).to_pandas(date_as_object=False)
-        text = chunk.to_json(orient="records", date_format="iso", force_ascii=False, double_precision=15)
+        text = chunk.to_json(orient="records", date_format="iso", force_ascii=False)
         yield ("," if offset else "") + text[1:-1]
     yield "]"
