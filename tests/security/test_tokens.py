@@ -1,0 +1,94 @@
+"""User tokens through the gateway: the defects not already tried in tests/e2e/test_gateway_e2e.py
+(``alg=none``, HS512, wrong key, no ``exp``, expired, refresh as access, logout + projects restart live there)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import uuid
+
+import jwt
+import pytest
+
+from shared.internal_auth import issue_internal_token
+from tests.conftest import TEST_SECRET
+from tests.platform_harness import bearer
+from tests.security.support import assert_error_shape, new_account
+
+pytestmark = pytest.mark.e2e
+
+ACCESS_ROUTES = (("GET", "/api/v1/auth/me"), ("GET", "/api/v1/projects"), ("POST", "/api/v1/projects/1/train"))
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def hand_signed(header: dict, claims: dict, key: str = TEST_SECRET) -> str:
+    """A token whose header says anything, signed HMAC-SHA256 with ``key`` (the algorithm-confusion attempt)."""
+    signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}"
+    signature = hmac.new(key.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64url(signature)}"
+
+
+def unsigned(header: dict, claims: dict) -> str:
+    return f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}."
+
+
+def valid_claims(user_id: int) -> dict:
+    now = int(time.time())
+    return {"sub": str(user_id), "type": "access", "jti": uuid.uuid4().hex, "iat": now, "nbf": now, "exp": now + 600}
+
+
+def assert_refused_everywhere(api, headers: dict[str, str], case: str) -> None:
+    for method, path in ACCESS_ROUTES:
+        answer = api.request(method, path, headers=headers)
+        assert answer.status_code == 401, (case, path, answer.status_code, answer.text)
+        assert_error_shape(answer, 401)
+
+
+def test_tokens_missing_claims_or_with_a_forged_header_are_401(api, platform):
+    user = new_account(api, "tokens")
+    claims = valid_claims(user.user_id)
+    # The hand-made HS256 token is accepted, so each case below fails for its own defect only.
+    assert api.get("/api/v1/auth/me", headers=bearer(hand_signed({"alg": "HS256", "typ": "JWT"}, claims))).json() == {
+        "id": user.user_id,
+        "username": user.username,
+    }
+    without = {name: {key: value for key, value in claims.items() if key != name} for name in ("jti", "sub")}
+    cases = {
+        "no jti": jwt.encode(without["jti"], TEST_SECRET, algorithm="HS256"),
+        "no sub": jwt.encode(without["sub"], TEST_SECRET, algorithm="HS256"),
+        "sub not a user id": jwt.encode({**claims, "sub": "admin"}, TEST_SECRET, algorithm="HS256"),
+        "RS256 header, HMAC signature": hand_signed({"alg": "RS256", "typ": "JWT"}, claims),
+        "ES256 header, HMAC signature": hand_signed({"alg": "ES256", "typ": "JWT"}, claims),
+        "alg None (capitalized), unsigned": unsigned({"alg": "None", "typ": "JWT"}, claims),
+        "not yet valid": jwt.encode({**claims, "nbf": claims["iat"] + 3600}, TEST_SECRET, algorithm="HS256"),
+        "internal token as a user token": issue_internal_token(
+            platform.env["INTERNAL_TOKEN_SECRET"], "projects", user.user_id, "gateway"
+        ),
+        "signed with the internal secret": jwt.encode(claims, platform.env["INTERNAL_TOKEN_SECRET"], "HS256"),
+    }
+    for case, token in cases.items():
+        assert_refused_everywhere(api, bearer(token), case)
+    # The other way round from "refresh token as access": an access token cannot refresh.
+    assert_error_shape(api.post("/api/v1/auth/refresh", headers=user.headers), 401)
+
+
+def test_a_logged_out_token_stays_revoked_after_a_gateway_restart(api, platform):
+    user = new_account(api, "restart")
+    tokens = api.login(user.username)
+    access, refresh = bearer(tokens["access_token"]), bearer(tokens["refresh_token"])
+    assert api.post("/api/v1/auth/logout", headers=access).status_code == 204
+    assert api.post("/api/v1/auth/logout", headers=refresh).status_code == 204
+
+    platform.stop("gateway")
+    platform.start("gateway")
+
+    assert_refused_everywhere(api, access, "revoked access token after a gateway restart")
+    assert_error_shape(api.post("/api/v1/auth/refresh", headers=refresh), 401)
+    assert_error_shape(api.post("/api/v1/auth/logout", headers=access), 401)
+    assert api.get("/api/v1/auth/me", headers=user.headers).status_code == 200, "other sessions are unaffected"
