@@ -52,3 +52,10 @@ URL ?= http://localhost:8000
 .PHONY: demo
 demo: venv
 	$(PY) scripts/demo.py --url $(URL)
+
+# Benchmark (not a test): starts its own platform on free ports with a throwaway PostgreSQL database on
+# 127.0.0.1:5432, measures latency, throughput, parquet scoring, training and accuracy, and writes
+# docs/BENCHMARK.md (about 15 minutes on 2 cores). BENCH_ARGS=--quick for a one-minute smoke run.
+.PHONY: bench
+bench: venv
+	$(PY) -m bench.run $(BENCH_ARGS)

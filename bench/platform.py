@@ -1,0 +1,124 @@
+"""The platform under benchmark: a throwaway PostgreSQL database, a file:// object store, and every service under
+gunicorn sized as ``docker/start.sh`` serves it, on free 127.0.0.1 ports.
+
+The process handling (start, wait until ready, stop a whole process group) is the end-to-end harness's
+``Platform``; this adds the production gunicorn sizes, a restart with other settings (batching off, a Dask
+scheduler for the worker) and a second training worker.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+
+from shared.config import normalize_database_url
+from shared.migrate import upgrade
+from tests.platform_harness import APP_FACTORIES, SERVICES, WORKER, WORKER_MODULE, Platform, free_port
+
+DEFAULT_POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
+# docker/start.sh: GUNICORN_WORKERS (default 2) processes per app, gthread, with these threads per process.
+DEFAULT_WORKERS = 2
+THREADS = {"gateway": 8, "projects": 8, "trainer": 8, "predictor": 16}
+SECOND_WORKER = "worker2"
+
+
+@contextmanager
+def throwaway_database(server: str) -> Iterator[str]:
+    """A new, migrated database on ``server`` (``postgresql://user@host:port``), dropped at the end."""
+    name = f"salesml_bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(normalize_database_url(f"{server}/postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = normalize_database_url(f"{server}/{name}")
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _env_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+class BenchPlatform(Platform):
+    """The e2e harness's processes with gunicorn sized per service and settings changeable by a restart."""
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        ports: dict[str, int],
+        log_dir: Path,
+        workers: dict[str, int],
+        threads: dict[str, int],
+    ) -> None:
+        super().__init__(env, ports, log_dir, with_worker=True)
+        self.workers = workers
+        self.threads = threads
+
+    def command(self, name: str) -> list[str]:
+        if name in (WORKER, SECOND_WORKER):
+            return [sys.executable, "-m", WORKER_MODULE]
+        return [
+            sys.executable, "-m", "gunicorn",
+            "--bind", f"127.0.0.1:{self.ports[name]}",
+            "--worker-class", "gthread",
+            "--workers", str(self.workers[name]), "--threads", str(self.threads[name]),
+            "--timeout", "300", "--graceful-timeout", "5", "--keep-alive", "5",
+            APP_FACTORIES[name],
+        ]  # fmt: skip
+
+    def start(self, name: str, **settings: Any) -> None:
+        """Start ``name`` (ready when it returns) with ``settings`` added to its environment for this start only."""
+        base = self.env
+        self.env = {**base, **{key: _env_value(value) for key, value in settings.items()}}
+        try:
+            super().start(name)
+        finally:
+            self.env = base
+
+    def restart(self, name: str, **settings: Any) -> None:
+        self.stop(name)
+        self.start(name, **settings)
+
+
+@contextmanager
+def running_platform(
+    database_url: str, run_dir: Path, predictor_workers: int, predictor_threads: int
+) -> Iterator[BenchPlatform]:
+    """Every service, one training worker and the gateway, on ``database_url`` and objects under ``run_dir``."""
+    ports = {name: free_port() for name in (*SERVICES, "gateway")}
+    settings: dict[str, Any] = {
+        "SALESML_DEV_MODE": False,
+        "SALESML_VAR_DIR": run_dir / "var",
+        "UPLOAD_TMP_DIR": run_dir / "uploads",
+        "DATABASE_URL": database_url,
+        "OBJECT_STORE_URL": f"file://{run_dir / 'objects'}",
+        "JWT_SECRET_KEY": secrets.token_urlsafe(48),
+        "INTERNAL_TOKEN_SECRET": secrets.token_urlsafe(48),
+        **{f"{name.upper()}_URL": f"http://127.0.0.1:{ports[name]}" for name in SERVICES},
+        # One token for the whole run, however long the training sections take.
+        "ACCESS_TOKEN_MINUTES": 240,
+        "LOG_LEVEL": "WARNING",
+    }
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **{key: _env_value(value) for key, value in settings.items()}}
+    workers = {name: DEFAULT_WORKERS for name in THREADS} | {"predictor": predictor_workers}
+    threads = THREADS | {"predictor": predictor_threads}
+    platform = BenchPlatform(env, ports, run_dir, workers, threads)
+    try:
+        platform.start_all()
+        yield platform
+    finally:
+        platform.stop_all()
