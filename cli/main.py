@@ -155,10 +155,10 @@ def cmd_upload(client: SalesMLClient, args: argparse.Namespace) -> int:
 
 def cmd_train(client: SalesMLClient, args: argparse.Namespace) -> int:
     run = client.train(args.project_id, training_params(args))
-    print(f"training run {run['id']} {run['status']}", file=sys.stderr)
     if not args.wait:
-        print(f"follow it with: salesml runs {args.project_id} {run['id']}", file=sys.stderr)
+        print(f"training run {run['id']} {run['status']}; follow it with: salesml runs {args.project_id} {run['id']}")
         return 0
+    print(f"training run {run['id']} {run['status']}", file=sys.stderr)
     try:
         run = follow_run(client, args.project_id, run, stream=sys.stderr)
     except KeyboardInterrupt:

@@ -19,12 +19,12 @@ import requests
 
 from demo.supplements import expected_sales, generate_supplements_sales
 from shared.config import REPO_ROOT
-from tests.e2e.conftest import DEFAULT_PASSWORD, unique_username
+from tests.platform_harness import DEFAULT_PASSWORD, unique_username
 
 pytestmark = pytest.mark.e2e
 
 SALESML = Path(sys.executable).with_name("salesml")
-TRAIN_TIMEOUT_S = 600
+TRAIN_TIMEOUT_S = 300
 
 
 class Cli:
