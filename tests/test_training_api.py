@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from services.trainer import create_app as create_trainer
 from shared.db import db
 from shared.training_records import ModelVersion, TrainingRun, project_training_states
 from tests.conftest import internal_token_headers
@@ -153,7 +152,7 @@ def test_too_few_rows_or_a_mostly_missing_target_are_refused(client, trainer_app
     assert count_runs(trainer_app) == 0
 
 
-def test_missing_project_dataset_or_projects_service(client, trainer_app, make_project, trainer_config):
+def test_missing_project_dataset_or_projects_service(client, trainer_app, make_project, make_trainer_app):
     owner = make_project(sales_frame())
     stranger = make_project(sales_frame())
     others_project = client.post(
@@ -168,7 +167,7 @@ def test_missing_project_dataset_or_projects_service(client, trainer_app, make_p
         headers=headers_for(trainer_app, stranger.user_id),
     )
     assert others_dataset.status_code == 404
-    unreachable = create_trainer({**trainer_config, "PROJECTS_URL": "http://127.0.0.1:1"}).test_client()
+    unreachable = make_trainer_app(PROJECTS_URL="http://127.0.0.1:1").test_client()
     down = unreachable.post(
         f"/api/v1/projects/{owner.project_id}/train", json={}, headers=headers_for(trainer_app, owner.user_id)
     )
@@ -375,11 +374,11 @@ def test_internal_delete_removes_only_the_callers_project_training(client, train
         assert db.session.scalars(select(ModelVersion.project_id)).all() == [other.project_id]
 
 
-def test_readiness_checks_the_object_store(trainer_config, tmp_path):
+def test_readiness_checks_the_object_store(make_trainer_app, tmp_path):
     vanished = tmp_path / "objects-gone"
-    app = create_trainer({**trainer_config, "OBJECT_STORE_URL": f"file://{vanished}"})
+    app = make_trainer_app(OBJECT_STORE_URL=f"file://{vanished}")
     vanished.rmdir()
     ready = app.test_client().get("/health/ready")
     assert ready.status_code == 503
     assert "object_store" in ready.json["errors"]
-    assert create_trainer(trainer_config).test_client().get("/health/ready").status_code == 200
+    assert make_trainer_app().test_client().get("/health/ready").status_code == 200

@@ -16,7 +16,6 @@ import psutil
 import pytest
 from sqlalchemy import update
 
-from services.trainer import create_app as create_trainer
 from services.trainer import runs
 from services.trainer.automl import TrainingResult
 from services.trainer.worker import TrainingWorker
@@ -24,7 +23,7 @@ from shared.db import db
 from shared.model_artifacts import load_pipeline
 from shared.training_records import ModelVersion, TrainingRun, project_training_states, utcnow
 from tests.conftest import internal_token_headers
-from tests.training_support import run_status, start_worker_process, wait_for_run
+from tests.training_helpers import run_status, start_worker_process, wait_for_run
 
 pytest_plugins = ["tests.training_support"]
 
@@ -108,10 +107,10 @@ def test_advertising_data_trains_to_its_reference_score(trainer_app, make_projec
 
 @pytest.mark.slow
 def test_a_worker_killed_mid_training_loses_its_run_to_another_worker(
-    trainer_config, trainer_app, make_project, tmp_path
+    trainer_config, make_trainer_app, make_project, tmp_path
 ):
     config = {**trainer_config, "TRAINING_LEASE_SECONDS": 3}
-    app = create_trainer(config)
+    app = make_trainer_app(TRAINING_LEASE_SECONDS=3)
     project = make_project(pd.read_csv(ADVERTISING))
     run_id = start_run(app, project, include=SLOW_CANDIDATES, folds=3)
     worker = start_worker_process(config, tmp_path / "worker-1.log", "doomed-worker")
@@ -146,8 +145,8 @@ def test_a_worker_killed_mid_training_loses_its_run_to_another_worker(
         assert db.session.query(ModelVersion).count() == 1
 
 
-def test_a_run_whose_workers_keep_vanishing_fails_after_the_last_attempt(trainer_config, make_project):
-    app = create_trainer({**trainer_config, "TRAINING_MAX_ATTEMPTS": 2})
+def test_a_run_whose_workers_keep_vanishing_fails_after_the_last_attempt(make_trainer_app, make_project):
+    app = make_trainer_app(TRAINING_MAX_ATTEMPTS=2)
     project = make_project(sales_frame())
     run_id = start_run(app, project)
     with app.app_context():
@@ -170,8 +169,8 @@ def test_a_run_whose_workers_keep_vanishing_fails_after_the_last_attempt(trainer
 
 
 @pytest.mark.slow
-def test_a_run_over_its_time_budget_is_killed_and_failed(trainer_config, make_project):
-    app = create_trainer({**trainer_config, "TRAINING_GRACE_S": 1})
+def test_a_run_over_its_time_budget_is_killed_and_failed(make_trainer_app, make_project):
+    app = make_trainer_app(TRAINING_GRACE_S=1)
     project = make_project(sales_frame())
     run_id = start_run(app, project, include=SLOW_CANDIDATES, folds=3)
     with app.app_context():
@@ -186,8 +185,8 @@ def test_a_run_over_its_time_budget_is_killed_and_failed(trainer_config, make_pr
 
 
 @pytest.mark.slow
-def test_cancel_a_running_run_and_stop_a_worker_gracefully(trainer_config, make_project, tmp_path):
-    app = create_trainer(trainer_config)
+def test_cancel_a_running_run_and_stop_a_worker_gracefully(trainer_config, make_trainer_app, make_project, tmp_path):
+    app = make_trainer_app()
     project = make_project(pd.read_csv(ADVERTISING))
     first = start_run(app, project, include=SLOW_CANDIDATES, folds=3)
     worker = start_worker_process(trainer_config, tmp_path / "worker.log", "graceful-worker")
@@ -215,8 +214,8 @@ def test_cancel_a_running_run_and_stop_a_worker_gracefully(trainer_config, make_
 
 
 @pytest.mark.slow
-def test_two_workers_at_once_train_like_one_after_the_other(trainer_config, make_project, tmp_path):
-    app = create_trainer(trainer_config)
+def test_two_workers_at_once_train_like_one_after_the_other(trainer_config, make_trainer_app, make_project, tmp_path):
+    app = make_trainer_app()
     projects = [make_project(pd.read_csv(ADVERTISING)), make_project(sales_frame(seed=5))]
     options = {"include": ["lr", "dt", "ridge"], "folds": 3, "seed": 11}
     together = [start_run(app, project, **options) for project in projects]
@@ -245,18 +244,18 @@ def test_two_workers_at_once_train_like_one_after_the_other(trainer_config, make
 
 
 @pytest.mark.slow
-def test_candidates_spread_over_a_dask_cluster(trainer_config, make_project, tmp_path, monkeypatch):
+def test_candidates_spread_over_a_dask_cluster(make_trainer_app, make_project, tmp_path, monkeypatch):
     from dask.distributed import LocalCluster
 
     monkeypatch.chdir(tmp_path)  # the Dask workers' PyCaret writes its log here, not into the repository
     monkeypatch.setenv("PYCARET_CUSTOM_LOGGING_PATH", str(tmp_path / "dask-pycaret.log"))
     project = make_project(sales_frame())
     options = {"include": ["lr", "dt", "ridge"], "folds": 2}
-    local_app = create_trainer(trainer_config)
+    local_app = make_trainer_app()
     local_run = start_run(local_app, project, **options)
     TrainingWorker(local_app, "local").run_once()
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        app = create_trainer({**trainer_config, "DASK_SCHEDULER_ADDRESS": cluster.scheduler_address})
+        app = make_trainer_app(DASK_SCHEDULER_ADDRESS=cluster.scheduler_address)
         run_id = start_run(app, project, **options)
         TrainingWorker(app, "dask-worker").run_once()
     run = run_status(app, run_id)

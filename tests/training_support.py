@@ -1,14 +1,10 @@
-"""What the trainer's tests share: the real projects service on a free port, users with projects and datasets,
-the trainer app configured against them, and helpers to run real workers."""
+"""Fixtures the trainer's tests share: the real projects service on a free port, users with projects and datasets,
+and the trainer app configured against them (``pytest_plugins = ["tests.training_support"]``)."""
 
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,10 +19,8 @@ from werkzeug.serving import make_server
 from services.projects import create_app as create_projects
 from services.trainer import create_app as create_trainer
 from shared.db import db
-from shared.training_records import TrainingRun
 from tests.conftest import internal_token_headers
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 PARQUET = "application/vnd.apache.parquet"
 
 
@@ -48,6 +42,14 @@ def projects_app(app_config: dict[str, Any]) -> Iterator[Flask]:
     yield app
     server.shutdown()
     thread.join(5)
+    dispose_engines(app)
+
+
+def dispose_engines(app: Flask) -> None:
+    """Close the app's pooled connections now (many apps per session would exhaust PostgreSQL's clients)."""
+    with app.app_context():
+        for engine in db.engines.values():
+            engine.dispose()
 
 
 @pytest.fixture
@@ -62,8 +64,22 @@ def trainer_config(app_config: dict[str, Any], projects_app: Flask, tmp_path: Pa
 
 
 @pytest.fixture
-def trainer_app(trainer_config: dict[str, Any]) -> Flask:
-    return create_trainer(trainer_config)
+def make_trainer_app(trainer_config: dict[str, Any]) -> Iterator[Callable[..., Flask]]:
+    """Trainer apps on the test configuration with some settings changed: ``make_trainer_app(TRAINING_GRACE_S=1)``."""
+    apps: list[Flask] = []
+
+    def make(**overrides: Any) -> Flask:
+        apps.append(create_trainer({**trainer_config, **overrides}))
+        return apps[-1]
+
+    yield make
+    for app in apps:
+        dispose_engines(app)
+
+
+@pytest.fixture
+def trainer_app(make_trainer_app: Callable[..., Flask]) -> Flask:
+    return make_trainer_app()
 
 
 @pytest.fixture
@@ -94,36 +110,3 @@ def make_project(projects_app: Flask, app_config: dict[str, Any]) -> Callable[..
         return ProjectWithData(user_id, project.json["id"], dataset.json["id"])
 
     return make
-
-
-def run_status(app: Flask, run_id: int) -> TrainingRun:
-    with app.app_context():
-        run = db.session.get(TrainingRun, run_id)
-        assert run is not None
-        db.session.expunge(run)
-        return run
-
-
-def wait_for_run(app: Flask, run_id: int, condition: Callable[[TrainingRun], bool], timeout: float) -> TrainingRun:
-    """Poll the run's row until ``condition`` holds (generous timeouts: these machines are shared and noisy)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        run = run_status(app, run_id)
-        if condition(run):
-            return run
-        if time.monotonic() > deadline:
-            raise AssertionError(f"run {run_id} still {run.status}/{run.stage} after {timeout} s")
-        time.sleep(0.2)
-
-
-def start_worker_process(config: dict[str, Any], log_path: Path, worker_id: str) -> subprocess.Popen:
-    """``python -m services.trainer.worker`` as a real process, configured through its environment."""
-    env = {**os.environ, "WORKER_ID": worker_id}
-    for key, value in config.items():
-        if key in {"SALESML_DEV_MODE"} or not isinstance(value, str | int | float | bool):
-            continue
-        env[key] = str(int(value)) if isinstance(value, bool) else str(value)
-    log_file = log_path.open("ab")
-    return subprocess.Popen(
-        [sys.executable, "-m", "services.trainer.worker"], cwd=REPO_ROOT, env=env, stdout=log_file, stderr=log_file
-    )
