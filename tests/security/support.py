@@ -4,8 +4,10 @@ training through the gateway, the bucket's keys, the JSON error shape and the me
 from __future__ import annotations
 
 import io
+import pickle
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -143,3 +145,16 @@ def peak_rss_kb(pid: int) -> int:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
     raise AssertionError(f"no VmHWM for {pid}")
+
+
+class _OpensAFileWhenUnpickled:
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def booby_trapped_pickle(marker: Path) -> bytes:
+    """A pickle that creates ``marker`` if anything ever unpickles it."""
+    return pickle.dumps(_OpensAFileWhenUnpickled(str(marker)))
