@@ -222,8 +222,14 @@ def find_model(owner_id: int, project_id: int, version: int) -> ModelVersion | N
     )
 
 
+def _lock_project_models(project_id: int) -> None:
+    """Serialize changes to which version is active (activations, new models) within one project."""
+    db.session.execute(select(ModelVersion.id).where(ModelVersion.project_id == project_id).with_for_update())
+
+
 def activate_model(model: ModelVersion) -> ModelVersion:
     """Make this version the one that serves the project (exactly one is active)."""
+    _lock_project_models(model.project_id)
     db.session.execute(
         update(ModelVersion)
         .where(ModelVersion.project_id == model.project_id, ModelVersion.active.is_(True), ModelVersion.id != model.id)
@@ -374,6 +380,7 @@ def record_success(fence: RunFence, result: TrainingResult, target: str) -> int 
             db.session.rollback()
             _refused(fence, "its model")
             return None
+        _lock_project_models(project_id)
         latest = db.session.scalar(select(func.max(ModelVersion.version)).where(ModelVersion.project_id == project_id))
         version = (latest or 0) + 1
         succeeded = db.session.execute(

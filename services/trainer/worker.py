@@ -50,8 +50,8 @@ class TrainingWorker:
         while not self.stop_requested.is_set():
             try:
                 worked = self.run_once()
-            except SQLAlchemyError:
-                log.exception("database error; retrying shortly")
+            except Exception:  # keep serving the queue; a run left running is re-queued when its lease expires
+                log.exception("worker loop failed; retrying shortly")
                 worked = False
             if not worked:
                 self.stop_requested.wait(self.config["WORKER_POLL_SECONDS"])
