@@ -31,8 +31,12 @@ class Train(MethodView):
     @blp.alt_response(404, description="Project or dataset not found")
     @blp.alt_response(409, description="The project has no dataset yet")
     @blp.alt_response(429, description="Too many queued or running runs")
+    @blp.alt_response(503, description="The projects service is unavailable")
     def post(self, body: dict[str, Any], project_id: int):
-        """Queue a training run; 422 (nothing queued) when the dataset cannot be trained with these parameters."""
+        """Queue a training run; 422 (nothing queued) when the dataset cannot be trained with these parameters.
+
+        An ``Idempotency-Key`` header (up to 128 characters) makes a retried request return the run it created.
+        """
         user_id = current_user_id()
         config = current_app.config
         key = request.headers.get(IDEMPOTENCY_KEY_HEADER, "").strip() or None
