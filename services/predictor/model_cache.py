@@ -86,6 +86,9 @@ class LoadedModel:
         self.pipeline = pipeline
         self.contract = contract
         self.size_bytes = size_bytes
+        # A PyCaret pipeline is not safe to call from two threads at once (seen: "cannot reindex on an axis with
+        # duplicate labels" from concurrent predicts), so calls take turns; batching is what makes them few.
+        self._predict_lock = threading.Lock()
         self.batcher = (
             MicroBatcher(self.predict_now, batching.window_s, batching.max_rows, name=f"model-{serving.model_id}")
             if batching.enabled
@@ -98,7 +101,8 @@ class LoadedModel:
 
     def predict_now(self, frame: pd.DataFrame) -> np.ndarray:
         """The saved pipeline's own ``predict`` (never PyCaret's ``predict_model``, which costs ~10x per call)."""
-        return np.asarray(self.pipeline.predict(frame), dtype="float64")
+        with self._predict_lock:
+            return np.asarray(self.pipeline.predict(frame), dtype="float64")
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Predictions for ``frame``, gathered with concurrent requests' rows when batching is on."""
