@@ -16,7 +16,7 @@ blp = Blueprint("models", __name__, url_prefix="/api/v1/projects", description="
 @blp.route("/<int:project_id>/models")
 class Models(MethodView):
     @blp.response(200, ModelVersionSchema(many=True))
-    def get(self, project_id: int):
+    def get(self, project_id: int) -> list[ModelVersion]:
         """The project's model versions, newest first."""
         return runs.list_models(current_user_id(), project_id)
 
@@ -25,7 +25,7 @@ class Models(MethodView):
 class ModelByVersion(MethodView):
     @blp.response(200, ModelVersionSchema)
     @blp.alt_response(404, description="No such model version in this project")
-    def get(self, project_id: int, version: int):
+    def get(self, project_id: int, version: int) -> ModelVersion:
         """One model version: algorithm, metrics, features, feature importance."""
         return _find_model_or_404(project_id, version)
 
@@ -34,7 +34,7 @@ class ModelByVersion(MethodView):
 class ActivateModel(MethodView):
     @blp.response(200, ModelVersionSchema)
     @blp.alt_response(404, description="No such model version in this project")
-    def post(self, project_id: int, version: int):
+    def post(self, project_id: int, version: int) -> ModelVersion:
         """Make this version the one that serves predictions (promote or roll back)."""
         return runs.activate_model(_find_model_or_404(project_id, version))
 

@@ -7,6 +7,7 @@ from typing import Any
 from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
+from flask_smorest.pagination import PaginationParameters
 
 from services.trainer import runs
 from services.trainer.schemas import TrainingRunSchema, TrainRequestSchema
@@ -32,7 +33,7 @@ class Train(MethodView):
     @blp.alt_response(409, description="The project has no dataset yet")
     @blp.alt_response(429, description="Too many queued or running runs")
     @blp.alt_response(503, description="The projects service is unavailable")
-    def post(self, body: dict[str, Any], project_id: int):
+    def post(self, body: dict[str, Any], project_id: int) -> tuple[TrainingRun, dict[str, str]]:
         """Queue a training run; 422 (nothing queued) when the dataset cannot be trained with these parameters.
 
         An ``Idempotency-Key`` header (up to 128 characters) makes a retried request return the run it created.
@@ -97,7 +98,7 @@ class Train(MethodView):
 class TrainingRuns(MethodView):
     @blp.response(200, TrainingRunSchema(many=True))
     @blp.paginate(page_size=20, max_page_size=100)
-    def get(self, project_id: int, pagination_parameters):
+    def get(self, project_id: int, pagination_parameters: PaginationParameters) -> list[TrainingRun]:
         """The project's training runs, newest first (paginated, ``X-Pagination`` header)."""
         page, total = runs.list_runs(
             current_user_id(), project_id, pagination_parameters.first_item, pagination_parameters.page_size
@@ -110,7 +111,7 @@ class TrainingRuns(MethodView):
 class TrainingRunById(MethodView):
     @blp.response(200, TrainingRunSchema)
     @blp.alt_response(404, description="No such run in this project")
-    def get(self, project_id: int, run_id: int):
+    def get(self, project_id: int, run_id: int) -> TrainingRun:
         """One training run: status, stage, progress, leaderboard, error."""
         return _find_run_or_404(project_id, run_id)
 
@@ -120,7 +121,7 @@ class CancelTrainingRun(MethodView):
     @blp.response(202, TrainingRunSchema)
     @blp.alt_response(404, description="No such run in this project")
     @blp.alt_response(409, description="The run already finished")
-    def post(self, project_id: int, run_id: int):
+    def post(self, project_id: int, run_id: int) -> TrainingRun:
         """Cancel a run: a queued one at once, a running one within seconds (its training is killed)."""
         run = _find_run_or_404(project_id, run_id)
         try:
