@@ -26,6 +26,7 @@ from services.trainer.automl import (
     feature_importance,
     prepare_data,
 )
+from shared.config import REPO_ROOT
 from shared.model_artifacts import library_versions, load_pipeline, sha256_hex
 from shared.storage import open_object_store
 
@@ -99,6 +100,27 @@ def test_model_ids_are_pycaret_regression_ids(tmp_path):
         [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
     )
     assert set(json.loads(completed.stdout.strip().splitlines()[-1])) == REGRESSION_MODEL_IDS
+
+
+def test_default_candidates_are_the_fast_models_that_compare_alone(tmp_path):
+    """Without ``include``, every turbo model, and none of PyCaret's meta-models (Bagging, Stacking, Voting)."""
+    script = (
+        "import json, matplotlib; matplotlib.use('Agg');"
+        "import pandas as pd; from pycaret.regression import RegressionExperiment;"
+        "from services.trainer.automl import TrainingJob, _candidates;"
+        "e = RegressionExperiment();"
+        "e.setup(pd.DataFrame({'x': range(30), 'y': range(30)}), target='y', verbose=False, html=False, session_id=1);"
+        "job = TrainingJob(1, 'k', 'y', None, ['dummy'], 5, 'R2', 1, 60, 1, '.', 'file:///unused');"
+        "print(json.dumps(_candidates(e, job)))"
+    )
+    env = {**os.environ, "PYCARET_CUSTOM_LOGGING_PATH": str(tmp_path / "p.log"), "PYTHONPATH": str(REPO_ROOT)}
+    completed = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
+    )
+    candidates = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert set(candidates) <= REGRESSION_MODEL_IDS - {"dummy"}
+    assert {"lr", "ridge", "rf", "gbr", "lightgbm"} <= set(candidates)
+    assert not {"kr", "svm", "mlp"} & set(candidates)  # slow ones are not turbo
 
 
 def test_prepare_data_refuses_a_mostly_missing_target():

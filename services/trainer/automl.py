@@ -295,7 +295,7 @@ def _candidates(experiment: Any, job: TrainingJob) -> list[str]:
     if job.include:
         candidates = list(dict.fromkeys(job.include))
     else:
-        available = experiment.models(internal=True)
+        available = experiment.models()  # internal=True adds Bagging, Stacking, Voting: not comparable alone
         candidates = [model_id for model_id in available.index if bool(available.loc[model_id, "Turbo"])]
     excluded = set(job.exclude or ())
     candidates = [c for c in candidates if c not in excluded]
