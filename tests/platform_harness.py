@@ -186,6 +186,27 @@ class Platform:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
+def make_platform(
+    database_url: str, s3_settings: dict[str, Any], bucket: str, run_dir: Path, with_worker: bool = True
+) -> Platform:
+    """A platform (not started yet) on free ports against this database and bucket, logging under ``run_dir``."""
+    ports = {name: free_port() for name in (*SERVICES, "gateway")}
+    settings: dict[str, Any] = {
+        "SALESML_DEV_MODE": False,
+        "SALESML_VAR_DIR": run_dir / "var",
+        "UPLOAD_TMP_DIR": run_dir / "uploads",
+        "DATABASE_URL": database_url,
+        "OBJECT_STORE_URL": f"s3://{bucket}",
+        **s3_settings,
+        "JWT_SECRET_KEY": TEST_SECRET,
+        "INTERNAL_TOKEN_SECRET": TEST_SECRET + "-internal",
+        **{f"{name.upper()}_URL": f"http://127.0.0.1:{ports[name]}" for name in SERVICES},
+        **E2E_SETTINGS,
+    }
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **{key: _env_value(value) for key, value in settings.items()}}
+    return Platform(env, ports, run_dir, with_worker)
+
+
 @pytest.fixture(scope="session")
 def platform_bucket(s3_server: dict[str, Any]) -> str:
     from minio import Minio
@@ -206,23 +227,10 @@ def platform(
     database_url: str, s3_server: dict[str, Any], platform_bucket: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Platform]:
     """Every service, the worker (if written) and the gateway as real processes; all stopped at the end."""
-    run_dir = tmp_path_factory.mktemp("platform")
-    ports = {name: free_port() for name in (*SERVICES, "gateway")}
-    settings: dict[str, Any] = {
-        "SALESML_DEV_MODE": False,
-        "SALESML_VAR_DIR": run_dir / "var",
-        "UPLOAD_TMP_DIR": run_dir / "uploads",
-        "DATABASE_URL": database_url,
-        "OBJECT_STORE_URL": f"s3://{platform_bucket}",
-        **s3_server,
-        "JWT_SECRET_KEY": TEST_SECRET,
-        "INTERNAL_TOKEN_SECRET": TEST_SECRET + "-internal",
-        **{f"{name.upper()}_URL": f"http://127.0.0.1:{ports[name]}" for name in SERVICES},
-        **E2E_SETTINGS,
-    }
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **{key: _env_value(value) for key, value in settings.items()}}
     with_worker = (REPO_ROOT / "services" / "trainer" / "worker.py").exists()
-    running = Platform(env, ports, run_dir, with_worker)
+    running = make_platform(
+        database_url, s3_server, platform_bucket, tmp_path_factory.mktemp("platform"), with_worker=with_worker
+    )
     try:
         running.start_all()
         yield running
