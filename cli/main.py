@@ -174,7 +174,7 @@ def report_finished_run(run: dict) -> int:
     if run.get("leaderboard"):
         print(leaderboard_table(run["leaderboard"]))
     if run["status"] == "succeeded":
-        print(f"run {run['id']} succeeded: model version {_version_of(run.get('model_version'))}")
+        print(f"run {run['id']} succeeded: model version {run.get('model_version')}")
         return 0
     message = (run.get("error") or {}).get("message") or "no reason given"
     print(f"error: training run {run['id']} {run['status']}: {message}", file=sys.stderr)
@@ -235,12 +235,10 @@ def cmd_predict(client: SalesMLClient, args: argparse.Namespace) -> int:
 
 
 def records_table(records: Sequence[dict]) -> str:
-    headers = list(dict.fromkeys(name for record in records for name in record))
+    """Rows with their prediction, which comes last even when rows do not all have the same columns."""
+    headers = [name for name in dict.fromkeys(name for record in records for name in record) if name != "prediction"]
+    headers.append("prediction")
     return format_table(headers, [[record.get(name) for name in headers] for record in records])
-
-
-def _version_of(model: Any) -> Any:
-    return model.get("version") if isinstance(model, dict) else model
 
 
 # --- parser -----------------------------------------------------------------------------------------------------

@@ -41,17 +41,10 @@ def leaderboard_table(leaderboard: Sequence[dict]) -> str:
 
 def projects_table(projects: Sequence[dict]) -> str:
     rows = [
-        [
-            p.get("id"),
-            p.get("name"),
-            p.get("target"),
-            p.get("status"),
-            _dataset_rows(p.get("latest_dataset")),
-            _model_version(p.get("active_model")),
-        ]
+        [p.get("id"), p.get("name"), p.get("target"), p.get("status"), p.get("active_model"), p.get("latest_dataset")]
         for p in projects
     ]
-    return format_table(["id", "name", "target", "status", "dataset rows", "active model"], rows)
+    return format_table(["id", "name", "target", "status", "active model", "latest dataset"], rows)
 
 
 def runs_table(runs: Sequence[dict]) -> str:
@@ -61,13 +54,13 @@ def runs_table(runs: Sequence[dict]) -> str:
             r.get("status"),
             r.get("stage"),
             _percent(r.get("progress")),
-            r.get("created_at"),
+            _timestamp(r.get("created_at")),
             _best_model(r),
-            _model_version(r.get("model_version")),
+            r.get("model_version"),
         ]
         for r in runs
     ]
-    return format_table(["id", "status", "stage", "progress", "created", "best model", "model version"], rows)
+    return format_table(["id", "status", "stage", "progress", "created (UTC)", "best model", "model version"], rows)
 
 
 def models_table(models: Sequence[dict]) -> str:
@@ -76,30 +69,27 @@ def models_table(models: Sequence[dict]) -> str:
             m.get("version"),
             m.get("algorithm"),
             "*" if m.get("active") else "",
-            m.get("created_at"),
+            _timestamp(m.get("created_at")),
             _metric(m, "cv", "R2"),
             _metric(m, "holdout", "R2"),
             _metric(m, "holdout", "MAE"),
         ]
         for m in models
     ]
-    return format_table(["version", "algorithm", "active", "created", "cv R2", "holdout R2", "holdout MAE"], rows)
+    return format_table(["version", "algorithm", "active", "created (UTC)", "cv R2", "holdout R2", "holdout MAE"], rows)
 
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _timestamp(value: Any) -> Any:
+    """`2026-11-30T10:35:46.220510+00:00` → `2026-11-30 10:35:46` (the server's clock, UTC)."""
+    return value[:19].replace("T", " ") if isinstance(value, str) else value
+
+
 def _percent(progress: Any) -> str | None:
     return f"{float(progress) * 100:.0f}%" if _is_number(progress) else None
-
-
-def _dataset_rows(dataset: Any) -> Any:
-    return dataset.get("rows") if isinstance(dataset, dict) else None
-
-
-def _model_version(model: Any) -> Any:
-    return model.get("version") if isinstance(model, dict) else model
 
 
 def _best_model(run: dict) -> str | None:

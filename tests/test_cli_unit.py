@@ -25,10 +25,11 @@ from cli.main import (
     parse_args,
     parse_feature_pairs,
     parse_feature_value,
+    records_table,
     training_params,
 )
 from cli.progress import ProgressLine, follow_run, render_progress
-from cli.tables import format_table, leaderboard_table
+from cli.tables import format_table, leaderboard_table, runs_table
 
 URL = "http://gateway.test"
 
@@ -420,3 +421,31 @@ def test_other_suffixes_are_refused(tmp_path):
     with pytest.raises(tabular.UnsupportedFile, match="expected a .parquet or .csv"):
         with tabular.open_as_parquet(path):
             pass
+
+
+def test_prediction_comes_last_when_rows_differ():
+    table = records_table([{"price": 1, "prediction": 2.0}, {"price": 3, "sales": 4, "prediction": 5.0}])
+    assert table.splitlines()[0].split() == ["price", "sales", "prediction"]
+    assert table.splitlines()[2].split() == ["1", "-", "2.0000"]
+
+
+def test_runs_table_shows_short_utc_times_and_the_best_model():
+    run = {
+        "id": 4,
+        "status": "succeeded",
+        "stage": "succeeded",
+        "progress": 1.0,
+        "created_at": "2026-11-30T10:35:46.220510+00:00",
+        "leaderboard": [{"model": "lr"}, {"model": "dt"}],
+        "model_version": 2,
+    }
+    assert runs_table([run]).splitlines()[2].split() == [
+        "4",
+        "succeeded",
+        "succeeded",
+        "100%",
+        "2026-11-30",
+        "10:35:46",
+        "lr",
+        "2",
+    ]

@@ -45,8 +45,11 @@ class Cli:
             env=env,
             stdin=subprocess.DEVNULL,
             capture_output=True,
-            text=True,
             timeout=timeout,
+        )
+        # Decoded by hand: text mode would turn the progress bar's '\r' into newlines.
+        finished = subprocess.CompletedProcess(
+            finished.args, finished.returncode, finished.stdout.decode(), finished.stderr.decode()
         )
         assert "Traceback" not in finished.stderr, finished.stderr
         return finished

@@ -32,17 +32,18 @@ def test_demo_trains_and_answers_the_creatina_question(platform):
         text=True,
         timeout=DEMO_TIMEOUT_S,
     )
-    assert finished.returncode == 0, f"{finished.stdout}\n{finished.stderr}"
-    assert "Traceback" not in finished.stderr
-    assert "100% succeeded" in finished.stderr
-    assert re.search(r"^lr\s+Linear Regression", finished.stdout, re.MULTILINE), finished.stdout
+    stdout, stderr = finished.stdout, finished.stderr
+    assert finished.returncode == 0, f"{stdout}\n{stderr}"
+    assert "Traceback" not in stderr
+    assert "100% succeeded" in stderr
+    assert re.search(r"^lr\s+Linear Regression", stdout, re.MULTILINE), stdout
 
     answers = {
         int(promotion): (float(predicted), float(rule))
-        for promotion, predicted, rule in re.findall(r"^\s*([01])\s+(-?[\d.]+)\s+(-?[\d.]+)$", finished.stdout, re.M)
+        for promotion, predicted, rule in re.findall(r"^\s*([01])\s+(-?[\d.]+)\s+(-?[\d.]+)$", stdout, re.M)
     }
-    assert sorted(answers) == [0, 1], finished.stdout
+    assert sorted(answers) == [0, 1], stdout
     for promotion, (predicted, rule) in answers.items():
         assert rule == pytest.approx(expected_sales("Creatina", 150, promotion, "Saturday"), abs=1e-3)
-        assert abs(predicted - rule) < 15, finished.stdout
+        assert abs(predicted - rule) < 15, stdout
     assert answers[1][0] > answers[0][0]
