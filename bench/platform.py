@@ -17,11 +17,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psutil
 from sqlalchemy import create_engine, text
 
 from shared.config import normalize_database_url
 from shared.migrate import upgrade
-from tests.platform_harness import APP_FACTORIES, SERVICES, WORKER, WORKER_MODULE, Platform, free_port
+from tests.platform_harness import (
+    APP_FACTORIES,
+    SERVICES,
+    START_TIMEOUT_S,
+    WORKER,
+    WORKER_MODULE,
+    Platform,
+    free_port,
+)
 
 DEFAULT_POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
 # docker/start.sh: GUNICORN_WORKERS (default 2) processes per app, gthread, with these threads per process.
@@ -89,9 +98,25 @@ class BenchPlatform(Platform):
         finally:
             self.env = base
 
+    def wait_ready(self, name: str, timeout_s: float = START_TIMEOUT_S) -> None:
+        if name != SECOND_WORKER:  # a worker has no port to ask; like the first, it is ready once started
+            super().wait_ready(name, timeout_s)
+
     def restart(self, name: str, **settings: Any) -> None:
         self.stop(name)
         self.start(name, **settings)
+
+    def cpu_seconds(self, name: str) -> float:
+        """CPU time used so far by ``name``'s running processes (a gunicorn master and its workers)."""
+        leader = psutil.Process(self.processes[name].pid)
+        total = 0.0
+        for process in (leader, *leader.children(recursive=True)):
+            try:
+                times = process.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+        return total
 
 
 @contextmanager

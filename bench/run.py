@@ -36,12 +36,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import psutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 import requests
 from sqlalchemy import create_engine, text
 
-from bench.measure import Latency, interleaved_latencies, latency_of, median_seconds, throughput_of
+from bench.measure import Latency, Throughput, interleaved_latencies, latency_of, median_seconds, throughput_of
 from bench.platform import (
     DEFAULT_POSTGRES_SERVER,
     SECOND_WORKER,
@@ -197,7 +198,8 @@ def wait_for_run(session: Session, project_id: int, run: dict, started: float, t
         run = session.client.get_run(project_id, run["id"])
     run["wall_seconds"] = time.perf_counter() - started
     if run["status"] != "succeeded":
-        raise RuntimeError(f"run {run['id']} {run['status']}: {run.get('error')}")
+        worker_log = session.platform.log_tail("worker", 15)
+        raise RuntimeError(f"run {run['id']} {run['status']}: {run.get('error')}\nworker log:\n{worker_log}")
     return run
 
 
@@ -449,14 +451,21 @@ def measure_throughput(session: Session, report: Report) -> None:
             return False
         return answer.status_code == 200
 
-    measured: dict[bool, dict[int, Any]] = {}
+    measured: dict[bool, dict[int, Throughput]] = {}
+    cpu: dict[bool, dict[str, float]] = {}
     for batching in (True, False):
         if not batching:
             session.platform.restart("predictor", PREDICT_BATCHING=False)
-        measured[batching] = {
-            clients: throughput_of(send, clients, sizes.throughput_requests, sizes.throughput_seconds)
-            for clients in sizes.clients
-        }
+        measured[batching] = {}
+        for clients in sizes.clients:
+            before = cpu_seconds_by_process(session.platform)
+            measured[batching][clients] = throughput_of(
+                send, clients, sizes.throughput_requests, sizes.throughput_seconds
+            )
+            after = cpu_seconds_by_process(session.platform)
+            if clients == max(sizes.clients):
+                answered = max(measured[batching][clients].requests, 1)
+                cpu[batching] = {name: (after[name] - before[name]) * 1000.0 / answered for name in after}
     session.platform.restart("predictor")
     for clients in sizes.clients:
         on, off = measured[True][clients], measured[False][clients]
@@ -475,6 +484,28 @@ def measure_throughput(session: Session, report: Report) -> None:
                 verdict(gain >= MIN_BATCHING_GAIN) if is_target else "",
             )
         )
+    cores = os.cpu_count() or 1
+    for batching in (True, False):
+        per_request = cpu[batching]
+        total = sum(per_request.values())
+        report.add(
+            Row(
+                THROUGHPUT,
+                f"CPU per answered request at {max(sizes.clients)} clients, batching {'on' if batching else 'off'}",
+                f"{number(total)} ms",
+                ", ".join(f"{name} {number(ms)}" for name, ms in per_request.items()),
+                f"{cores} cores ÷ {number(total)} ms = {number(cores * 1000.0 / total, 0)} req/s at most",
+            )
+        )
+
+
+def cpu_seconds_by_process(platform: BenchPlatform) -> dict[str, float]:
+    times = psutil.Process().cpu_times()
+    return {
+        "gateway": platform.cpu_seconds("gateway"),
+        "predictor": platform.cpu_seconds("predictor"),
+        "benchmark clients": times.user + times.system,
+    }
 
 
 def measure_parquet(session: Session, report: Report) -> None:
