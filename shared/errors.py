@@ -10,6 +10,7 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, jsonify
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,15 @@ def _handle_unexpected(exc: Exception) -> Response:
     return error_response(500)
 
 
+def _handle_database_unavailable(exc: Exception) -> Response:
+    log.warning("database unavailable: %s", str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
+    return error_response(503, "The database is unavailable; retry shortly.")
+
+
 def register_error_handlers(app: Flask) -> None:
     """Every HTTP error and every uncaught exception becomes the one JSON shape (never HTML, never a trace)."""
     app.register_error_handler(HTTPException, _handle_http_exception)
+    # A database that is down or restarting (connection refused or lost) is a 503 the client may retry, not a bug.
+    app.register_error_handler(OperationalError, _handle_database_unavailable)
+    app.register_error_handler(InterfaceError, _handle_database_unavailable)
     app.register_error_handler(Exception, _handle_unexpected)
