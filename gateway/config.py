@@ -5,7 +5,14 @@ from __future__ import annotations
 from shared.config import Setting
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("PROXY_CHUNK_BYTES", 64 * 1024, int),
-    Setting("HEALTH_CHECK_TIMEOUT_S", 2.0, float),
-    Setting("OPENAPI_CACHE_SECONDS", 300.0, float),
+    Setting("PROXY_CHUNK_BYTES", 64 * 1024, int, description="Size of the chunks the gateway streams bodies in."),
+    Setting(
+        "HEALTH_CHECK_TIMEOUT_S",
+        2.0,
+        float,
+        description="Timeout of each downstream /health call made by the gateway's readiness.",
+    ),
+    Setting(
+        "OPENAPI_CACHE_SECONDS", 300.0, float, description="How long the gateway keeps the merged OpenAPI document."
+    ),
 )

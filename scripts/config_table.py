@@ -1,16 +1,20 @@
 """Print the README's configuration table from the settings the code really reads.
 
-    .venv/bin/python scripts/config_table.py
+.venv/bin/python scripts/config_table.py
 """
 
 from __future__ import annotations
 
 import importlib
 
-from shared.config import SETTINGS, Setting
+from shared.config import REPO_ROOT, SETTINGS, Setting
 
-SERVICE_SETTINGS_MODULES = ("gateway.config", "services.projects.config", "services.trainer.config",
-                            "services.predictor.config")
+SERVICE_SETTINGS_MODULES = (
+    "gateway.config",
+    "services.projects.config",
+    "services.trainer.config",
+    "services.predictor.config",
+)
 
 
 def all_settings() -> list[tuple[str, Setting]]:
@@ -26,10 +30,11 @@ def all_settings() -> list[tuple[str, Setting]]:
 
 
 def main() -> None:
-    print("| variable | used by | default (embedded) |")
-    print("|---|---|---|")
+    print("| variable | used by | default (embedded) | what it does |")
+    print("|---|---|---|---|")
     for owner, setting in all_settings():
-        print(f"| `{setting.name}` | {owner} | `{setting.default}` |")
+        default = str(setting.default).replace(str(REPO_ROOT), ".")
+        print(f"| `{setting.name}` | {owner} | `{default}` | {setting.description} |")
 
 
 if __name__ == "__main__":

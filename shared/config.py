@@ -26,38 +26,81 @@ class Setting:
     name: str
     default: Any
     kind: type = str
+    description: str = ""
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("SALESML_DEV_MODE", False, bool),
-    Setting("DATABASE_URL", f"sqlite:///{VAR_DIR / 'salesml.db'}"),
-    Setting("OBJECT_STORE_URL", f"file://{VAR_DIR / 'objects'}"),
-    Setting("S3_ENDPOINT", "127.0.0.1:9000"),
-    Setting("S3_ACCESS_KEY", ""),
-    Setting("S3_SECRET_KEY", ""),
-    Setting("S3_SECURE", False, bool),
-    Setting("S3_REGION", "us-east-1"),
-    Setting("JWT_SECRET_KEY", ""),
-    Setting("INTERNAL_TOKEN_SECRET", ""),
-    Setting("ACCESS_TOKEN_MINUTES", 15, int),
-    Setting("REFRESH_TOKEN_DAYS", 7, int),
-    Setting("INTERNAL_TOKEN_SECONDS", 60, int),
-    Setting("PROJECTS_URL", "http://127.0.0.1:8001"),
-    Setting("TRAINER_URL", "http://127.0.0.1:8002"),
-    Setting("PREDICTOR_URL", "http://127.0.0.1:8003"),
-    Setting("UPSTREAM_CONNECT_TIMEOUT_S", 3.0, float),
-    Setting("UPSTREAM_READ_TIMEOUT_S", 120.0, float),
-    Setting("OWNERSHIP_CACHE_SECONDS", 5.0, float),
-    Setting("LOG_LEVEL", "INFO"),
-    Setting("MAX_JSON_BYTES", 2 * MIB, int),
-    Setting("PAGE_SIZE_MAX", 100, int),
-    Setting("LOGIN_MAX_FAILURES", 5, int),
-    Setting("LOGIN_LOCKOUT_SECONDS", 300, int),
-    Setting("UPLOAD_MAX_BYTES", 200 * MIB, int),
-    Setting("DATASET_MAX_ROWS", 5_000_000, int),
-    Setting("DATASET_MAX_COLUMNS", 500, int),
-    Setting("DATASET_MAX_DECODED_BYTES", 2048 * MIB, int),
-    Setting("PREVIEW_MAX_ROWS", 500, int),
+    Setting(
+        "SALESML_DEV_MODE",
+        False,
+        bool,
+        description="Embedded development mode (`make run` sets it): allows built-in dev secrets. Never in production.",
+    ),
+    Setting(
+        "DATABASE_URL",
+        f"sqlite:///{VAR_DIR / 'salesml.db'}",
+        description="The one database all services share (`postgresql://…` in the stack; SQLite by default).",
+    ),
+    Setting(
+        "OBJECT_STORE_URL",
+        f"file://{VAR_DIR / 'objects'}",
+        description="Where dataset files live: `file:///path` or `s3://bucket`.",
+    ),
+    Setting(
+        "S3_ENDPOINT",
+        "127.0.0.1:9000",
+        description="host:port of the S3 endpoint (MinIO in the stack) for `s3://` stores.",
+    ),
+    Setting("S3_ACCESS_KEY", "", description="S3 access key."),
+    Setting("S3_SECRET_KEY", "", description="S3 secret key."),
+    Setting("S3_SECURE", False, bool, description="Use HTTPS to reach the S3 endpoint."),
+    Setting("S3_REGION", "us-east-1", description="S3 region name."),
+    Setting(
+        "JWT_SECRET_KEY",
+        "",
+        description="Signs users' access and refresh tokens (HS256); at least 32 bytes outside dev mode.",
+    ),
+    Setting(
+        "INTERNAL_TOKEN_SECRET",
+        "",
+        description="Signs the short-lived internal tokens between services; at least 32 bytes outside dev mode.",
+    ),
+    Setting("ACCESS_TOKEN_MINUTES", 15, int, description="Lifetime of an access token."),
+    Setting("REFRESH_TOKEN_DAYS", 7, int, description="Lifetime of a refresh token."),
+    Setting("INTERNAL_TOKEN_SECONDS", 60, int, description="Lifetime of an internal service token."),
+    Setting("PROJECTS_URL", "http://127.0.0.1:8001", description="Base URL of the projects service."),
+    Setting("TRAINER_URL", "http://127.0.0.1:8002", description="Base URL of the trainer service."),
+    Setting("PREDICTOR_URL", "http://127.0.0.1:8003", description="Base URL of the predictor service."),
+    Setting(
+        "UPSTREAM_CONNECT_TIMEOUT_S", 3.0, float, description="Connect timeout for calls between services (then 503)."
+    ),
+    Setting("UPSTREAM_READ_TIMEOUT_S", 120.0, float, description="Read timeout for calls between services (then 504)."),
+    Setting(
+        "OWNERSHIP_CACHE_SECONDS",
+        5.0,
+        float,
+        description="How long the gateway trusts a positive project-ownership answer.",
+    ),
+    Setting("LOG_LEVEL", "INFO", description="Log level of the JSON logs."),
+    Setting("MAX_JSON_BYTES", 2 * MIB, int, description="Largest JSON request body (413 above)."),
+    Setting("PAGE_SIZE_MAX", 100, int, description="Largest `page_size` a list accepts (422 above)."),
+    Setting(
+        "LOGIN_MAX_FAILURES",
+        5,
+        int,
+        description="Consecutive failed logins before the account is locked for a while (429).",
+    ),
+    Setting("LOGIN_LOCKOUT_SECONDS", 300, int, description="How long a locked account refuses logins."),
+    Setting("UPLOAD_MAX_BYTES", 200 * MIB, int, description="Largest dataset upload, enforced while streaming (413)."),
+    Setting("DATASET_MAX_ROWS", 5_000_000, int, description="Most rows a dataset may have (422)."),
+    Setting("DATASET_MAX_COLUMNS", 500, int, description="Most columns a dataset may have (422)."),
+    Setting(
+        "DATASET_MAX_DECODED_BYTES",
+        2048 * MIB,
+        int,
+        description="Most bytes a dataset may decode to (422): stops compressed 'bombs'.",
+    ),
+    Setting("PREVIEW_MAX_ROWS", 500, int, description="Most rows a dataset preview returns."),
 )
 
 

@@ -3,18 +3,35 @@
 from shared.config import MIB, Setting
 
 SETTINGS: tuple[Setting, ...] = (
-    # Deserialized pipelines kept per process, bounded by the sum of their artifact sizes.
-    Setting("PREDICTOR_CACHE_MAX_BYTES", 512 * MIB, int),
-    Setting("PREDICT_MAX_ROWS", 1_000_000, int),
-    Setting("PREDICT_MAX_JSON_BYTES", 32 * MIB, int),
-    Setting("PREDICT_MAX_PARQUET_BYTES", 256 * MIB, int),
-    # Uncompressed size of a parquet body's pages, from its metadata, checked before anything is decoded.
-    Setting("PREDICT_MAX_DECODED_BYTES", 1024 * MIB, int),
-    Setting("PREDICT_MAX_STRING_LENGTH", 1000, int),
-    # Rows of a parquet body scored per pipeline call.
-    Setting("PREDICT_CHUNK_ROWS", 100_000, int),
-    # Concurrent requests for one model are gathered for this long (or up to this many rows) into one call.
-    Setting("PREDICT_BATCHING", True, bool),
-    Setting("PREDICT_BATCH_WINDOW_MS", 2.0, float),
-    Setting("PREDICT_BATCH_MAX_ROWS", 4096, int),
+    Setting(
+        "PREDICTOR_CACHE_MAX_BYTES",
+        512 * MIB,
+        int,
+        description="Deserialized pipelines kept per process, bounded by the sum of their artifact sizes.",
+    ),
+    Setting("PREDICT_MAX_ROWS", 1_000_000, int, description="Most rows one /predict request may score (413 above)."),
+    Setting("PREDICT_MAX_JSON_BYTES", 32 * MIB, int, description="Largest JSON /predict body (413 above)."),
+    Setting("PREDICT_MAX_PARQUET_BYTES", 256 * MIB, int, description="Largest parquet /predict body (413 above)."),
+    Setting(
+        "PREDICT_MAX_DECODED_BYTES",
+        1024 * MIB,
+        int,
+        description="Most bytes a parquet /predict body may decode to, from its metadata (422 above).",
+    ),
+    Setting(
+        "PREDICT_MAX_STRING_LENGTH", 1000, int, description="Longest text value accepted in a feature (422 above)."
+    ),
+    Setting("PREDICT_CHUNK_ROWS", 100_000, int, description="Rows of a parquet body scored per pipeline call."),
+    Setting(
+        "PREDICT_BATCHING", True, bool, description="Gather concurrent requests for one model into one predict call."
+    ),
+    Setting(
+        "PREDICT_BATCH_WINDOW_MS", 2.0, float, description="How long a request waits for others to join its batch."
+    ),
+    Setting(
+        "PREDICT_BATCH_MAX_ROWS",
+        4096,
+        int,
+        description="Rows at which a batch is scored at once; larger requests skip batching.",
+    ),
 )

@@ -5,6 +5,9 @@ from __future__ import annotations
 from shared.config import VAR_DIR, Setting
 
 SETTINGS: tuple[Setting, ...] = (
-    # Uploads are spooled here (multipart parts and the checked copy), never kept whole in memory.
-    Setting("UPLOAD_TMP_DIR", str(VAR_DIR / "uploads")),
+    Setting(
+        "UPLOAD_TMP_DIR",
+        str(VAR_DIR / "uploads"),
+        description="Uploads are spooled here (multipart parts and the checked copy), never kept whole in memory.",
+    ),
 )
