@@ -224,18 +224,46 @@ def platform_bucket(s3_server: dict[str, Any]) -> str:
 
 @pytest.fixture(scope="session")
 def platform(
-    database_url: str, s3_server: dict[str, Any], platform_bucket: str, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    database_url: str,
+    s3_server: dict[str, Any],
+    platform_bucket: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Platform]:
     """Every service, the worker (if written) and the gateway as real processes; all stopped at the end."""
     with_worker = (REPO_ROOT / "services" / "trainer" / "worker.py").exists()
     running = make_platform(
         database_url, s3_server, platform_bucket, tmp_path_factory.mktemp("platform"), with_worker=with_worker
     )
+    request.session.stash[_RUNNING_PLATFORM] = running
     try:
         running.start_all()
         yield running
     finally:
         running.stop_all()
+
+
+# The session database outlives the platform's last test: the tests after it truncate tables and queue runs of
+# their own, which the platform's worker must not claim. So the platform stops right after its last test.
+_LAST_PLATFORM_TEST = pytest.StashKey[str]()
+_RUNNING_PLATFORM = pytest.StashKey[Platform]()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    users = [item.nodeid for item in items if "platform" in getattr(item, "fixturenames", ())]
+    if users:
+        session.stash[_LAST_PLATFORM_TEST] = users[-1]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
+    result = yield
+    if item.nodeid == item.session.stash.get(_LAST_PLATFORM_TEST, None):
+        running = item.session.stash.get(_RUNNING_PLATFORM, None)
+        if running is not None:
+            running.stop_all()
+    return result
 
 
 class ApiClient:
