@@ -26,6 +26,10 @@ SERVICE = "gateway"
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = create_base_app(SERVICE, __name__, config, service_settings=SETTINGS)
+    # The gateway reads no body itself: it streams each one on and the service caps what it reads. (A request's
+    # max_content_length of None falls back to this setting, so the app-wide JSON cap would refuse every larger
+    # upload or parquet prediction.)
+    app.config["MAX_CONTENT_LENGTH"] = None
     # Paths are forwarded exactly as routed: never rewrite (or redirect) "//" into "/".
     app.url_map.merge_slashes = False
     init_db(app)

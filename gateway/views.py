@@ -55,8 +55,6 @@ def _ensure_owned(user_id: int, project_id: int) -> None:
 
 
 def _request_body() -> StreamedBody | None:
-    # The services enforce their own size caps while they read; the gateway only passes the bytes on.
-    request.max_content_length = None
     length = request.content_length
     if length == 0 or (length is None and "Transfer-Encoding" not in request.headers):
         return None

@@ -146,6 +146,18 @@ def test_responses_pass_through_with_their_headers_and_the_request_id(gateway):
     assert head.data == b""
 
 
+def test_bodies_over_the_json_cap_reach_the_service_that_caps_them(gateway, app_config):
+    headers = login(gateway, "bigbody")
+    project = gateway.post("/api/v1/projects", json={"name": "p"}, headers=headers).json
+    body = b"\0" * (app_config.get("MAX_JSON_BYTES", 2 * 1024 * 1024) + 1024 * 1024)
+    answer = gateway.post(
+        f"/api/v1/projects/{project['id']}/predict",
+        data=body,
+        headers={**headers, "Content-Type": "application/vnd.apache.parquet"},
+    )
+    assert answer.status_code == 409, answer.json  # the predictor's "no model yet", not a 413 from the gateway
+
+
 def test_openapi_document_says_which_service_is_missing(app_config, service_urls):
     client = gateway_client(app_config, {**service_urls, "trainer": f"http://127.0.0.1:{closed_port()}"})
     document = client.get("/api/v1/openapi.json")
