@@ -136,6 +136,8 @@ def running_platform(
         **{f"{name.upper()}_URL": f"http://127.0.0.1:{ports[name]}" for name in SERVICES},
         # One token for the whole run, however long the training sections take.
         "ACCESS_TOKEN_MINUTES": 240,
+        # The accuracy section queues its three trainings at once for two workers.
+        "TRAINING_MAX_ACTIVE_RUNS_PER_USER": 4,
         "LOG_LEVEL": "WARNING",
     }
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **{key: _env_value(value) for key, value in settings.items()}}
