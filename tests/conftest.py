@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from shared.config import normalize_database_url
 from shared.internal_auth import INTERNAL_TOKEN_HEADER, issue_internal_token
@@ -60,9 +61,14 @@ def clean_database(database_url: str) -> Iterator[str]:
 
 @pytest.fixture
 def app_config(clean_database: str, tmp_path) -> dict[str, Any]:
-    """Configuration for an app under test: real PostgreSQL, objects in a temporary folder, test secrets."""
+    """Configuration for an app under test: real PostgreSQL, objects in a temporary folder, test secrets.
+
+    Apps under test don't pool connections: hundreds of apps are made per session, and pooled connections left
+    open by each would exhaust the server's connection limit.
+    """
     return {
         "DATABASE_URL": clean_database,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"poolclass": NullPool},
         "OBJECT_STORE_URL": f"file://{tmp_path / 'objects'}",
         "JWT_SECRET_KEY": TEST_SECRET,
         "INTERNAL_TOKEN_SECRET": TEST_SECRET + "-internal",
