@@ -121,9 +121,14 @@ class BenchPlatform(Platform):
 
 @contextmanager
 def running_platform(
-    database_url: str, run_dir: Path, predictor_workers: int, predictor_threads: int
+    database_url: str,
+    run_dir: Path,
+    predictor_workers: int,
+    predictor_threads: int,
+    extra_settings: dict[str, str] | None = None,
 ) -> Iterator[BenchPlatform]:
-    """Every service, one training worker and the gateway, on ``database_url`` and objects under ``run_dir``."""
+    """Every service, one training worker and the gateway, on ``database_url`` and objects under ``run_dir``;
+    ``extra_settings`` (e.g. ``PREDICT_BATCH_WINDOW_MS``) go to every process."""
     ports = {name: free_port() for name in (*SERVICES, "gateway")}
     settings: dict[str, Any] = {
         "SALESML_DEV_MODE": False,
@@ -139,6 +144,7 @@ def running_platform(
         # The accuracy section queues its three trainings at once for two workers.
         "TRAINING_MAX_ACTIVE_RUNS_PER_USER": 4,
         "LOG_LEVEL": "WARNING",
+        **(extra_settings or {}),
     }
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **{key: _env_value(value) for key, value in settings.items()}}
     workers = {name: DEFAULT_WORKERS for name in THREADS} | {"predictor": predictor_workers}

@@ -137,6 +137,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--predictor-workers", type=int, default=2, help="gunicorn processes of the predictor")
     parser.add_argument("--predictor-threads", type=int, default=THREADS["predictor"], help="threads per process")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a platform setting for every process, e.g. --set PREDICT_BATCH_WINDOW_MS=5 (repeatable)",
+    )
     return parser.parse_args(argv)
 
 
@@ -680,6 +687,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sizes = QUICK if args.quick else FULL
     output = args.output or (None if args.quick else DEFAULT_OUTPUT)
+    settings = dict(setting.split("=", 1) for setting in args.set)
     load_at_start = os.getloadavg()
     started = time.perf_counter()
     versions = library_versions()
@@ -694,14 +702,17 @@ def main(argv: list[str] | None = None) -> int:
             "platform: gateway, projects, trainer, predictor under gunicorn gthread "
             f"({args.predictor_workers} predictor processes × {args.predictor_threads} threads; "
             "2 × 8 for the others, as docker/start.sh), one training worker, PostgreSQL 127.0.0.1:5432 "
-            "(throwaway database), file:// object store; the benchmark's clients run on the same machine",
+            "(throwaway database), file:// object store; the benchmark's clients run on the same machine"
+            + "".join(f"; {name}={value}" for name, value in settings.items()),
         ],
     )
     ok = True
     with throwaway_database(args.postgres) as database_url, tempfile.TemporaryDirectory(prefix="salesml-bench-") as tmp:
         run_dir = Path(tmp)
         print(f"starting the platform (logs in {run_dir})", flush=True)
-        with running_platform(database_url, run_dir, args.predictor_workers, args.predictor_threads) as platform:
+        with running_platform(
+            database_url, run_dir, args.predictor_workers, args.predictor_threads, settings
+        ) as platform:
             client, token, user_id = sign_in(platform, run_dir)
             session = Session(platform, client, database_url, run_dir, sizes, token, user_id)
             ok &= run_section(report, TRAINING, lambda: train_supplements(session, report))
