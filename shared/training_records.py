@@ -84,7 +84,8 @@ class ModelVersion(db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=False)
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
-    artifact: Mapped[bytes] = mapped_column(LargeBinary)
+    # Deferred: listing or activating versions never loads the (often large) pickles; the predictor selects it.
+    artifact: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     library_versions: Mapped[dict[str, str]] = mapped_column(JSON)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
     features: Mapped[list[dict[str, Any]]] = mapped_column(JSON)

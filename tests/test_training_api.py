@@ -10,7 +10,7 @@ import concurrent.futures
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from shared.db import db
 from shared.training_records import ModelVersion, TrainingRun, project_training_states
@@ -350,6 +350,30 @@ def test_models_are_listed_read_and_activated_by_their_owner_only(client, traine
     assert [(m["version"], m["active"]) for m in client.get(base, headers=headers).json] == [(2, False), (1, True)]
     with trainer_app.app_context():
         assert project_training_states([project.project_id])[project.project_id].active_model == 1
+
+
+def test_listing_and_activating_models_never_read_their_artifacts(client, trainer_app, make_project):
+    project = make_project(sales_frame())
+    add_model(trainer_app, project, 1, active=True)
+    add_model(trainer_app, project, 2, active=False)
+    base = f"/api/v1/projects/{project.project_id}/models"
+    headers = headers_for(trainer_app, project.user_id)
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    with trainer_app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert client.get(base, headers=headers).status_code == 200
+        assert client.get(f"{base}/2", headers=headers).status_code == 200
+        assert client.post(f"{base}/2/activate", headers=headers).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    reads = [s for s in statements if "model_versions" in s and s.lstrip().upper().startswith("SELECT")]
+    assert reads and not [s for s in reads if "artifact" in s]
 
 
 def test_internal_delete_removes_only_the_callers_project_training(client, trainer_app, make_project):
