@@ -5,13 +5,14 @@ from __future__ import annotations
 import functools
 import math
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from services.projects.models import User, utcnow
+from services.projects.models import User
+from shared.clock import as_utc, utcnow
 from shared.db import db
 
 PASSWORD_HASH_METHOD = "scrypt"
@@ -43,12 +44,6 @@ def _unknown_user_hash() -> str:
     return generate_password_hash(secrets.token_urlsafe(32), method=PASSWORD_HASH_METHOD)
 
 
-def _as_utc(moment: datetime | None) -> datetime | None:
-    if moment is not None and moment.tzinfo is None:  # SQLite returns naive datetimes
-        return moment.replace(tzinfo=UTC)
-    return moment
-
-
 def register_user(username: str, password: str) -> User:
     user = User(username=username, password_hash=generate_password_hash(password, method=PASSWORD_HASH_METHOD))
     db.session.add(user)
@@ -70,7 +65,7 @@ def authenticate(username: str, password: str, max_failures: int, lockout_second
         db.session.rollback()
         raise InvalidCredentials()
     now = utcnow()
-    locked_until = _as_utc(user.locked_until)
+    locked_until = as_utc(user.locked_until)
     if locked_until is not None and locked_until > now:
         db.session.rollback()
         raise AccountLocked(math.ceil((locked_until - now).total_seconds()))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from services.projects.models import Dataset, Project
 from shared.db import db
@@ -41,12 +41,17 @@ def owned_dataset(owner_id: int, project_id: int, dataset_id: str) -> Dataset:
     return dataset
 
 
-def list_datasets(project: Project) -> list[Dataset]:
-    return list(
-        db.session.execute(
-            select(Dataset).where(Dataset.project_id == project.id).order_by(Dataset.created_at.desc())
-        ).scalars()
-    )
+def list_datasets(project: Project, offset: int, limit: int) -> tuple[list[Dataset], int]:
+    """One page of the project's datasets, newest first, and how many there are in all."""
+    total = db.session.execute(select(func.count()).where(Dataset.project_id == project.id)).scalar_one()
+    datasets = db.session.execute(
+        select(Dataset)
+        .where(Dataset.project_id == project.id)
+        .order_by(Dataset.created_at.desc(), Dataset.id)
+        .offset(offset)
+        .limit(limit)
+    ).scalars()
+    return list(datasets), total
 
 
 def latest_dataset_ids(project_ids: list[int]) -> dict[int, str]:

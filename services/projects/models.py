@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from shared.clock import utcnow
 from shared.db import db
 from shared.user_tokens import RevokedToken  # noqa: F401 - the projects service migrates this table
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class User(db.Model):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
+
+from shared.schemas import UtcDateTime
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
 PASSWORD_MIN_LENGTH = 8
@@ -13,15 +13,6 @@ PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 1024
 NAME_MAX_LENGTH = 200
 DESCRIPTION_MAX_LENGTH = 10_000
-
-
-class UtcDateTime(fields.DateTime):
-    """ISO 8601 with its UTC offset, also for the naive datetimes that SQLite gives back."""
-
-    def _serialize(self, value: datetime | None, attr, obj, **kwargs):
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return super()._serialize(value, attr, obj, **kwargs)
 
 
 class RegisterSchema(Schema):

@@ -13,6 +13,7 @@ from services.projects.api.uploads import PARQUET_MEDIA_TYPE, allow_upload_body,
 from services.projects.parquet_ingest import preview_records
 from services.projects.schemas import DatasetSchema, DatasetUploadFormSchema, PreviewQuerySchema, PreviewSchema
 from shared.internal_auth import current_user_id
+from shared.pagination import paginate
 
 blp = Blueprint(
     "datasets",
@@ -33,9 +34,15 @@ UPLOAD_REQUEST_BODY = {
 @blp.route("/")
 class Datasets(MethodView):
     @blp.response(200, DatasetSchema(many=True))
-    def get(self, project_id):
-        """The project's datasets, newest first."""
-        return dataset_store.list_datasets(project_store.owned_project(current_user_id(), project_id))
+    @paginate(blp, page_size=100)
+    def get(self, project_id, pagination_parameters):
+        """The project's datasets, newest first (page_size at most PAGE_SIZE_MAX, else 422)."""
+        project = project_store.owned_project(current_user_id(), project_id)
+        datasets, total = dataset_store.list_datasets(
+            project, offset=pagination_parameters.first_item, limit=pagination_parameters.page_size
+        )
+        pagination_parameters.item_count = total
+        return datasets
 
     @blp.doc(requestBody=UPLOAD_REQUEST_BODY)
     @blp.response(201, DatasetSchema)

@@ -16,11 +16,9 @@ from services.projects.schemas import (
 )
 from services.projects.trainer_client import delete_project_training
 from shared.internal_auth import current_user_id, internal_headers
+from shared.pagination import paginate
 
 blp = Blueprint("projects", __name__, url_prefix="/api/v1/projects", description="Projects and their status.")
-
-# flask-smorest's own page-size ceiling; the configured PAGE_SIZE_MAX (checked in the view) is the real cap.
-PAGE_SIZE_CEILING = 10_000
 
 CREATE_REQUEST_BODY = {
     "required": True,
@@ -31,22 +29,12 @@ CREATE_REQUEST_BODY = {
 }
 
 
-def _apply_page_size_cap(pagination_parameters) -> None:
-    """422 for a page_size over PAGE_SIZE_MAX; the default page size shrinks to fit under it."""
-    page_size_max = current_app.config["PAGE_SIZE_MAX"]
-    if "page_size" not in request.args:
-        pagination_parameters.page_size = min(pagination_parameters.page_size, page_size_max)
-    elif pagination_parameters.page_size > page_size_max:
-        abort(422, errors={"page_size": [f"Must be less than or equal to {page_size_max}."]})
-
-
 @blp.route("/")
 class Projects(MethodView):
     @blp.response(200, ProjectSchema(many=True))
-    @blp.paginate(max_page_size=PAGE_SIZE_CEILING)
+    @paginate(blp, page_size=10)
     def get(self, pagination_parameters):
         """The caller's projects, newest first (page_size at most PAGE_SIZE_MAX, else 422)."""
-        _apply_page_size_cap(pagination_parameters)
         projects, total = project_store.list_projects(
             current_user_id(), offset=pagination_parameters.first_item, limit=pagination_parameters.page_size
         )
