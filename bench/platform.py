@@ -138,6 +138,7 @@ def running_platform(
         "OBJECT_STORE_URL": f"file://{run_dir / 'objects'}",
         "JWT_SECRET_KEY": secrets.token_urlsafe(48),
         "INTERNAL_TOKEN_SECRET": secrets.token_urlsafe(48),
+        "MODEL_SIGNING_KEY": secrets.token_urlsafe(48),
         **{f"{name.upper()}_URL": f"http://127.0.0.1:{ports[name]}" for name in SERVICES},
         # One token for the whole run, however long the training sections take.
         "ACCESS_TOKEN_MINUTES": 240,

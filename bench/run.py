@@ -210,21 +210,21 @@ def wait_for_run(session: Session, project_id: int, run: dict, started: float, t
     return run
 
 
-def serving_pipeline(database_url: str, project_id: int) -> Any:
+def serving_pipeline(database_url: str, project_id: int, signing_key: str) -> Any:
     """The project's active model, read from the platform's database and verified as the predictor does."""
     engine = create_engine(database_url)
     try:
         with engine.connect() as connection:
             row = connection.execute(
                 text(
-                    "SELECT artifact, sha256, library_versions FROM model_versions "
+                    "SELECT artifact, artifact_hmac, sha256, library_versions FROM model_versions "
                     "WHERE project_id = :project_id AND active"
                 ),
                 {"project_id": project_id},
             ).one()
     finally:
         engine.dispose()
-    return load_pipeline(bytes(row.artifact), row.sha256, row.library_versions)
+    return load_pipeline(bytes(row.artifact), signing_key, row.artifact_hmac, row.sha256, row.library_versions)
 
 
 def parquet_body(frame: pd.DataFrame) -> bytes:
@@ -269,7 +269,9 @@ def train_supplements(session: Session, report: Report) -> None:
     session.project_id = create_project_with(session, "supplements", "sales", data)
     run = train_through_platform(session, session.project_id, sizes.training_params, timeout_s=1800)
     session.training_data = data
-    session.pipeline = serving_pipeline(session.database_url, session.project_id)
+    session.pipeline = serving_pipeline(
+        session.database_url, session.project_id, session.platform.env["MODEL_SIGNING_KEY"]
+    )
     candidates = len(run["leaderboard"])
     print(f"  trained {run['model_version']} ({candidates} candidates) in {run['wall_seconds']:.1f} s", flush=True)
 

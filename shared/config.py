@@ -65,6 +65,12 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         description="Signs the short-lived internal tokens between services; at least 32 bytes outside dev mode.",
     ),
+    Setting(
+        "MODEL_SIGNING_KEY",
+        "",
+        description="HMAC key the trainer signs model artifacts with and the predictor checks before unpickling one; "
+        "at least 32 bytes outside dev mode. Changing it makes existing models refuse to serve (retrain them).",
+    ),
     Setting("ACCESS_TOKEN_MINUTES", 15, int, description="Lifetime of an access token."),
     Setting("REFRESH_TOKEN_DAYS", 7, int, description="Lifetime of a refresh token."),
     Setting("INTERNAL_TOKEN_SECONDS", 60, int, description="Lifetime of an internal service token."),
@@ -134,7 +140,7 @@ def normalize_database_url(url: str) -> str:
 
 def _apply_secrets(config: dict[str, Any]) -> None:
     """Refuse weak secrets, except in the explicit embedded dev mode where a fixed dev secret fills the gap."""
-    for name in ("JWT_SECRET_KEY", "INTERNAL_TOKEN_SECRET"):
+    for name in ("JWT_SECRET_KEY", "INTERNAL_TOKEN_SECRET", "MODEL_SIGNING_KEY"):
         value = config.get(name) or ""
         if len(value.encode()) >= MIN_SECRET_BYTES and value != DEV_SECRET:
             continue

@@ -1,12 +1,15 @@
-"""Model artifacts: the trained PyCaret pipeline as bytes, its sha256 and the library versions that made it.
+"""Model artifacts: the trained PyCaret pipeline as bytes, its HMAC, its sha256 and the library versions that made it.
 
-A pickle runs code when loaded, so ``load_pipeline`` unpickles only bytes whose sha256 matches what the trainer
-recorded, and only under the same library versions (a pickled pipeline merely warns otherwise).
+A pickle runs code when loaded, so ``load_pipeline`` unpickles only bytes that carry the trainer's HMAC under the
+server's ``MODEL_SIGNING_KEY``. A sha256 stored next to the bytes proves nothing: whoever can rewrite the row can
+rewrite both, but not forge the HMAC without the key. The library versions must also match (a pickled pipeline
+merely warns otherwise).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import io
 import platform
 from importlib.metadata import PackageNotFoundError, version
@@ -42,8 +45,21 @@ def dump_pipeline(pipeline: Any) -> bytes:
     return buffer.getvalue()
 
 
-def check_artifact(artifact: bytes, expected_sha256: str, recorded_versions: dict[str, str]) -> None:
-    """Raise ``ArtifactRejected`` unless the bytes and the running library versions match the record."""
+def artifact_hmac(artifact: bytes, signing_key: str) -> str:
+    """What the trainer records beside the artifact: HMAC-SHA256 of the bytes under the server's signing key."""
+    return hmac.new(signing_key.encode(), artifact, hashlib.sha256).hexdigest()
+
+
+def check_artifact(
+    artifact: bytes,
+    signing_key: str,
+    expected_hmac: str | None,
+    expected_sha256: str,
+    recorded_versions: dict[str, str],
+) -> None:
+    """Raise ``ArtifactRejected`` unless the bytes carry our HMAC and match the record and running library versions."""
+    if not expected_hmac or not hmac.compare_digest(artifact_hmac(artifact, signing_key), expected_hmac):
+        raise ArtifactRejected("artifact HMAC does not match: it was not written by our trainer (or the key changed)")
     actual = sha256_hex(artifact)
     if actual != expected_sha256:
         raise ArtifactRejected(f"artifact sha256 {actual[:12]}… does not match the recorded {expected_sha256[:12]}…")
@@ -60,7 +76,13 @@ def check_artifact(artifact: bytes, expected_sha256: str, recorded_versions: dic
         raise ArtifactRejected(f"artifact was made with other library versions: {described}")
 
 
-def load_pipeline(artifact: bytes, expected_sha256: str, recorded_versions: dict[str, str]) -> Any:
+def load_pipeline(
+    artifact: bytes,
+    signing_key: str,
+    expected_hmac: str | None,
+    expected_sha256: str,
+    recorded_versions: dict[str, str],
+) -> Any:
     """Unpickle a pipeline that our trainer wrote, after ``check_artifact`` accepts it."""
-    check_artifact(artifact, expected_sha256, recorded_versions)
+    check_artifact(artifact, signing_key, expected_hmac, expected_sha256, recorded_versions)
     return joblib.load(io.BytesIO(artifact))

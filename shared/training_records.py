@@ -84,6 +84,8 @@ class ModelVersion(db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=False)
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
+    # HMAC-SHA256 of the artifact under MODEL_SIGNING_KEY (shared.model_artifacts); NULL on rows from before 0002.
+    artifact_hmac: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # Deferred: listing or activating versions never loads the (often large) pickles; the predictor selects it.
     artifact: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     library_versions: Mapped[dict[str, str]] = mapped_column(JSON)

@@ -72,6 +72,7 @@ def app_config(clean_database: str, tmp_path) -> dict[str, Any]:
         "OBJECT_STORE_URL": f"file://{tmp_path / 'objects'}",
         "JWT_SECRET_KEY": TEST_SECRET,
         "INTERNAL_TOKEN_SECRET": TEST_SECRET + "-internal",
+        "MODEL_SIGNING_KEY": TEST_SECRET + "-models",
         "SALESML_DEV_MODE": False,
         "LOG_LEVEL": "WARNING",
     }

@@ -200,6 +200,7 @@ def make_platform(
         **s3_settings,
         "JWT_SECRET_KEY": TEST_SECRET,
         "INTERNAL_TOKEN_SECRET": TEST_SECRET + "-internal",
+        "MODEL_SIGNING_KEY": TEST_SECRET + "-models",
         **{f"{name.upper()}_URL": f"http://127.0.0.1:{ports[name]}" for name in SERVICES},
         **E2E_SETTINGS,
     }

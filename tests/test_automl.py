@@ -27,7 +27,7 @@ from services.trainer.automl import (
     prepare_data,
 )
 from shared.config import REPO_ROOT
-from shared.model_artifacts import library_versions, load_pipeline, sha256_hex
+from shared.model_artifacts import artifact_hmac, library_versions, load_pipeline, sha256_hex
 from shared.storage import open_object_store
 
 ADVERTISING = Path("/work/shared/datasets/advertising_islr.csv")
@@ -187,7 +187,10 @@ def test_stored_pipeline_predicts_what_it_predicted_before_storing(tmp_path):
     job = make_job(tmp_path, "file:///unused", "unused")
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         before, result = pool.submit(_fit_predict_and_package, job, frame).result(timeout=300)
-    pipeline = load_pipeline(result.artifact, sha256_hex(result.artifact), library_versions())
+    key = "test-model-signing-key-of-32-bytes-or-more"
+    pipeline = load_pipeline(
+        result.artifact, key, artifact_hmac(result.artifact, key), sha256_hex(result.artifact), library_versions()
+    )
     after = pipeline.predict(frame.drop(columns=["sales"]))
     assert list(after) == pytest.approx(before, rel=1e-9, abs=1e-9)
 

@@ -1,7 +1,7 @@
 """The predictor app against real PostgreSQL, with pipelines trained for real by PyCaret on the supplements example.
 
-Model rows are written as the trainer writes them (``dump_pipeline``, its sha256, ``library_versions``, the
-trainer's ``describe_features``), straight into the test database.
+Model rows are written as the trainer writes them (``dump_pipeline``, its HMAC and sha256, ``library_versions``,
+the trainer's ``describe_features``), straight into the test database.
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ import pytest
 from sqlalchemy import update
 
 from demo.supplements import expected_sales, generate_supplements_sales
-from services.predictor import create_app
+from services.predictor import create_app, model_cache
 from services.predictor.api import MODEL_CACHE_EXTENSION
 from services.predictor.model_cache import find_serving_version
 from services.trainer.automl import describe_features
 from shared.db import db
-from shared.model_artifacts import dump_pipeline, library_versions, sha256_hex
+from shared.model_artifacts import artifact_hmac, dump_pipeline, library_versions, load_pipeline, sha256_hex
 from shared.training_records import ModelVersion
 from tests.conftest import internal_token_headers
 
@@ -110,9 +110,13 @@ def store_model(
     project_id: int = PROJECT,
     artifact: bytes | None = None,
     sha256: str | None = None,
+    signature: str | None = None,
     versions: dict[str, str] | None = None,
 ) -> int:
+    """A model row as the trainer writes it; ``artifact``/``sha256``/``signature`` as an attacker might rewrite them."""
     artifact = model.artifact if artifact is None else artifact
+    if signature is None:
+        signature = artifact_hmac(artifact, app.config["MODEL_SIGNING_KEY"])
     with app.app_context():
         if active:
             db.session.execute(update(ModelVersion).where(ModelVersion.project_id == project_id).values(active=False))
@@ -126,6 +130,7 @@ def store_model(
             active=active,
             size_bytes=len(artifact),
             sha256=sha256 or model.sha256,
+            artifact_hmac=signature or None,
             artifact=artifact,
             library_versions=versions or library_versions(),
             metrics={"cv": {}, "holdout": {}},
@@ -465,37 +470,75 @@ def test_pinned_versions_and_activation_changes_take_effect_without_restart(app,
     assert predict(client, headers, CREATINA_SATURDAY, query="?version=2").status_code == 200
 
 
-def test_the_cache_keeps_loaded_pipelines_within_its_byte_budget(make_app, models, headers):
+def count_artifact_loads(monkeypatch) -> list[str]:
+    """Record the sha256 of every artifact the predictor reads and unpickles (a cache miss)."""
+    loads: list[str] = []
+
+    def recording_load_pipeline(artifact, *args, **kwargs):
+        loads.append(sha256_hex(artifact))
+        return load_pipeline(artifact, *args, **kwargs)
+
+    monkeypatch.setattr(model_cache, "load_pipeline", recording_load_pipeline)
+    return loads
+
+
+def test_a_loaded_pipeline_is_reused_until_evicted_by_the_byte_budget(make_app, models, headers, monkeypatch):
     app = make_app(PREDICTOR_CACHE_MAX_BYTES=len(models["v1"].artifact) + len(models["v2"].artifact) - 1)
+    loads = count_artifact_loads(monkeypatch)
     client = app.test_client()
-    first = store_model(app, models["v1"], 1)
+    v1, v2 = models["v1"].sha256, models["v2"].sha256
+    store_model(app, models["v1"], 1)
+    for _ in range(3):
+        assert predict(client, headers, CREATINA_SATURDAY).status_code == 200
+    assert loads == [v1]
+    store_model(app, models["v2"], 2)
     predict(client, headers, CREATINA_SATURDAY)
-    second = store_model(app, models["v2"], 2)
     predict(client, headers, CREATINA_SATURDAY)
-    cache = app.extensions[MODEL_CACHE_EXTENSION]
-    assert cache.cached_keys() == [(second, models["v2"].sha256)]
+    assert loads == [v1, v2]
+    # Both do not fit: version 1 was evicted for version 2, and loading it again evicts version 2.
     predict(client, headers, CREATINA_SATURDAY, query="?version=1")
-    assert cache.cached_keys() == [(first, models["v1"].sha256)]
+    predict(client, headers, CREATINA_SATURDAY, query="?version=1")
+    predict(client, headers, CREATINA_SATURDAY)
+    assert loads == [v1, v2, v1, v2]
 
 
 # --- integrity ---------------------------------------------------------------------------------------------------
 
 
-def test_an_altered_artifact_is_refused_and_never_unpickled(app, models, headers, tmp_path):
+@pytest.mark.parametrize(
+    "rewritten",
+    ["artifact only", "artifact and its sha256", "artifact, sha256 and an HMAC under a guessed key", "HMAC removed"],
+)
+def test_an_altered_artifact_is_refused_and_never_unpickled(app, models, headers, tmp_path, rewritten):
     canary = tmp_path / "pwned"
     payload = pickle.dumps(CreatesFileWhenUnpickled(canary))
     proof = tmp_path / "proof"
     joblib.load(io.BytesIO(pickle.dumps(CreatesFileWhenUnpickled(proof))))
     assert proof.exists(), "the payload must really run code when unpickled, or this test proves nothing"
 
-    store_model(app, models["v1"], 1, artifact=payload, sha256=models["v1"].sha256)
+    genuine_hmac = artifact_hmac(models["v1"].artifact, app.config["MODEL_SIGNING_KEY"])
+    sha256, signature = {
+        "artifact only": (models["v1"].sha256, genuine_hmac),
+        "artifact and its sha256": (sha256_hex(payload), genuine_hmac),
+        "artifact, sha256 and an HMAC under a guessed key": (sha256_hex(payload), artifact_hmac(payload, "guess" * 8)),
+        "HMAC removed": (sha256_hex(payload), ""),
+    }[rewritten]
+    store_model(app, models["v1"], 1, artifact=payload, sha256=sha256, signature=signature)
+    for _ in range(2):
+        response = predict(app.test_client(), headers, CREATINA_SATURDAY)
+        assert response.status_code == 409
+        assert response.json["message"] == (
+            "Model version 1 cannot serve: its artifact failed its integrity check. "
+            "Retrain or activate another version."
+        )
+    assert not canary.exists()
+
+
+def test_an_artifact_signed_with_another_key_is_refused(app, models, headers):
+    store_model(app, models["v1"], 1, signature=artifact_hmac(models["v1"].artifact, "another-key-" + "x" * 32))
     response = predict(app.test_client(), headers, CREATINA_SATURDAY)
     assert response.status_code == 409
-    assert response.json["message"] == (
-        "Model version 1 cannot serve: its artifact failed its integrity check. Retrain or activate another version."
-    )
-    assert not canary.exists()
-    assert app.extensions[MODEL_CACHE_EXTENSION].cached_keys() == []
+    assert "integrity check" in response.json["message"]
 
 
 def test_an_artifact_from_other_library_versions_is_refused(app, models, headers):

@@ -83,7 +83,13 @@ def test_a_real_training_makes_the_first_active_model(trainer_app, projects_app,
     with trainer_app.app_context():
         assert project_training_states([project.project_id])[project.project_id].status == "ready"
         stored = db.session.query(ModelVersion).one()
-        pipeline = load_pipeline(stored.artifact, stored.sha256, stored.library_versions)
+        pipeline = load_pipeline(
+            stored.artifact,
+            trainer_app.config["MODEL_SIGNING_KEY"],
+            stored.artifact_hmac,
+            stored.sha256,
+            stored.library_versions,
+        )
     predictions = pipeline.predict(frame.drop(columns=["sales"]))
     assert np.corrcoef(predictions, frame["sales"])[0, 1] > 0.9
     project_view = projects_app.test_client().get(

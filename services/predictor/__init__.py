@@ -34,6 +34,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             max_rows=app.config["PREDICT_BATCH_MAX_ROWS"],
         ),
         max_string_length=app.config["PREDICT_MAX_STRING_LENGTH"],
+        signing_key=app.config["MODEL_SIGNING_KEY"],
     )
     app.register_blueprint(make_health_blueprint(SERVICE, {"database": check_database}))
     return app

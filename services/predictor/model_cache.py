@@ -2,8 +2,9 @@
 
 Every request asks the database which version serves (id, version and sha256 only), so activating another version
 or a new training takes effect on the next request. The artifact bytes are read only when that (id, sha256) is not
-cached yet, unpickled only after ``shared.model_artifacts.load_pipeline`` has checked their sha256 and library
-versions, and the cache is bounded by the total size of the artifacts it holds.
+cached yet, unpickled only after ``shared.model_artifacts.load_pipeline`` has checked their HMAC (under the server's
+``MODEL_SIGNING_KEY``), sha256 and library versions, and the cache is bounded by the total size of the artifacts
+it holds.
 """
 
 from __future__ import annotations
@@ -144,8 +145,9 @@ def find_serving_version(project_id: int, owner_id: int, version: int | None = N
 class ModelCache:
     """Loaded models of this process, least recently used evicted once their artifacts exceed ``max_bytes``."""
 
-    def __init__(self, max_bytes: int, batching: BatchingSettings, max_string_length: int) -> None:
+    def __init__(self, max_bytes: int, batching: BatchingSettings, max_string_length: int, signing_key: str) -> None:
         self.max_bytes = max_bytes
+        self.signing_key = signing_key
         self.batching = batching
         self.max_string_length = max_string_length
         self._models: OrderedDict[tuple[int, str], LoadedModel] = OrderedDict()
@@ -176,10 +178,6 @@ class ModelCache:
                 self._loading.pop(key, None)
             return model
 
-    def cached_keys(self) -> list[tuple[int, str]]:
-        with self._lock:
-            return list(self._models)
-
     def _lookup(self, key: tuple[int, str]) -> LoadedModel | None:
         model = self._models.get(key)
         if model is not None:
@@ -198,6 +196,7 @@ class ModelCache:
         row = db.session.execute(
             select(
                 ModelVersion.artifact,
+                ModelVersion.artifact_hmac,
                 ModelVersion.library_versions,
                 ModelVersion.features,
                 ModelVersion.target,
@@ -206,7 +205,9 @@ class ModelCache:
         if row is None:
             raise ModelVersionNotFound()
         try:
-            pipeline = load_pipeline(row.artifact, serving.sha256, row.library_versions or {})
+            pipeline = load_pipeline(
+                row.artifact, self.signing_key, row.artifact_hmac, serving.sha256, row.library_versions or {}
+            )
         except ArtifactRejected as exc:
             log.error("refused model %s (version %s): %s", serving.model_id, serving.version, exc)
             raise ModelUnusable(serving.version) from exc

@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from services.trainer.automl import TrainingResult
 from shared.db import db
-from shared.model_artifacts import library_versions, sha256_hex
+from shared.model_artifacts import artifact_hmac, library_versions, sha256_hex
 from shared.training_records import (
     ACTIVE_RUN_STATUSES,
     FINISHED_RUN_STATUSES,
@@ -419,6 +420,7 @@ def record_success(fence: RunFence, result: TrainingResult, target: str) -> int 
                 active=True,
                 size_bytes=len(result.artifact),
                 sha256=sha256_hex(result.artifact),
+                artifact_hmac=artifact_hmac(result.artifact, current_app.config["MODEL_SIGNING_KEY"]),
                 artifact=result.artifact,
                 library_versions=library_versions(),
                 metrics=result.metrics,
