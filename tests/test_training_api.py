@@ -6,6 +6,7 @@ No worker runs here: runs stay queued unless a test moves them, so these tests n
 from __future__ import annotations
 
 import concurrent.futures
+import re
 
 import numpy as np
 import pandas as pd
@@ -15,8 +16,6 @@ from sqlalchemy import event, func, select
 from shared.db import db
 from shared.training_records import ModelVersion, TrainingRun, project_training_states
 from tests.conftest import internal_token_headers
-
-pytest_plugins = ["tests.training_support"]
 
 RUN_FIELDS = {
     "id",
@@ -175,12 +174,12 @@ def test_missing_project_dataset_or_projects_service(client, trainer_app, make_p
     assert count_runs(trainer_app) == 0
 
 
-def test_a_project_without_a_dataset_is_a_conflict(client, trainer_app, projects_app, make_project):
+def test_a_project_without_a_dataset_is_a_conflict(client, trainer_app, served_projects_app, make_project):
     user = make_project(sales_frame())
-    created = projects_app.test_client().post(
+    created = served_projects_app.test_client().post(
         "/api/v1/projects",
         json={"name": "empty"},
-        headers=internal_token_headers(projects_app.config, "projects", user.user_id),
+        headers=internal_token_headers(served_projects_app.config, "projects", user.user_id),
     )
     response = client.post(
         f"/api/v1/projects/{created.json['id']}/train", json={}, headers=headers_for(trainer_app, user.user_id)
@@ -373,7 +372,7 @@ def test_listing_and_activating_models_never_read_their_artifacts(client, traine
     finally:
         event.remove(engine, "before_cursor_execute", record)
     reads = [s for s in statements if "model_versions" in s and s.lstrip().upper().startswith("SELECT")]
-    assert reads and not [s for s in reads if "artifact" in s]
+    assert reads and not [s for s in reads if re.search(r"model_versions\.artifact\b", s)]
 
 
 def test_internal_delete_removes_only_the_callers_project_training(client, trainer_app, make_project):

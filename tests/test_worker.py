@@ -23,9 +23,7 @@ from shared.db import db
 from shared.model_artifacts import load_pipeline
 from shared.training_records import ModelVersion, TrainingRun, project_training_states, utcnow
 from tests.conftest import internal_token_headers
-from tests.training_helpers import run_status, start_worker_process, wait_for_run
-
-pytest_plugins = ["tests.training_support"]
+from tests.trainer_fixtures import load_run, start_worker_process, wait_for_run
 
 ADVERTISING = Path("/work/shared/datasets/advertising_islr.csv")
 SLOW_CANDIDATES = ["lr", "ridge", "dt", "rf", "et", "gbr", "ada", "knn", "br", "huber"]
@@ -63,7 +61,7 @@ def scores(leaderboard: list[dict]) -> list[dict]:
 
 
 @pytest.mark.slow
-def test_a_real_training_makes_the_first_active_model(trainer_app, projects_app, make_project):
+def test_a_real_training_makes_the_first_active_model(trainer_app, served_projects_app, make_project):
     frame = sales_frame()
     project = make_project(frame)
     run_id = start_run(trainer_app, project, include=["lr", "dt"], folds=2)
@@ -92,9 +90,9 @@ def test_a_real_training_makes_the_first_active_model(trainer_app, projects_app,
         )
     predictions = pipeline.predict(frame.drop(columns=["sales"]))
     assert np.corrcoef(predictions, frame["sales"])[0, 1] > 0.9
-    project_view = projects_app.test_client().get(
+    project_view = served_projects_app.test_client().get(
         f"/api/v1/projects/{project.project_id}",
-        headers=internal_token_headers(projects_app.config, "projects", project.user_id),
+        headers=internal_token_headers(served_projects_app.config, "projects", project.user_id),
     )
     assert project_view.json["status"] == "ready"
 
@@ -130,12 +128,12 @@ def test_a_worker_killed_mid_training_loses_its_run_to_another_worker(
         worker.kill()
     _, still_alive = psutil.wait_procs(training_processes, timeout=15)
     assert still_alive == [], "the training process outlived its worker"
-    abandoned = run_status(app, run_id)
+    abandoned = load_run(app, run_id)
     assert (abandoned.status, abandoned.attempt, abandoned.worker_id) == ("running", 1, "doomed-worker")
 
     wait_for_run(app, run_id, lambda r: r.lease_expires_at < utcnow(), timeout=30)
     assert TrainingWorker(app, "rescuer").run_once() is True
-    rescued = run_status(app, run_id)
+    rescued = load_run(app, run_id)
     assert (rescued.status, rescued.attempt, rescued.worker_id) == ("succeeded", 2, "rescuer")
 
     dead_attempt = runs.RunFence(run_id, 1)
@@ -145,7 +143,7 @@ def test_a_worker_killed_mid_training_loses_its_run_to_another_worker(
         late_model = TrainingResult(b"late", "lr", [], {"cv": {}, "holdout": {}}, [], [])
         assert runs.record_success(dead_attempt, late_model, "sales") is None
         assert runs.requeue_run(dead_attempt) is False
-    after = run_status(app, run_id)
+    after = load_run(app, run_id)
     assert (after.status, after.progress, after.error, after.model_version) == ("succeeded", 1.0, None, 1)
     with app.app_context():
         assert db.session.query(ModelVersion).count() == 1
@@ -184,7 +182,7 @@ def test_a_run_over_its_time_budget_is_killed_and_failed(make_trainer_app, make_
         run.params = {**run.params, "time_budget_s": 1}  # below what the API allows, to keep the test short
         db.session.commit()
     TrainingWorker(app, "test-worker").run_once()
-    failed = run_status(app, run_id)
+    failed = load_run(app, run_id)
     assert failed.status == "failed"
     assert failed.error["message"].startswith("the run exceeded its 1 s budget")
     assert failed.finished_at is not None and failed.lease_expires_at is None
@@ -213,7 +211,7 @@ def test_cancel_a_running_run_and_stop_a_worker_gracefully(trainer_config, make_
         assert worker.wait(60) == 0
     finally:
         worker.kill()
-    requeued = run_status(app, second)
+    requeued = load_run(app, second)
     assert (requeued.status, requeued.worker_id, requeued.lease_expires_at) == ("queued", None, None)
     _, still_alive = psutil.wait_procs(training_processes, timeout=15)
     assert still_alive == []
@@ -243,7 +241,7 @@ def test_two_workers_at_once_train_like_one_after_the_other(trainer_config, make
     for project in projects:
         run_id = start_run(app, project, **options)
         TrainingWorker(app, "alone").run_once()
-        one_after_the_other.append(run_status(app, run_id))
+        one_after_the_other.append(load_run(app, run_id))
     for parallel_run, sequential_run in zip(finished, one_after_the_other, strict=True):
         assert sequential_run.status == "succeeded"
         assert scores(parallel_run.leaderboard) == scores(sequential_run.leaderboard)
@@ -264,8 +262,8 @@ def test_candidates_spread_over_a_dask_cluster(make_trainer_app, make_project, t
         app = make_trainer_app(DASK_SCHEDULER_ADDRESS=cluster.scheduler_address)
         run_id = start_run(app, project, **options)
         TrainingWorker(app, "dask-worker").run_once()
-    run = run_status(app, run_id)
+    run = load_run(app, run_id)
     assert run.status == "succeeded", run.error
     assert {row["model"] for row in run.leaderboard} == {"lr", "dt", "ridge"}
-    assert scores(run.leaderboard) == scores(run_status(app, local_run).leaderboard)
+    assert scores(run.leaderboard) == scores(load_run(app, local_run).leaderboard)
     assert run.model_version == 2

@@ -1,10 +1,15 @@
-"""Fixtures the trainer's tests share: the real projects service on a free port, users with projects and datasets,
-and the trainer app configured against them (``pytest_plugins = ["tests.training_support"]``)."""
+"""What the trainer's tests share: the real projects service on a free port, users with projects and datasets, the
+trainer app configured against them (a plugin of ``tests/conftest.py``), reading and waiting for a
+run's row, and real worker processes."""
 
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,7 +24,10 @@ from werkzeug.serving import make_server
 from services.projects import create_app as create_projects
 from services.trainer import create_app as create_trainer
 from shared.db import db
+from shared.training_records import TrainingRun
 from tests.conftest import internal_token_headers
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 PARQUET = "application/vnd.apache.parquet"
 
@@ -32,7 +40,7 @@ class ProjectWithData:
 
 
 @pytest.fixture
-def projects_app(app_config: dict[str, Any]) -> Iterator[Flask]:
+def served_projects_app(app_config: dict[str, Any]) -> Iterator[Flask]:
     """The real projects service, served over HTTP on a free port (the trainer asks it for training input)."""
     app = create_projects(app_config)
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -53,10 +61,10 @@ def dispose_engines(app: Flask) -> None:
 
 
 @pytest.fixture
-def trainer_config(app_config: dict[str, Any], projects_app: Flask, tmp_path: Path) -> dict[str, Any]:
+def trainer_config(app_config: dict[str, Any], served_projects_app: Flask, tmp_path: Path) -> dict[str, Any]:
     return {
         **app_config,
-        "PROJECTS_URL": projects_app.config["SERVED_AT"],
+        "PROJECTS_URL": served_projects_app.config["SERVED_AT"],
         "TRAINING_WORK_DIR": str(tmp_path / "training"),
         "TRAINING_HEARTBEAT_SECONDS": 0.5,
         "WORKER_POLL_SECONDS": 0.2,
@@ -83,9 +91,9 @@ def trainer_app(make_trainer_app: Callable[..., Flask]) -> Flask:
 
 
 @pytest.fixture
-def make_project(projects_app: Flask, app_config: dict[str, Any]) -> Callable[..., ProjectWithData]:
+def make_project(served_projects_app: Flask, app_config: dict[str, Any]) -> Callable[..., ProjectWithData]:
     """A user (new, or ``user_id``) with a project whose dataset is ``frame``, through the projects service's API."""
-    client = projects_app.test_client()
+    client = served_projects_app.test_client()
 
     def make(frame: pd.DataFrame, target: str = "sales", user_id: int | None = None) -> ProjectWithData:
         if user_id is None:
@@ -110,3 +118,42 @@ def make_project(projects_app: Flask, app_config: dict[str, Any]) -> Callable[..
         return ProjectWithData(user_id, project.json["id"], dataset.json["id"])
 
     return make
+
+
+def load_run(app: Flask, run_id: int) -> TrainingRun:
+    """The run's row as it is now, detached from the session."""
+    with app.app_context():
+        run = db.session.get(TrainingRun, run_id)
+        assert run is not None
+        db.session.expunge(run)
+        return run
+
+
+def wait_for_run(app: Flask, run_id: int, condition: Callable[[TrainingRun], bool], timeout: float) -> TrainingRun:
+    """Poll the run's row until ``condition`` holds (generous timeouts: these machines are shared and noisy)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        run = load_run(app, run_id)
+        if condition(run):
+            return run
+        if time.monotonic() > deadline:
+            raise AssertionError(f"run {run_id} still {run.status}/{run.stage} after {timeout} s")
+        time.sleep(0.2)
+
+
+def start_worker_process(config: dict[str, Any], log_path: Path, worker_id: str) -> subprocess.Popen:
+    """``python -m services.trainer.worker`` as a real process in its own session, configured by its environment."""
+    env = {**os.environ, "WORKER_ID": worker_id}
+    for key, value in config.items():
+        if key in {"SALESML_DEV_MODE"} or not isinstance(value, str | int | float | bool):
+            continue
+        env[key] = str(int(value)) if isinstance(value, bool) else str(value)
+    with log_path.open("ab") as log_file:
+        return subprocess.Popen(
+            [sys.executable, "-m", "services.trainer.worker"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=log_file,
+            start_new_session=True,
+        )
