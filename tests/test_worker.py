@@ -149,6 +149,28 @@ def test_a_worker_killed_mid_training_loses_its_run_to_another_worker(
         assert db.session.query(ModelVersion).count() == 1
 
 
+@pytest.mark.slow
+def test_a_busy_worker_rescues_a_run_whose_worker_died(trainer_config, make_trainer_app, make_project, tmp_path):
+    """Every worker busy on a long run: a dead worker's run is still re-queued soon after its lease expired."""
+    app = make_trainer_app(TRAINING_LEASE_SECONDS=2)
+    project = make_project(pd.read_csv(ADVERTISING))
+    long_run = start_run(app, project, include=SLOW_CANDIDATES, folds=10)
+    worker = start_worker_process({**trainer_config, "TRAINING_LEASE_SECONDS": 2}, tmp_path / "busy.log", "busy")
+    try:
+        wait_for_run(app, long_run, lambda r: r.status == "running" and r.worker_id == "busy", timeout=60)
+        orphan = start_run(app, make_project(sales_frame()))
+        with app.app_context():
+            claimed = runs.claim_next_run("dead-worker", lease_seconds=1)
+        assert claimed is not None and claimed.fence == runs.RunFence(orphan, 1)
+        rescued = wait_for_run(app, orphan, lambda r: r.status == "queued", timeout=30)
+        busy = load_run(app, long_run)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(60)
+    assert (rescued.attempt, rescued.worker_id, rescued.lease_expires_at) == (1, None, None)
+    assert (busy.status, busy.worker_id) == ("running", "busy")
+
+
 def test_a_run_whose_workers_keep_vanishing_fails_after_the_last_attempt(make_trainer_app, make_project):
     app = make_trainer_app(TRAINING_MAX_ATTEMPTS=2)
     project = make_project(sales_frame())

@@ -1,9 +1,10 @@
 """The training worker: ``python -m services.trainer.worker``. Run several (on one or many machines) to scale out.
 
 Loop: re-queue runs whose worker vanished (expired lease), claim the oldest queued run, train it in a fresh process
-while renewing the lease, write the outcome fenced on the claim. On SIGTERM/SIGINT the worker stops claiming, kills
-the training in progress and gives its run back to the queue at once (another worker starts it over), then exits:
-a stopping worker never leaves a run ``running`` with nobody working on it, and a deploy never waits for a long run.
+while renewing the lease (and sweeping expired leases once per lease period), write the outcome fenced on the claim.
+On SIGTERM/SIGINT the worker stops claiming, kills the training in progress and gives its run back to the queue at
+once (another worker starts it over), then exits: a stopping worker never leaves a run ``running`` with nobody
+working on it, and a deploy never waits for a long run.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class TrainingWorker:
         """Sweep expired leases, then claim and train one run; False when the queue was empty."""
         with self.app.app_context():
             try:
-                runs.sweep_expired_leases(self.config["TRAINING_MAX_ATTEMPTS"])
+                self._sweep_expired_leases()
                 claimed = runs.claim_next_run(self.worker_id, self.config["TRAINING_LEASE_SECONDS"])
                 if claimed is None:
                     return False
@@ -116,6 +117,7 @@ class TrainingWorker:
         lease_s = self.config["TRAINING_LEASE_SECONDS"]
         heartbeat_s = self.config["TRAINING_HEARTBEAT_SECONDS"]
         next_heartbeat = 0.0
+        next_sweep = time.monotonic() + lease_s
         progress: Progress | None = Progress("starting", 0.0)
         while True:
             for message in process.messages(SUPERVISE_TICK_SECONDS):
@@ -164,6 +166,17 @@ class TrainingWorker:
                     process.kill()
                     runs.finish_run(fence, RUN_CANCELLED)
                     return
+            if time.monotonic() >= next_sweep:
+                # Busy workers sweep too: with every worker on a long run, a dead worker's run still moves on in time.
+                self._sweep_expired_leases()
+                next_sweep = time.monotonic() + lease_s
+
+    def _sweep_expired_leases(self) -> None:
+        try:
+            runs.sweep_expired_leases(self.config["TRAINING_MAX_ATTEMPTS"])
+        except SQLAlchemyError:
+            db.session.rollback()
+            log.exception("sweeping expired leases failed; retrying later")
 
     def _heartbeat(self, fence: runs.RunFence, lease_s: float, progress: Progress | None) -> runs.Lease | None:
         """Renew the lease; a database hiccup keeps the training going (the lease has slack) instead of losing it."""
