@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import concurrent.futures
 import re
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import event, func, select
 
+from services.trainer.schemas import ModelVersionSchema, TrainingRunSchema
 from shared.db import db
 from shared.training_records import ModelVersion, TrainingRun, project_training_states
 from tests.conftest import internal_token_headers
@@ -81,6 +83,14 @@ def test_train_queues_a_run_with_the_defaults(client, trainer_app, make_project)
     assert fetched.status_code == 200 and fetched.json == run
     with trainer_app.app_context():
         assert project_training_states([project.project_id])[project.project_id].status == "training"
+
+
+def test_timestamps_carry_their_utc_offset_even_when_the_database_drops_it():
+    naive = datetime(2026, 1, 2, 3, 4, 5)  # what SQLite gives back
+    run = TrainingRun(id=1, project_id=1, params={}, created_at=naive, started_at=naive, finished_at=None)
+    dumped = TrainingRunSchema().dump(run)
+    assert (dumped["created_at"], dumped["started_at"]) == ("2026-01-02T03:04:05+00:00", "2026-01-02T03:04:05+00:00")
+    assert ModelVersionSchema().dump(ModelVersion(created_at=naive))["created_at"] == "2026-01-02T03:04:05+00:00"
 
 
 def test_train_takes_every_parameter(client, trainer_app, make_project):

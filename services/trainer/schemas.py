@@ -8,6 +8,7 @@ from flask import current_app
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from services.trainer.automl import REGRESSION_MODEL_IDS, SORT_METRICS
+from shared.schemas import UtcDateTime
 
 MODEL_ID_CHOICES = sorted(REGRESSION_MODEL_IDS)
 
@@ -66,9 +67,9 @@ class TrainingRunSchema(Schema):
     progress = fields.Float()
     attempt = fields.Integer()
     params = fields.Method("public_params", metadata={"type": "object"})
-    created_at = fields.DateTime()
-    started_at = fields.DateTime(allow_none=True)
-    finished_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime()
+    started_at = UtcDateTime(allow_none=True)
+    finished_at = UtcDateTime(allow_none=True)
     error = fields.Nested(RunErrorSchema, allow_none=True)
     leaderboard = fields.List(fields.Nested(LeaderboardEntrySchema), allow_none=True)
     model_version = fields.Integer(allow_none=True)
@@ -101,7 +102,7 @@ class ModelVersionSchema(Schema):
     algorithm = fields.String()
     target = fields.String()
     training_run_id = fields.Integer()
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
     active = fields.Boolean()
     size_bytes = fields.Integer()
     sha256 = fields.String()
