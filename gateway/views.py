@@ -9,19 +9,16 @@ from flask_jwt_extended import get_jwt_identity, verify_jwt_in_request
 
 from gateway.ownership import OwnershipCache
 from gateway.routing import PROJECTS, Route, resolve
-from gateway.upstream import StreamedBody, UpstreamFailure, Upstreams, client_response_headers, upstream_request_headers
+from gateway.upstream import StreamedBody, client_response_headers, upstream_request_headers
 from shared.db import db
 from shared.internal_auth import internal_headers
+from shared.service_client import UpstreamFailure, service_client
 
 PROXIED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 PROJECT_NOT_FOUND = "Project not found."
 SWAGGER_UI = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.17.14"
 
 blp = Blueprint("gateway", __name__)
-
-
-def _upstreams() -> Upstreams:
-    return current_app.extensions["upstreams"]
 
 
 def _ownership_cache() -> OwnershipCache:
@@ -42,8 +39,8 @@ def _ensure_owned(user_id: int, project_id: int) -> None:
     cache = _ownership_cache()
     if cache.owns(user_id, project_id):
         return
-    answer = _upstreams().send(
-        PROJECTS, "GET", f"/internal/projects/{project_id}", internal_headers(PROJECTS, user_id), stream=False
+    answer = service_client().send(
+        PROJECTS, "GET", f"/internal/projects/{project_id}", internal_headers(PROJECTS, user_id)
     )
     if answer.status_code == 404:
         abort(404, PROJECT_NOT_FOUND)
@@ -67,13 +64,14 @@ def _proxy(route: Route, user_id: int | None) -> Response:
         added=internal_headers(route.service, user_id),
         keep_authorization=route.forwards_authorization,
     )
-    upstream = _upstreams().send(
+    upstream = service_client().send(
         route.service,
         request.method,
         request.path,
         headers,
         query=request.query_string.decode("latin-1"),
         body=_request_body(),
+        stream=True,
     )
     chunk_bytes = current_app.config["PROXY_CHUNK_BYTES"]
 
@@ -119,7 +117,7 @@ def openapi_document() -> Response:
 
 
 def fetch_service_document(service: str) -> dict[str, Any]:
-    answer = _upstreams().send(service, "GET", "/openapi.json", internal_headers(service, None), stream=False)
+    answer = service_client().send(service, "GET", "/openapi.json", internal_headers(service, None))
     if answer.status_code != 200:
         raise UpstreamFailure(502, f"the {service} service answered {answer.status_code} for its OpenAPI document")
     return answer.json()

@@ -30,6 +30,17 @@ DEFAULT_MESSAGES = {
 }
 
 
+class ServiceError(Exception):
+    """A request this service cannot serve, raised from anywhere below a view: the client gets ``status``, ``message``
+    (and ``errors``, field → messages) in the one error shape."""
+
+    def __init__(self, status: int, message: str, errors: dict[str, list[str]] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.errors = errors
+
+
 def error_body(code: int, message: str | None = None, errors: dict[str, Any] | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {
         "code": code,
@@ -89,6 +100,10 @@ def _handle_http_exception(exc: HTTPException) -> Response:
     return error_response(code, message, errors, headers)
 
 
+def _handle_service_error(exc: ServiceError) -> Response:
+    return error_response(exc.status, exc.message, exc.errors)
+
+
 def _handle_unexpected(exc: Exception) -> Response:
     log.exception("unhandled exception", exc_info=exc)
     return error_response(500)
@@ -102,6 +117,7 @@ def _handle_database_unavailable(exc: Exception) -> Response:
 def register_error_handlers(app: Flask) -> None:
     """Every HTTP error and every uncaught exception becomes the one JSON shape (never HTML, never a trace)."""
     app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(ServiceError, _handle_service_error)
     # A database that is down or restarting (connection refused or lost) is a 503 the client may retry, not a bug.
     app.register_error_handler(OperationalError, _handle_database_unavailable)
     app.register_error_handler(InterfaceError, _handle_database_unavailable)

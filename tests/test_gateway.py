@@ -180,6 +180,6 @@ def test_database_down_is_a_503_for_token_checks_and_readiness(app_config, servi
     client = app.test_client()
     answer = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
     assert answer.status_code == 503
-    assert answer.json["message"] == "the database is unavailable"
+    assert answer.json["message"] == "The database is unavailable; retry shortly."
     assert list(client.get("/health/ready").json["errors"]) == ["database"]
     assert client.get("/health").status_code == 200

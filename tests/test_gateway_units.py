@@ -11,7 +11,8 @@ import requests
 from gateway.openapi import MergedDocument, merge_documents
 from gateway.ownership import OwnershipCache
 from gateway.routing import PREDICTOR, PROJECTS, TRAINER, Route, resolve
-from gateway.upstream import UpstreamFailure, Upstreams, client_response_headers, upstream_request_headers
+from gateway.upstream import client_response_headers, upstream_request_headers
+from shared.service_client import ServiceClient, UpstreamFailure
 
 
 @pytest.mark.parametrize(
@@ -239,7 +240,7 @@ def test_unreachable_service_is_503_and_a_broken_one_502():
     with socket.socket() as hangs_up:
         hangs_up.bind(("127.0.0.1", 0))
         hangs_up.listen(1)
-        upstreams = Upstreams(
+        services = ServiceClient(
             {
                 "trainer": f"http://127.0.0.1:{closed_port}",
                 "predictor": f"http://127.0.0.1:{hangs_up.getsockname()[1]}",
@@ -248,8 +249,8 @@ def test_unreachable_service_is_503_and_a_broken_one_502():
             read_timeout_s=5,
         )
         with pytest.raises(UpstreamFailure) as refused:
-            upstreams.send("trainer", "GET", "/health", {})
-        assert (refused.value.code, refused.value.message) == (503, "the trainer service is unavailable")
+            services.send("trainer", "GET", "/health", {})
+        assert (refused.value.status, refused.value.message) == (503, "the trainer service is unavailable")
 
         def accept_and_hang_up() -> None:
             connection, _ = hangs_up.accept()
@@ -258,14 +259,14 @@ def test_unreachable_service_is_503_and_a_broken_one_502():
 
         threading.Thread(target=accept_and_hang_up, daemon=True).start()
         with pytest.raises(UpstreamFailure) as broken:
-            upstreams.send("predictor", "GET", "/health", {})
-        assert broken.value.code == 502
+            services.send("predictor", "GET", "/health", {})
+        assert broken.value.status == 502
         assert isinstance(broken.value.__cause__, requests.ConnectionError)
-    upstreams.close()
+    services.session.close()
 
 
 def test_url_keeps_the_path_and_query_as_routed():
-    upstreams = Upstreams({"projects": "http://127.0.0.1:1/"}, connect_timeout_s=1, read_timeout_s=1)
-    assert upstreams.url("projects", "/api/v1/projects/1/datasets/a b%", "page=2&x=%2F") == (
+    services = ServiceClient({"projects": "http://127.0.0.1:1/"}, connect_timeout_s=1, read_timeout_s=1)
+    assert services.url("projects", "/api/v1/projects/1/datasets/a b%", "page=2&x=%2F") == (
         "http://127.0.0.1:1/api/v1/projects/1/datasets/a%20b%25?page=2&x=%2F"
     )

@@ -17,6 +17,7 @@ from shared.app import create_base_app, init_api
 from shared.db import check_database, init_db
 from shared.health import make_health_blueprint
 from shared.internal_auth import require_internal_token
+from shared.service_client import init_service_client
 from shared.storage import open_object_store
 from shared.user_tokens import init_user_tokens
 
@@ -29,6 +30,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     Path(app.config["UPLOAD_TMP_DIR"]).mkdir(parents=True, exist_ok=True)
     init_db(app)
     init_user_tokens(app)
+    init_service_client(app)
     object_store = open_object_store(app.config["OBJECT_STORE_URL"], app.config)
     app.extensions["object_store"] = object_store
     require_internal_token(app, SERVICE)

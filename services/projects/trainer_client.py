@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-import requests
+from shared.service_client import ServiceClient, UpstreamFailure
+
+TRAINER = "trainer"
 
 
-class TrainerUnavailable(RuntimeError):
-    """The trainer could not be reached or did not do what was asked."""
+def delete_project_training(client: ServiceClient, project_id: int, headers: dict[str, str]) -> None:
+    """Have the trainer cancel the project's runs and delete its runs and model versions (before the project goes).
 
-
-def delete_project_training(
-    trainer_url: str, project_id: int, headers: dict[str, str], timeout: tuple[float, float]
-) -> None:
-    """Have the trainer cancel the project's runs and delete its runs and model versions (before the project goes)."""
-    url = f"{trainer_url.rstrip('/')}/internal/projects/{project_id}/training"
+    Raises ``UpstreamFailure`` when the trainer did not do it (the project itself stays).
+    """
     try:
-        response = requests.delete(url, headers=headers, timeout=timeout)
-    except requests.RequestException as exc:
-        raise TrainerUnavailable(f"DELETE {url}: {exc}") from exc
-    if response.status_code != 204:
-        raise TrainerUnavailable(f"DELETE {url} answered {response.status_code}: {response.text[:200]}")
+        answer = client.send(TRAINER, "DELETE", f"/internal/projects/{project_id}/training", headers)
+    except UpstreamFailure as failure:
+        raise UpstreamFailure(
+            failure.status, f"{failure.message}; the project was not deleted. Retry shortly."
+        ) from failure
+    if answer.status_code != 204:
+        raise UpstreamFailure(
+            502, f"the trainer service answered {answer.status_code}; the project was not deleted. Retry shortly."
+        )

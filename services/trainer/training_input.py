@@ -5,23 +5,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
-from flask import current_app
 
 from services.trainer.automl import minimum_rows
+from shared.errors import ServiceError
 from shared.internal_auth import internal_headers
+from shared.service_client import UpstreamFailure, service_client
 
 _NUMERIC_DTYPE = re.compile(r"^(u?int|float|double|decimal|half|number)", re.IGNORECASE)
 
 
-class TrainingInputUnavailable(Exception):
-    """The projects service said no (``code`` 404/409) or could not be reached (503)."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class TrainingInputUnavailable(ServiceError):
+    """The projects service said no (``status`` 404/409) or could not be reached (503)."""
 
 
 @dataclass(frozen=True)
@@ -37,17 +34,12 @@ class TrainingInput:
 
 def fetch_training_input(project_id: int, user_id: int, dataset_id: str | None) -> TrainingInput:
     """Ask the projects service for the project's target and dataset (only the caller's)."""
-    config = current_app.config
-    url = f"{config['PROJECTS_URL'].rstrip('/')}/internal/projects/{project_id}/training-input"
+    path = f"/internal/projects/{project_id}/training-input"
+    query = urlencode({"dataset_id": dataset_id}) if dataset_id else ""
     try:
-        response = requests.get(
-            url,
-            params={"dataset_id": dataset_id} if dataset_id else None,
-            headers=internal_headers("projects", user_id),
-            timeout=(config["UPSTREAM_CONNECT_TIMEOUT_S"], config["UPSTREAM_READ_TIMEOUT_S"]),
-        )
-    except requests.RequestException as exc:
-        raise TrainingInputUnavailable(503, "The projects service is unavailable; retry shortly.") from exc
+        response = service_client().send("projects", "GET", path, internal_headers("projects", user_id), query)
+    except UpstreamFailure as failure:
+        raise TrainingInputUnavailable(503, "The projects service is unavailable; retry shortly.") from failure
     if response.status_code in (404, 409):
         default = "Dataset not found." if dataset_id and response.status_code == 404 else "Project not found."
         raise TrainingInputUnavailable(response.status_code, _message(response) or default)

@@ -8,9 +8,7 @@ from flask import Flask, Response
 
 from services.projects.accounts import AccountLocked, InvalidCredentials, UsernameTaken, UserNotFound
 from services.projects.dataset_store import DatasetNotFound, ProjectHasNoDataset
-from services.projects.parquet_ingest import DatasetRejected
 from services.projects.project_store import ProjectNotFound
-from services.projects.trainer_client import TrainerUnavailable
 from shared.errors import error_response
 from shared.storage import ObjectNotFound, ObjectStoreUnavailable
 
@@ -34,10 +32,6 @@ def _account_locked(exc: AccountLocked) -> Response:
     return error_response(429, exc.message, headers={"Retry-After": str(exc.retry_after_seconds)})
 
 
-def _dataset_rejected(exc: DatasetRejected) -> Response:
-    return error_response(exc.status, exc.message)
-
-
 def _object_store_unavailable(exc: Exception) -> Response:
     log.error("object store unavailable: %s", exc)
     return error_response(503, "The object store is unavailable; nothing was changed. Retry shortly.")
@@ -48,16 +42,9 @@ def _dataset_object_missing(exc: ObjectNotFound) -> Response:
     return error_response(503, "The dataset's file is unavailable in the object store.")
 
 
-def _trainer_unavailable(exc: TrainerUnavailable) -> Response:
-    log.error("trainer unavailable: %s", exc)
-    return error_response(503, "The trainer service is unavailable; nothing was deleted. Retry shortly.")
-
-
 def register_domain_errors(app: Flask) -> None:
     for exception in STATUS_BY_EXCEPTION:
         app.register_error_handler(exception, _domain_error)
     app.register_error_handler(AccountLocked, _account_locked)
-    app.register_error_handler(DatasetRejected, _dataset_rejected)
     app.register_error_handler(ObjectStoreUnavailable, _object_store_unavailable)
     app.register_error_handler(ObjectNotFound, _dataset_object_missing)
-    app.register_error_handler(TrainerUnavailable, _trainer_unavailable)

@@ -17,6 +17,7 @@ from services.projects.schemas import (
 from services.projects.trainer_client import delete_project_training
 from shared.internal_auth import current_user_id, internal_headers
 from shared.pagination import paginate
+from shared.service_client import service_client
 
 blp = Blueprint("projects", __name__, url_prefix="/api/v1/projects", description="Projects and their status.")
 
@@ -83,11 +84,5 @@ class ProjectById(MethodView):
         """Delete a project with its datasets (and their files), training runs and models."""
         owner_id = current_user_id()
         project = project_store.owned_project(owner_id, project_id)
-        config = current_app.config
-        delete_project_training(
-            config["TRAINER_URL"],
-            project.id,
-            headers=internal_headers("trainer", owner_id),
-            timeout=(config["UPSTREAM_CONNECT_TIMEOUT_S"], config["UPSTREAM_READ_TIMEOUT_S"]),
-        )
+        delete_project_training(service_client(), project.id, internal_headers("trainer", owner_id))
         project_store.delete_project(project, current_app.extensions["object_store"])

@@ -11,7 +11,7 @@ from flask_smorest.pagination import PaginationParameters
 
 from services.trainer import runs
 from services.trainer.schemas import TrainingRunSchema, TrainRequestSchema
-from services.trainer.training_input import TrainingInputUnavailable, fetch_training_input, problems_with_dataset
+from services.trainer.training_input import fetch_training_input, problems_with_dataset
 from shared.internal_auth import current_user_id
 from shared.training_records import TrainingRun
 
@@ -49,10 +49,7 @@ class Train(MethodView):
             abort(409, message="This Idempotency-Key was already used for another project's run.")
         if existing is not None:
             return existing, {"Location": run_location(existing)}
-        try:
-            training_input = fetch_training_input(project_id, user_id, body.get("dataset_id"))
-        except TrainingInputUnavailable as unavailable:
-            abort(unavailable.code, message=unavailable.message)
+        training_input = fetch_training_input(project_id, user_id, body.get("dataset_id"))
         target = body.get("target") or training_input.target
         problems = problems_with_dataset(
             training_input,
