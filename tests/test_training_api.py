@@ -6,6 +6,7 @@ No worker runs here: runs stay queued unless a test moves them, so these tests n
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import re
 from datetime import datetime
 
@@ -284,6 +285,24 @@ def test_runs_are_listed_newest_first_and_only_to_their_owner(client, trainer_ap
     wrong_project = client.get(f"/api/v1/projects/{stranger.project_id}/training-runs/{ids[0]}", headers=headers)
     assert wrong_project.status_code == 404
     assert run_status_of(trainer_app, ids[0]) == "queued"
+
+
+def test_run_and_model_lists_are_paged_within_page_size_max(client, make_trainer_app, make_project):
+    app = make_trainer_app(PAGE_SIZE_MAX=2, TRAINING_MAX_ACTIVE_RUNS_PER_USER=5)
+    client = app.test_client()
+    project = make_project(sales_frame())
+    headers = headers_for(app, project.user_id)
+    for version in (1, 2, 3):
+        client.post(f"/api/v1/projects/{project.project_id}/train", json={}, headers=headers)
+        add_model(app, project, version, active=version == 3)
+    for resource in ("training-runs", "models"):
+        url = f"/api/v1/projects/{project.project_id}/{resource}"
+        first = client.get(url, headers=headers)
+        assert first.status_code == 200 and len(first.json) == 2, resource
+        assert json.loads(first.headers["X-Pagination"])["total"] == 3
+        assert len(client.get(f"{url}?page=2&page_size=2", headers=headers).json) == 1
+        too_large = client.get(f"{url}?page_size=3", headers=headers)
+        assert too_large.status_code == 422 and "page_size" in too_large.json["errors"], resource
 
 
 def run_status_of(trainer_app, run_id: int) -> str:

@@ -203,14 +203,14 @@ def delete_project_training(owner_id: int, project_id: int) -> None:
     db.session.commit()
 
 
-def list_models(owner_id: int, project_id: int) -> list[ModelVersion]:
-    return list(
-        db.session.scalars(
-            select(ModelVersion)
-            .where(ModelVersion.project_id == project_id, ModelVersion.owner_id == owner_id)
-            .order_by(ModelVersion.version.desc())
-        ).all()
-    )
+def list_models(owner_id: int, project_id: int, offset: int, limit: int) -> tuple[list[ModelVersion], int]:
+    """A page of the project's model versions, newest first, and how many there are."""
+    where = (ModelVersion.project_id == project_id, ModelVersion.owner_id == owner_id)
+    total = db.session.scalar(select(func.count()).select_from(ModelVersion).where(*where)) or 0
+    models = db.session.scalars(
+        select(ModelVersion).where(*where).order_by(ModelVersion.version.desc()).offset(offset).limit(limit)
+    ).all()
+    return list(models), total
 
 
 def find_model(owner_id: int, project_id: int, version: int) -> ModelVersion | None:

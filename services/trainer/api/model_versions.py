@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
+from flask_smorest.pagination import PaginationParameters
 
 from services.trainer import runs
 from services.trainer.schemas import ModelVersionSchema
 from shared.internal_auth import current_user_id
+from shared.pagination import paginate
 from shared.training_records import ModelVersion
 
 blp = Blueprint("models", __name__, url_prefix="/api/v1/projects", description="Trained model versions")
@@ -16,9 +18,14 @@ blp = Blueprint("models", __name__, url_prefix="/api/v1/projects", description="
 @blp.route("/<int:project_id>/models")
 class Models(MethodView):
     @blp.response(200, ModelVersionSchema(many=True))
-    def get(self, project_id: int) -> list[ModelVersion]:
-        """The project's model versions, newest first."""
-        return runs.list_models(current_user_id(), project_id)
+    @paginate(blp, page_size=100)
+    def get(self, project_id: int, pagination_parameters: PaginationParameters) -> list[ModelVersion]:
+        """The project's model versions, newest first (page_size at most PAGE_SIZE_MAX, else 422)."""
+        page, total = runs.list_models(
+            current_user_id(), project_id, pagination_parameters.first_item, pagination_parameters.page_size
+        )
+        pagination_parameters.item_count = total
+        return page
 
 
 @blp.route("/<int:project_id>/models/<int:version>")

@@ -13,6 +13,7 @@ from services.trainer import runs
 from services.trainer.schemas import TrainingRunSchema, TrainRequestSchema
 from services.trainer.training_input import fetch_training_input, problems_with_dataset
 from shared.internal_auth import current_user_id
+from shared.pagination import paginate
 from shared.training_records import TrainingRun
 
 blp = Blueprint("training", __name__, url_prefix="/api/v1/projects", description="Training runs (AutoML)")
@@ -94,9 +95,9 @@ class Train(MethodView):
 @blp.route("/<int:project_id>/training-runs")
 class TrainingRuns(MethodView):
     @blp.response(200, TrainingRunSchema(many=True))
-    @blp.paginate(page_size=20, max_page_size=100)
+    @paginate(blp, page_size=20)
     def get(self, project_id: int, pagination_parameters: PaginationParameters) -> list[TrainingRun]:
-        """The project's training runs, newest first (paginated, ``X-Pagination`` header)."""
+        """The project's training runs, newest first (page_size at most PAGE_SIZE_MAX, else 422)."""
         page, total = runs.list_runs(
             current_user_id(), project_id, pagination_parameters.first_item, pagination_parameters.page_size
         )
