@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -22,10 +22,12 @@ from sqlalchemy import (
     LargeBinary,
     String,
     UniqueConstraint,
+    func,
     select,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.clock import utcnow
 from shared.db import db
 
 RUN_QUEUED = "queued"
@@ -35,10 +37,6 @@ RUN_FAILED = "failed"
 RUN_CANCELLED = "cancelled"
 ACTIVE_RUN_STATUSES = (RUN_QUEUED, RUN_RUNNING)
 FINISHED_RUN_STATUSES = (RUN_SUCCEEDED, RUN_FAILED, RUN_CANCELLED)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class TrainingRun(db.Model):
@@ -112,17 +110,22 @@ def project_training_states(project_ids: Iterable[int]) -> dict[int, ProjectTrai
             )
         ).all()
     )
-    runs = db.session.execute(
-        select(TrainingRun.project_id, TrainingRun.status)
-        .where(TrainingRun.project_id.in_(ids))
-        .order_by(TrainingRun.project_id, TrainingRun.created_at.desc(), TrainingRun.id.desc())
-    ).all()
-    training: set[int] = set()
-    latest_status: dict[int, str] = {}
-    for project_id, status in runs:
-        latest_status.setdefault(project_id, status)
-        if status in ACTIVE_RUN_STATUSES:
-            training.add(project_id)
+    training = set(
+        db.session.scalars(
+            select(TrainingRun.project_id)
+            .where(TrainingRun.project_id.in_(ids), TrainingRun.status.in_(ACTIVE_RUN_STATUSES))
+            .distinct()
+        ).all()
+    )
+    # A project's latest run has its highest id (ids grow in creation order).
+    latest_run_ids = (
+        select(func.max(TrainingRun.id)).where(TrainingRun.project_id.in_(ids)).group_by(TrainingRun.project_id)
+    )
+    latest_status = dict(
+        db.session.execute(
+            select(TrainingRun.project_id, TrainingRun.status).where(TrainingRun.id.in_(latest_run_ids))
+        ).all()
+    )
     states = {}
     for project_id in ids:
         active = active_models.get(project_id)

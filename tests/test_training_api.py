@@ -404,6 +404,33 @@ def test_listing_and_activating_models_never_read_their_artifacts(client, traine
     assert reads and not [s for s in reads if re.search(r"model_versions\.artifact\b", s)]
 
 
+def test_project_states_follow_the_latest_run_and_the_active_model(client, trainer_app, make_project):
+    pending, training, ready, error, recovered = (make_project(sales_frame()) for _ in range(5))
+    with trainer_app.app_context():
+        for project, statuses in (
+            (training, ["failed", "succeeded", "queued"]),
+            (ready, ["failed", "succeeded"]),
+            (error, ["succeeded", "failed"]),
+            (recovered, ["failed", "cancelled"]),
+        ):
+            for status in statuses:
+                owner = {"project_id": project.project_id, "owner_id": project.user_id}
+                db.session.add(TrainingRun(**owner, dataset_id="d", status=status, params={}))
+        db.session.commit()
+    add_model(trainer_app, ready, 1, active=True)
+    add_model(trainer_app, training, 1, active=True)
+    ids = [p.project_id for p in (pending, training, ready, error, recovered)]
+    with trainer_app.app_context():
+        states = project_training_states(ids)
+    assert [(states[i].status, states[i].active_model) for i in ids] == [
+        ("pending", None),
+        ("training", 1),
+        ("ready", 1),
+        ("error", None),
+        ("pending", None),
+    ]
+
+
 def test_internal_delete_removes_only_the_callers_project_training(client, trainer_app, make_project):
     project = make_project(sales_frame())
     other = make_project(sales_frame())

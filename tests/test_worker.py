@@ -19,9 +19,10 @@ from sqlalchemy import update
 from services.trainer import runs
 from services.trainer.automl import TrainingResult
 from services.trainer.worker import TrainingWorker
+from shared.clock import utcnow
 from shared.db import db
 from shared.model_artifacts import load_pipeline
-from shared.training_records import ModelVersion, TrainingRun, project_training_states, utcnow
+from shared.training_records import ModelVersion, TrainingRun, project_training_states
 from tests.conftest import internal_token_headers
 from tests.trainer_fixtures import load_run, start_worker_process, wait_for_run
 

@@ -22,6 +22,7 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from services.trainer.automl import TrainingResult
+from shared.clock import utcnow
 from shared.db import db
 from shared.model_artifacts import artifact_hmac, library_versions, sha256_hex
 from shared.training_records import (
@@ -34,7 +35,6 @@ from shared.training_records import (
     RUN_SUCCEEDED,
     ModelVersion,
     TrainingRun,
-    utcnow,
 )
 
 log = logging.getLogger(__name__)
