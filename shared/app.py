@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+import flask
 from flask import Flask
 from flask_smorest import Api
 
 from shared import __version__
 from shared.config import Setting, load_config
+from shared.db import check_database, init_db
 from shared.errors import register_error_handlers
+from shared.health import ReadinessCheck, make_health_blueprint
+from shared.internal_auth import require_internal_token
 from shared.logs import configure_logging, init_request_logging
+from shared.service_client import init_service_client
+from shared.storage import open_object_store
 
 
 def create_base_app(
@@ -46,3 +52,34 @@ def init_api(app: Flask, api: Api, title: str) -> None:
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     # flask-smorest registers its own HTTPException handler; ours produces the same shape, flattened, everywhere.
     register_error_handlers(app)
+
+
+def create_service_app(
+    service: str,
+    import_name: str,
+    config: Mapping[str, Any] | None,
+    settings: tuple[Setting, ...],
+    api: Api,
+    public_blueprints: Iterable[flask.Blueprint],
+    internal_blueprints: Iterable[flask.Blueprint] = (),
+    uses_object_store: bool = False,
+) -> Flask:
+    """A service's app: the base app, the database, the client for other services, the internal-token check on
+    every route but /health*, the OpenAPI ``api`` with the public blueprints, the internal blueprints, and /health
+    with readiness checks of the database (and of the object store, in ``app.extensions["object_store"]``)."""
+    app = create_base_app(service, import_name, config, service_settings=settings)
+    init_db(app)
+    init_service_client(app)
+    checks: dict[str, ReadinessCheck] = {"database": check_database}
+    if uses_object_store:
+        object_store = open_object_store(app.config["OBJECT_STORE_URL"], app.config)
+        app.extensions["object_store"] = object_store
+        checks["object_store"] = object_store.check
+    require_internal_token(app, service)
+    init_api(app, api, f"SalesML {service} service")
+    for blueprint in public_blueprints:
+        api.register_blueprint(blueprint)
+    for blueprint in internal_blueprints:
+        app.register_blueprint(blueprint)
+    app.register_blueprint(make_health_blueprint(service, checks))
+    return app

@@ -11,20 +11,13 @@ from services.predictor import api as predict_api
 from services.predictor.config import SETTINGS
 from services.predictor.extensions import api
 from services.predictor.model_cache import BatchingSettings, ModelCache, quiet_pycaret_logging
-from shared.app import create_base_app, init_api
-from shared.db import check_database, init_db
-from shared.health import make_health_blueprint
-from shared.internal_auth import require_internal_token
+from shared.app import create_service_app
 
 SERVICE = "predictor"
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    app = create_base_app(SERVICE, __name__, config, service_settings=SETTINGS)
-    init_db(app)
-    require_internal_token(app, SERVICE)
-    init_api(app, api, "SalesML predictor service")
-    api.register_blueprint(predict_api.blp)
+    app = create_service_app(SERVICE, __name__, config, SETTINGS, api, public_blueprints=(predict_api.blp,))
     quiet_pycaret_logging()
     app.extensions[predict_api.MODEL_CACHE_EXTENSION] = ModelCache(
         max_bytes=app.config["PREDICTOR_CACHE_MAX_BYTES"],
@@ -36,5 +29,4 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         max_string_length=app.config["PREDICT_MAX_STRING_LENGTH"],
         signing_key=app.config["MODEL_SIGNING_KEY"],
     )
-    app.register_blueprint(make_health_blueprint(SERVICE, {"database": check_database}))
     return app
