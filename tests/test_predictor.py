@@ -11,6 +11,7 @@ import json
 import os
 import pickle
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -551,21 +552,56 @@ def test_an_artifact_from_other_library_versions_is_refused(app, models, headers
 # --- micro-batching ----------------------------------------------------------------------------------------------
 
 
-def count_pipeline_calls(app, monkeypatch) -> list[int]:
-    """Wrap the cached pipeline's own predict to record the rows of every call."""
-    with app.app_context():
-        model = app.extensions[MODEL_CACHE_EXTENSION].get(find_serving_version(PROJECT, OWNER))
-    calls: list[int] = []
-    lock = threading.Lock()
-    original = model.pipeline.predict
+WAIT_S = 60.0
 
-    def counting_predict(frame, *args, **kwargs):
-        with lock:
-            calls.append(len(frame))
-        return original(frame, *args, **kwargs)
 
-    monkeypatch.setattr(model.pipeline, "predict", counting_predict)
-    return calls
+class PipelineSpy:
+    """Wraps the cached pipeline's own predict: records the rows of every call, can hold the first call until
+    ``release`` is set, and raises on rows priced ``poison_price`` (a valid request the pipeline fails on)."""
+
+    def __init__(self, app, monkeypatch, hold_first: bool = False, poison_price: float | None = None) -> None:
+        with app.app_context():
+            self.model = app.extensions[MODEL_CACHE_EXTENSION].get(find_serving_version(PROJECT, OWNER))
+        self.calls: list[int] = []
+        self.first_call_started = threading.Event()
+        self.release = threading.Event()
+        if not hold_first:
+            self.release.set()
+        self.poison_price = poison_price
+        self._lock = threading.Lock()
+        self._original = self.model.pipeline.predict
+        monkeypatch.setattr(self.model.pipeline, "predict", self.predict)
+
+    def predict(self, frame, *args, **kwargs):
+        with self._lock:
+            self.calls.append(len(frame))
+        self.first_call_started.set()
+        assert self.release.wait(WAIT_S)
+        if self.poison_price is not None and (frame["price"] == self.poison_price).any():
+            raise ValueError("the pipeline cannot score this price")
+        return self._original(frame, *args, **kwargs)
+
+    def wait_until_queued(self, count: int) -> None:
+        """Until ``count`` requests wait in the model's batcher queue (its private state: the only way to know)."""
+        deadline = time.monotonic() + WAIT_S
+        while len(self.model.batcher._queue) < count:
+            assert time.monotonic() < deadline, f"only {len(self.model.batcher._queue)} of {count} were queued"
+            time.sleep(0.001)
+
+
+def predict_behind_a_held_call(app, headers, spy: PipelineSpy, bodies: list[dict]) -> list:
+    """``bodies[0]`` is scored alone and held there while the others queue up behind it; then the spy releases."""
+
+    def one(body):
+        return predict(app.test_client(), headers, body)
+
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        first = pool.submit(one, bodies[0])
+        assert spy.first_call_started.wait(WAIT_S)
+        rest = [pool.submit(one, body) for body in bodies[1:]]
+        spy.wait_until_queued(len(rest))
+        spy.release.set()
+        return [first.result(WAIT_S)] + [future.result(WAIT_S) for future in rest]
 
 
 def predict_concurrently(app, headers, bodies: list[dict]) -> list:
@@ -580,39 +616,54 @@ def predict_concurrently(app, headers, bodies: list[dict]) -> list:
         return list(pool.map(one, bodies))
 
 
-def test_64_concurrent_requests_each_get_their_own_answer_from_fewer_calls(make_app, models, headers, monkeypatch):
-    app = make_app(PREDICT_BATCH_WINDOW_MS=100.0)
+def test_64_concurrent_requests_each_get_their_own_answer_from_two_calls(app, models, headers, monkeypatch):
     store_model(app, models["v1"], 1)
-    calls = count_pipeline_calls(app, monkeypatch)
+    spy = PipelineSpy(app, monkeypatch, hold_first=True)
     bodies = [
         {**CREATINA_SATURDAY, "price": 60 + 4 * i, "promotion": i % 2, "product": ["BCAA", "Creatina"][i % 2]}
         for i in range(64)
     ]
-    responses = predict_concurrently(app, headers, bodies)
+    responses = predict_behind_a_held_call(app, headers, spy, bodies)
     expected = models["v1"].predict(bodies)
     for body, response, answer in zip(bodies, responses, expected, strict=True):
         assert response.status_code == 200, response.json
         assert response.json == {"prediction": answer, "model_version": 1}, body
-    assert sum(calls) == 64
-    assert len(calls) < 64
+    assert spy.calls == [1, 63]
 
 
 def test_without_batching_each_request_is_its_own_call(make_app, models, headers, monkeypatch):
     app = make_app(PREDICT_BATCHING=False)
     store_model(app, models["v1"], 1)
-    calls = count_pipeline_calls(app, monkeypatch)
+    spy = PipelineSpy(app, monkeypatch)
     bodies = [{**CREATINA_SATURDAY, "price": 60 + i} for i in range(8)]
     responses = predict_concurrently(app, headers, bodies)
     assert [r.json["prediction"] for r in responses] == models["v1"].predict(bodies).tolist()
-    assert calls == [1] * 8
+    assert spy.calls == [1] * 8
 
 
-def test_a_bad_request_in_a_batch_does_not_disturb_the_others(make_app, models, headers, monkeypatch):
-    app = make_app(PREDICT_BATCH_WINDOW_MS=100.0)
+def test_a_request_the_pipeline_fails_on_does_not_disturb_the_others_in_its_batch(app, models, headers, monkeypatch):
     store_model(app, models["v1"], 1)
+    spy = PipelineSpy(app, monkeypatch, hold_first=True, poison_price=63.5)
     bodies = [{**CREATINA_SATURDAY, "price": 60 + i} for i in range(8)]
-    bodies[3] = {**CREATINA_SATURDAY, "price": "sixty"}
-    responses = predict_concurrently(app, headers, bodies)
+    bodies[3] = {**CREATINA_SATURDAY, "price": 63.5}
+    responses = predict_behind_a_held_call(app, headers, spy, bodies)
     good = [body for i, body in enumerate(bodies) if i != 3]
     assert responses[3].status_code == 422
+    assert "could not score" in responses[3].json["message"]
     assert [r.json["prediction"] for i, r in enumerate(responses) if i != 3] == models["v1"].predict(good).tolist()
+    # The first alone, the other seven together (which fails), then each of the seven alone.
+    assert spy.calls == [1, 7] + [1] * 7
+
+
+def test_a_prediction_not_answered_in_time_is_503(make_app, models, headers, monkeypatch):
+    app = make_app(PREDICT_BATCH_TIMEOUT_S=0.05)
+    store_model(app, models["v1"], 1)
+    spy = PipelineSpy(app, monkeypatch, hold_first=True)
+    try:
+        response = predict(app.test_client(), headers, CREATINA_SATURDAY)
+    finally:
+        spy.release.set()
+    assert response.status_code == 503
+    assert response.json["code"] == 503
+    assert "retry shortly" in response.json["message"]
+    assert predict(app.test_client(), headers, CREATINA_SATURDAY).status_code == 200

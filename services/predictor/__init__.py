@@ -25,6 +25,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             enabled=app.config["PREDICT_BATCHING"],
             window_s=app.config["PREDICT_BATCH_WINDOW_MS"] / 1000.0,
             max_rows=app.config["PREDICT_BATCH_MAX_ROWS"],
+            timeout_s=app.config["PREDICT_BATCH_TIMEOUT_S"],
         ),
         max_string_length=app.config["PREDICT_MAX_STRING_LENGTH"],
         signing_key=app.config["MODEL_SIGNING_KEY"],

@@ -9,6 +9,7 @@ from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
+from services.predictor.batching import BatchUnavailable
 from services.predictor.input_contract import InputRejected
 from services.predictor.model_cache import (
     LoadedModel,
@@ -54,6 +55,7 @@ class Predict(MethodView):
     @blp.alt_response(413, description="More rows or bytes than one request may carry.")
     @blp.alt_response(415, description="Neither application/json nor application/vnd.apache.parquet.")
     @blp.alt_response(422, description="Missing feature columns or values of the wrong type, named per column.")
+    @blp.alt_response(503, description="The prediction was not answered in time; retry shortly.")
     def post(self, query: dict[str, Any], project_id: int):
         """Predict with the project's active model (or ?version=N): one object, {"records": [...]}, or parquet."""
         media_type = request.mimetype
@@ -73,6 +75,8 @@ class Predict(MethodView):
             abort(413, message=str(exc))
         except PredictionFailed as exc:
             abort(422, message=f"The model could not score these rows ({exc}).")
+        except BatchUnavailable as exc:
+            abort(503, message=f"The prediction could not be made now ({exc}); retry shortly.")
 
 
 def serving_model(project_id: int, version: int | None) -> LoadedModel:

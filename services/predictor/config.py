@@ -26,7 +26,16 @@ SETTINGS: tuple[Setting, ...] = (
         "PREDICT_BATCHING", True, bool, description="Gather concurrent requests for one model into one predict call."
     ),
     Setting(
-        "PREDICT_BATCH_WINDOW_MS", 2.0, float, description="How long a request waits for others to join its batch."
+        "PREDICT_BATCH_WINDOW_MS",
+        2.0,
+        float,
+        description="Longest wait for requests already being prepared to join a batch; a lone request never waits.",
+    ),
+    Setting(
+        "PREDICT_BATCH_TIMEOUT_S",
+        30.0,
+        float,
+        description="Longest a request waits for its batched prediction (503 after).",
     ),
     Setting(
         "PREDICT_BATCH_MAX_ROWS",

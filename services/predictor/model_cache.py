@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 from collections import OrderedDict
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
-from services.predictor.batching import MicroBatcher
+from services.predictor.batching import Arrival, BatchUnavailable, MicroBatcher
 from services.predictor.input_contract import InputContract
 from shared.db import db
 from shared.model_artifacts import ArtifactRejected, load_pipeline
@@ -70,6 +71,7 @@ class BatchingSettings:
     enabled: bool
     window_s: float
     max_rows: int
+    timeout_s: float
 
 
 class LoadedModel:
@@ -91,7 +93,13 @@ class LoadedModel:
         # duplicate labels" from concurrent predicts), so calls take turns; batching is what makes them few.
         self._predict_lock = threading.Lock()
         self.batcher = (
-            MicroBatcher(self.predict_now, batching.window_s, batching.max_rows, name=f"model-{serving.model_id}")
+            MicroBatcher(
+                self.predict_now,
+                batching.window_s,
+                batching.max_rows,
+                batching.timeout_s,
+                name=f"model-{serving.model_id}",
+            )
             if batching.enabled
             else None
         )
@@ -105,12 +113,18 @@ class LoadedModel:
         with self._predict_lock:
             return np.asarray(self.pipeline.predict(frame), dtype="float64")
 
-    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+    def arriving(self) -> AbstractContextManager[Arrival | None]:
+        """Around preparing a request's rows and ``predict(frame, arrival)`` (see ``MicroBatcher.arriving``)."""
+        return nullcontext() if self.batcher is None else self.batcher.arriving()
+
+    def predict(self, frame: pd.DataFrame, arrival: Arrival | None = None) -> np.ndarray:
         """Predictions for ``frame``, gathered with concurrent requests' rows when batching is on."""
         try:
             if self.batcher is None:
                 return self.predict_now(frame)
-            return self.batcher.predict(frame)
+            return self.batcher.predict(frame, arrival)
+        except BatchUnavailable:
+            raise
         except Exception as exc:
             log.warning("model %s failed to score %d rows: %r", self.serving.model_id, len(frame), exc)
             raise PredictionFailed(f"{type(exc).__name__}: {str(exc)[:200]}") from exc

@@ -38,8 +38,9 @@ def score_records(model: LoadedModel, records: Sequence[Any], with_rows: bool = 
     """Predictions for JSON objects (one per row); ``InputRejected`` names every bad column and row."""
     if not records:
         raise InputRejected({"records": ["send at least one record"]})
-    prepared = model.contract.prepare_records(records, with_rows=with_rows)
-    return Scored(model.predict(prepared.frame), prepared.warnings)
+    with model.arriving() as arrival:
+        prepared = model.contract.prepare_records(records, with_rows=with_rows)
+        return Scored(model.predict(prepared.frame, arrival), prepared.warnings)
 
 
 def _is_flat(data_type: pa.DataType) -> bool:
