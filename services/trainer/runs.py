@@ -302,6 +302,20 @@ def _fenced(fence: RunFence) -> tuple[Any, ...]:
     return (TrainingRun.id == fence.run_id, TrainingRun.attempt == fence.attempt, TrainingRun.status == RUN_RUNNING)
 
 
+def _fenced_update(fence: RunFence, values: dict[str, Any], what: str, commit: bool = True) -> bool:
+    """Write ``values`` if the run is still at this attempt and running; otherwise roll back, log, and say False."""
+    updated = db.session.execute(
+        update(TrainingRun).where(*_fenced(fence)).values(**values).execution_options(synchronize_session=False)
+    ).rowcount
+    if updated != 1:
+        db.session.rollback()
+        _refused(fence, what)
+        return False
+    if commit:
+        db.session.commit()
+    return True
+
+
 def _refused(fence: RunFence, what: str) -> None:
     log.warning(
         "refused %s from run %s attempt %s: the run moved on (lease lost, re-queued, cancelled or deleted)",
@@ -321,12 +335,7 @@ def renew_lease(
         values["stage"] = stage
     if progress is not None:
         values["progress"] = progress
-    renewed = db.session.execute(
-        update(TrainingRun).where(*_fenced(fence)).values(**values).execution_options(synchronize_session=False)
-    ).rowcount
-    if renewed != 1:
-        db.session.rollback()
-        _refused(fence, "a heartbeat")
+    if not _fenced_update(fence, values, "a heartbeat", commit=False):
         return None
     cancel_requested = db.session.scalar(select(TrainingRun.cancel_requested).where(TrainingRun.id == fence.run_id))
     db.session.commit()
@@ -335,40 +344,20 @@ def renew_lease(
 
 def finish_run(fence: RunFence, status: str, error_message: str | None = None) -> bool:
     """Mark the run failed or cancelled; False (and nothing changed) when the fence no longer holds."""
-    finished = db.session.execute(
-        update(TrainingRun)
-        .where(*_fenced(fence))
-        .values(
-            status=status,
-            stage=status,
-            finished_at=utcnow(),
-            lease_expires_at=None,
-            error={"message": error_message} if error_message else None,
-        )
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if finished != 1:
-        db.session.rollback()
-        _refused(fence, f"marking it {status}")
-        return False
-    db.session.commit()
-    return True
+    values = {
+        "status": status,
+        "stage": status,
+        "finished_at": utcnow(),
+        "lease_expires_at": None,
+        "error": {"message": error_message} if error_message else None,
+    }
+    return _fenced_update(fence, values, f"marking it {status}")
 
 
 def requeue_run(fence: RunFence) -> bool:
     """Give the run back to the queue (its worker is stopping); False when the fence no longer holds."""
-    requeued = db.session.execute(
-        update(TrainingRun)
-        .where(*_fenced(fence))
-        .values(status=RUN_QUEUED, stage="queued", progress=0.0, worker_id=None, lease_expires_at=None)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if requeued != 1:
-        db.session.rollback()
-        _refused(fence, "re-queueing it")
-        return False
-    db.session.commit()
-    return True
+    values = {"status": RUN_QUEUED, "stage": "queued", "progress": 0.0, "worker_id": None, "lease_expires_at": None}
+    return _fenced_update(fence, values, "re-queueing it")
 
 
 def record_success(fence: RunFence, result: TrainingResult, target: str) -> int | None:
@@ -384,24 +373,17 @@ def record_success(fence: RunFence, result: TrainingResult, target: str) -> int 
         _lock_project_models(project_id)
         latest = db.session.scalar(select(func.max(ModelVersion.version)).where(ModelVersion.project_id == project_id))
         version = (latest or 0) + 1
-        succeeded = db.session.execute(
-            update(TrainingRun)
-            .where(*_fenced(fence))
-            .values(
-                status=RUN_SUCCEEDED,
-                stage=RUN_SUCCEEDED,
-                progress=1.0,
-                finished_at=utcnow(),
-                lease_expires_at=None,
-                error=None,
-                leaderboard=result.leaderboard,
-                model_version=version,
-            )
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if succeeded != 1:
-            db.session.rollback()
-            _refused(fence, "its model")
+        succeeded = {
+            "status": RUN_SUCCEEDED,
+            "stage": RUN_SUCCEEDED,
+            "progress": 1.0,
+            "finished_at": utcnow(),
+            "lease_expires_at": None,
+            "error": None,
+            "leaderboard": result.leaderboard,
+            "model_version": version,
+        }
+        if not _fenced_update(fence, succeeded, "its model", commit=False):
             return None
         db.session.execute(
             update(ModelVersion)
@@ -464,14 +446,16 @@ def sweep_expired_leases(max_attempts: int) -> int:
         else:
             values = {"status": RUN_QUEUED, "stage": "queued", "progress": 0.0, "worker_id": None}
         values["lease_expires_at"] = None
-        swept += db.session.execute(
+        updated = db.session.execute(
             update(TrainingRun)
             .where(*_fenced(fence), TrainingRun.lease_expires_at < now)
             .values(**values)
             .execution_options(synchronize_session=False)
         ).rowcount
-        log.warning(
-            "run %s attempt %s lost its worker: %s", run_id, attempt, values["status"], extra={"run_id": run_id}
-        )
+        if updated == 1:
+            swept += 1
+            log.warning(
+                "run %s attempt %s lost its worker: %s", run_id, attempt, values["status"], extra={"run_id": run_id}
+            )
     db.session.commit()
     return swept
