@@ -31,7 +31,7 @@ case "$role" in
         exec python -m shared.migrate
         ;;
     gateway)
-        # Uploads (up to UPLOAD_MAX_BYTES) stream through the gateway; its upstream read timeout is 120 s.
+        # Uploads (up to UPLOAD_MAX_BYTES) stream through the gateway, which waits up to UPLOAD_READ_TIMEOUT_S for them.
         serve "gateway:create_app()" 8000 300 8
         ;;
     projects)

@@ -15,4 +15,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "OPENAPI_CACHE_SECONDS", 300.0, float, description="How long the gateway keeps the merged OpenAPI document."
     ),
+    Setting(
+        "UPLOAD_READ_TIMEOUT_S",
+        450.0,
+        float,
+        description="Read timeout of the gateway's call for a dataset upload (504 after): the projects service answers "
+        "only after profiling (up to `DATASET_PROFILE_TIMEOUT_S`) and storing the file, so keep it above that.",
+    ),
 )

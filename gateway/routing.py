@@ -23,6 +23,7 @@ _AUTH = re.compile(r"^/api/v1/auth/[^/].*$")
 _PROJECTS = re.compile(r"^/api/v1/projects/?$")
 _PROJECT = re.compile(r"^/api/v1/projects/(?P<id>[^/]+)(?P<rest>/.*)?$")
 _PROJECT_ID = re.compile(r"^[0-9]{1,10}$")
+_DATASETS = re.compile(r"^/datasets/?$")
 _PROJECT_SUBROUTES = (
     (re.compile(r"^/?$"), PROJECTS),
     (re.compile(r"^/datasets(/.*)?$"), PROJECTS),
@@ -44,6 +45,8 @@ class Route:
     forwards_authorization: bool = False
     # ``/projects/<id>`` itself: once a DELETE of it succeeds, the cached ownership must go.
     is_the_project: bool = False
+    # POST here may carry a dataset: the service answers only once the file is checked, profiled and stored.
+    takes_uploads: bool = False
 
 
 def has_unsafe_segments(path: str) -> bool:
@@ -65,7 +68,7 @@ def resolve(path: str) -> Route | None:
             forwards_authorization=bool(_AUTH_WITH_OWN_TOKEN_CHECK.match(path)),
         )
     if _PROJECTS.match(path):
-        return Route(PROJECTS)
+        return Route(PROJECTS, takes_uploads=True)
     match = _PROJECT.match(path)
     if match is None or not _PROJECT_ID.match(match["id"]):
         return None
@@ -75,5 +78,10 @@ def resolve(path: str) -> Route | None:
     rest = match["rest"] or ""
     for pattern, service in _PROJECT_SUBROUTES:
         if pattern.match(rest):
-            return Route(service, project_id=project_id, is_the_project=rest in ("", "/"))
+            return Route(
+                service,
+                project_id=project_id,
+                is_the_project=rest in ("", "/"),
+                takes_uploads=bool(_DATASETS.match(rest)),
+            )
     return None

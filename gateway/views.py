@@ -58,6 +58,11 @@ def _request_body() -> StreamedBody | None:
     return StreamedBody(request.stream, length, current_app.config["PROXY_CHUNK_BYTES"])
 
 
+def _upload_timeout() -> tuple[float, float]:
+    config = current_app.config
+    return config["UPSTREAM_CONNECT_TIMEOUT_S"], config["UPLOAD_READ_TIMEOUT_S"]
+
+
 def _proxy(route: Route, user_id: int | None) -> Response:
     headers = upstream_request_headers(
         request.headers.items(),
@@ -72,6 +77,7 @@ def _proxy(route: Route, user_id: int | None) -> Response:
         query=request.query_string.decode("latin-1"),
         body=_request_body(),
         stream=True,
+        timeout=_upload_timeout() if route.takes_uploads and request.method == "POST" else None,
     )
     chunk_bytes = current_app.config["PROXY_CHUNK_BYTES"]
 

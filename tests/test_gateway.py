@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import socket
 import threading
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from gateway import create_app as create_gateway
 from services.predictor import create_app as create_predictor
 from services.projects import create_app as create_projects
 from services.trainer import create_app as create_trainer
+from tests.helpers.data import parquet_bytes, sales_frame
 
 FACTORIES = {"projects": create_projects, "trainer": create_trainer, "predictor": create_predictor}
 PASSWORD = "correct-horse-battery"
@@ -102,6 +104,21 @@ def test_a_silent_service_times_out_with_504(app_config, service_urls):
         "status": "Gateway Timeout",
         "message": "the trainer service did not answer in time",
     }
+
+
+def test_an_upload_may_take_longer_than_the_upstream_read_timeout(app_config, service_urls):
+    """The projects service answers an upload only after profiling it: the gateway waits UPLOAD_READ_TIMEOUT_S."""
+    headers = login(gateway_client(app_config, service_urls), "uploader")
+    # Profiling runs in a fresh interpreter that imports pyarrow: far longer than this read timeout.
+    impatient = gateway_client(app_config, service_urls, UPSTREAM_READ_TIMEOUT_S=0.01, UPLOAD_READ_TIMEOUT_S=120)
+    created = impatient.post(
+        "/api/v1/projects",
+        data={"name": "p", "data_file": (io.BytesIO(parquet_bytes(sales_frame())), "sales.parquet")},
+        headers=headers,
+        content_type="multipart/form-data",
+    )
+    assert created.status_code == 201, created.json
+    assert created.json["latest_dataset"] is not None
 
 
 def test_a_deleted_project_is_not_served_from_the_ownership_cache(app_config, service_urls):

@@ -29,7 +29,13 @@ from services.projects.parquet_ingest import (
 )
 
 DATASETS = Path("/work/shared/datasets")
-LIMITS = DatasetLimits(max_bytes=8 * 1024 * 1024, max_rows=100_000, max_columns=50, max_decoded_bytes=64 * 1024 * 1024)
+LIMITS = DatasetLimits(
+    max_bytes=8 * 1024 * 1024,
+    max_rows=100_000,
+    max_columns=50,
+    max_decoded_bytes=64 * 1024 * 1024,
+    profile_timeout_s=300,
+)
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -212,7 +218,9 @@ from pathlib import Path
 from services.projects.parquet_ingest import DatasetLimits, DatasetRejected, receive_upload
 
 path, upload_dir = Path(sys.argv[1]), Path(sys.argv[2])
-limits = DatasetLimits(max_bytes=64 * 2**20, max_rows=10_000_000, max_columns=50, max_decoded_bytes=256 * 2**20)
+limits = DatasetLimits(
+    max_bytes=64 * 2**20, max_rows=10_000_000, max_columns=50, max_decoded_bytes=256 * 2**20, profile_timeout_s=300
+)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 try:
     with path.open("rb") as stream:
@@ -370,7 +378,9 @@ def test_profile_values_on_a_small_table(upload_dir):
 def test_distinct_stops_counting_past_the_limit(upload_dir):
     rows = DISTINCT_EXACT_LIMIT + 50_000
     table = pa.table({"id": np.arange(rows), "code": pa.array([f"c{index}" for index in range(rows)])})
-    limits = DatasetLimits(max_bytes=LIMITS.max_bytes, max_rows=rows, max_columns=10, max_decoded_bytes=2**30)
+    limits = DatasetLimits(
+        max_bytes=LIMITS.max_bytes, max_rows=rows, max_columns=10, max_decoded_bytes=2**30, profile_timeout_s=300
+    )
     ingested = receive_upload(io.BytesIO(parquet_bytes(table)), limits, upload_dir)
     assert [column["distinct"] for column in ingested.columns] == [DISTINCT_EXACT_LIMIT, DISTINCT_EXACT_LIMIT]
     assert ingested.columns[0]["max"] == rows - 1

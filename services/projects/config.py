@@ -10,4 +10,11 @@ SETTINGS: tuple[Setting, ...] = (
         str(VAR_DIR / "uploads"),
         description="Uploads are spooled here (multipart parts and the checked copy), never kept whole in memory.",
     ),
+    Setting(
+        "DATASET_PROFILE_TIMEOUT_S",
+        300.0,
+        float,
+        description="Longest time checking and profiling one uploaded file may take (422 after). Keep it well below "
+        "the gateway's `UPLOAD_READ_TIMEOUT_S`, which also covers the object-store PUT.",
+    ),
 )

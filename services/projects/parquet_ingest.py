@@ -52,7 +52,6 @@ DISTINCT_EXACT_LIMIT = 100_000
 # Decoding runs in a child process whose heap may grow this much: a file whose metadata lies about its sizes fails
 # there with a MemoryError instead of swelling the web process.
 PROFILE_MEMORY_BYTES = 512 * 1024 * 1024
-PROFILE_TIMEOUT_SECONDS = 300
 MAX_FILENAME_LENGTH = 255
 DEFAULT_FILENAME = "upload.parquet"
 _MAX_NAMES_IN_MESSAGE = 10
@@ -66,6 +65,7 @@ class DatasetLimits:
     max_rows: int
     max_columns: int
     max_decoded_bytes: int
+    profile_timeout_s: float
 
 
 class DatasetRejected(Exception):
@@ -125,7 +125,7 @@ def _profile_in_child_process(path: Path, limits: DatasetLimits) -> tuple[int, l
         completed = subprocess.run(
             [sys.executable, "-I", __file__, str(path), json.dumps(asdict(limits))],
             capture_output=True,
-            timeout=PROFILE_TIMEOUT_SECONDS,
+            timeout=limits.profile_timeout_s,
             check=False,
         )
         if completed.returncode != 0:

@@ -62,6 +62,7 @@ def dataset_limits() -> DatasetLimits:
         max_rows=config["DATASET_MAX_ROWS"],
         max_columns=config["DATASET_MAX_COLUMNS"],
         max_decoded_bytes=config["DATASET_MAX_DECODED_BYTES"],
+        profile_timeout_s=config["DATASET_PROFILE_TIMEOUT_S"],
     )
 
 
