@@ -350,6 +350,36 @@ def test_parquet_nested_unreadable_and_missing_columns_answer_422(app, models, h
     assert response.json["errors"] == {"promotion": ["missing"], "weekday": ["missing"]}
 
 
+def test_parquet_accepts_and_refuses_the_same_column_types_as_dataset_uploads(app, models, headers):
+    store_model(app, models["v1"], 1)
+    client = app.test_client()
+    rows = sample_rows(4)[FEATURES]
+    categorical = rows.astype({"product": "category", "weekday": "category"})
+    response = predict(
+        client,
+        headers,
+        data=parquet_of(categorical),
+        content_type=PARQUET,
+        extra_headers={"Accept": "application/json"},
+    )
+    assert response.status_code == 200, response.json
+    expected = models["v1"].predict(rows).tolist()
+    assert [r["prediction"] for r in response.json["records"]] == pytest.approx(expected, rel=1e-9)
+    refused = pa.table(
+        {
+            **{c: rows[c] for c in FEATURES},
+            "half": pa.array([1.0] * 4, type=pa.float16()),
+            "nothing": pa.nulls(4),
+            "raw": pa.array([b"x"] * 4, type=pa.binary()),
+        }
+    )
+    buffer = io.BytesIO()
+    pq.write_table(refused, buffer)
+    response = predict(client, headers, data=buffer.getvalue(), content_type=PARQUET)
+    assert response.status_code == 422
+    assert sorted(response.json["errors"]) == ["half", "nothing", "raw"]
+
+
 def test_a_parquet_text_bomb_is_refused_before_it_is_expanded(make_app, models, headers):
     app = make_app(PREDICT_MAX_DECODED_BYTES=5_000_000)
     store_model(app, models["v1"], 1)

@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from services.predictor.input_contract import InputRejected
 from services.predictor.model_cache import LoadedModel
+from shared.parquet_safety import decoded_size, is_flat_field, is_text_field, open_parquet
 
 PREDICTION_COLUMN = "prediction"
 
@@ -43,33 +43,14 @@ def score_records(model: LoadedModel, records: Sequence[Any], with_rows: bool = 
         return Scored(model.predict(prepared.frame, arrival), prepared.warnings)
 
 
-def _is_flat(data_type: pa.DataType) -> bool:
-    if isinstance(data_type, pa.ExtensionType):
-        return False
-    return any(
-        check(data_type)
-        for check in (
-            pa.types.is_integer,
-            pa.types.is_floating,
-            pa.types.is_decimal,
-            pa.types.is_boolean,
-            pa.types.is_string,
-            pa.types.is_large_string,
-            pa.types.is_timestamp,
-            pa.types.is_date,
-            pa.types.is_null,
-        )
-    )
-
-
 def read_parquet(body: bytes, max_rows: int, max_decoded_bytes: int) -> pa.Table:
     """A flat arrow table from parquet bytes, its size checked from the metadata before any page is decoded.
 
-    Text columns are read dictionary-encoded first: a few bytes per row can stand for a long repeated string, so
-    their decoded size is computed from the dictionary before they are expanded.
+    The accepted column types and the safe reading are ``shared.parquet_safety``'s, the same as for dataset uploads.
+    Text columns are read dictionary-encoded first and sized before they are expanded.
     """
     try:
-        parquet = pq.ParquetFile(pa.BufferReader(body))
+        parquet = open_parquet(pa.BufferReader(body))
         metadata, schema = parquet.metadata, parquet.schema_arrow
     except (pa.ArrowException, OSError) as exc:
         raise InputRejected({"body": [f"not a readable parquet file ({type(exc).__name__})"]}) from exc
@@ -80,7 +61,7 @@ def read_parquet(body: bytes, max_rows: int, max_decoded_bytes: int) -> pa.Table
             f"type {schema_field.type} is not accepted: only flat columns (numbers, text, booleans, dates)"
         ]
         for schema_field in schema
-        if not _is_flat(schema_field.type)
+        if not is_flat_field(schema_field)
     }
     duplicated = {name for name in schema.names if schema.names.count(name) > 1}
     errors.update({name: ["the column name appears more than once"] for name in duplicated})
@@ -91,28 +72,19 @@ def read_parquet(body: bytes, max_rows: int, max_decoded_bytes: int) -> pa.Table
     encoded = sum(metadata.row_group(index).total_byte_size for index in range(metadata.num_row_groups))
     if encoded > max_decoded_bytes:
         raise InputTooLarge(f"The file decodes to more than {max_decoded_bytes} bytes.")
-    text_columns = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+    text_columns = [field.name for field in schema if is_text_field(field)]
     try:
-        table = pq.ParquetFile(pa.BufferReader(body), read_dictionary=text_columns).read(use_threads=False)
+        table = open_parquet(pa.BufferReader(body), read_dictionary=text_columns).read(use_threads=False)
     except (pa.ArrowException, OSError) as exc:
         raise InputRejected({"body": [f"not a readable parquet file ({type(exc).__name__})"]}) from exc
-    decoded = encoded + sum(_expanded_text_bytes(table.column(name)) for name in text_columns)
+    decoded = encoded + sum(decoded_size(chunk) for name in text_columns for chunk in table.column(name).chunks)
     if decoded > max_decoded_bytes:
         raise InputTooLarge(f"The file decodes to more than {max_decoded_bytes} bytes.")
     for name in text_columns:
         index = table.schema.get_field_index(name)
-        table = table.set_column(index, schema.field(name), table.column(name).cast(schema.field(name).type))
+        text_type = table.schema.field(name).type.value_type
+        table = table.set_column(index, pa.field(name, text_type), table.column(name).cast(text_type))
     return table.replace_schema_metadata(None)
-
-
-def _expanded_text_bytes(column: pa.ChunkedArray) -> int:
-    total = 0
-    for chunk in column.chunks:
-        if not len(chunk):
-            continue
-        lengths = pc.take(pc.binary_length(chunk.dictionary), chunk.indices)
-        total += int(pc.sum(lengths).as_py() or 0) + 8 * len(chunk)
-    return total
 
 
 def score_table(model: LoadedModel, table: pa.Table, chunk_rows: int) -> ScoredTable:

@@ -1,15 +1,13 @@
 """Receive an uploaded parquet file safely: stream it to disk under a byte cap, check it from its metadata, then
 decode it in bounded batches under a decoded-size budget while profiling its columns.
 
-Accepted column types are flat only: integers, float32/64, decimals, booleans, strings (plain, large or
-dictionary-encoded), dates and timestamps. Everything else is refused before any data is decoded: lists, structs,
-maps, unions, extension types, binary (raw bytes cannot be trained on or shown as JSON), float16, times of day,
-durations and null-typed columns.
+Accepted column types are flat only, the same as for parquet predictions (``shared.parquet_safety``, which
+lists them and the reasons): everything else is refused before any data is decoded.
 
 Columns that pandas stores as the index (``index_columns`` in the ``pandas`` schema metadata, e.g.
 ``__index_level_0__``) are type-checked but not profiled, so the profile matches what ``pandas.read_parquet`` shows.
-The file is read with pyarrow only (never ``pandas.read_parquet`` and never with Arrow extension types enabled), and
-the pinned pyarrow (>= 14.0.1) refuses to unpickle anything.
+The file is read with pyarrow only, through ``shared.parquet_safety.open_parquet`` (never ``pandas.read_parquet``
+and never with Arrow extension types enabled), and the pinned pyarrow (>= 14.0.1) refuses to unpickle anything.
 
 ``distinct`` counts non-null values exactly up to ``DISTINCT_EXACT_LIMIT`` per column (kept as a sorted array of
 64-bit fingerprints, 8 bytes each); past that the count stops and the limit is reported, a lower bound.
@@ -41,6 +39,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+if __name__ == "__main__":  # the profiling child (``python -I`` this file) has no repository root on sys.path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from shared.parquet_safety import decoded_size, is_flat_field, is_text, open_parquet  # noqa: E402
 
 UPLOAD_CHUNK_BYTES = 1024 * 1024
 READ_BUFFER_BYTES = 1024 * 1024
@@ -186,7 +188,7 @@ def _profile_parquet(path: Path, limits: DatasetLimits) -> tuple[int, list[dict]
             batches = parquet.iter_batches(batch_size=batch_rows, columns=[field.name for field in data_fields])
             for batch in batches:
                 decoded_rows += batch.num_rows
-                decoded_bytes += sum(_decoded_size(column) for column in batch.columns)
+                decoded_bytes += sum(decoded_size(column) for column in batch.columns)
                 if decoded_bytes > limits.max_decoded_bytes:
                     raise DatasetRejected(
                         422,
@@ -207,13 +209,7 @@ def _profile_parquet(path: Path, limits: DatasetLimits) -> tuple[int, list[dict]
 
 @contextmanager
 def _open_parquet(source: Any, read_dictionary: list[str] | None = None) -> Iterator[pq.ParquetFile]:
-    parquet = pq.ParquetFile(
-        source,
-        read_dictionary=read_dictionary,
-        buffer_size=READ_BUFFER_BYTES,
-        pre_buffer=False,
-        arrow_extensions_enabled=False,
-    )
+    parquet = open_parquet(source, read_dictionary, buffer_size=READ_BUFFER_BYTES, pre_buffer=False)
     try:
         yield parquet
     finally:
@@ -257,7 +253,7 @@ def _check_metadata(path: Path, limits: DatasetLimits) -> tuple[pa.Schema, int, 
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise DatasetRejected(422, f"Column names must be unique; rename the repeated columns {_quoted(duplicates)}.")
-    unsupported = [f"{_quoted([field.name])} ({field.type})" for field in schema if not _is_flat_field(field)]
+    unsupported = [f"{_quoted([field.name])} ({field.type})" for field in schema if not is_flat_field(field)]
     if unsupported:
         shown = ", ".join(unsupported[:_MAX_NAMES_IN_MESSAGE])
         more = (
@@ -284,30 +280,6 @@ def _check_metadata(path: Path, limits: DatasetLimits) -> tuple[pa.Schema, int, 
     return schema, rows, decoded_estimate
 
 
-def _is_flat_field(field: pa.Field) -> bool:
-    metadata = field.metadata or {}
-    if b"ARROW:extension:name" in metadata or isinstance(field.type, pa.ExtensionType):
-        return False
-    data_type = field.type
-    if pa.types.is_dictionary(data_type):
-        data_type = data_type.value_type
-    return _is_flat_type(data_type)
-
-
-def _is_flat_type(data_type: pa.DataType) -> bool:
-    return (
-        pa.types.is_integer(data_type)
-        or pa.types.is_float32(data_type)
-        or pa.types.is_float64(data_type)
-        or pa.types.is_decimal(data_type)
-        or pa.types.is_boolean(data_type)
-        or pa.types.is_string(data_type)
-        or pa.types.is_large_string(data_type)
-        or pa.types.is_date(data_type)
-        or pa.types.is_timestamp(data_type)
-    )
-
-
 def _pandas_index_columns(schema: pa.Schema) -> set[str]:
     raw = (schema.metadata or {}).get(b"pandas")
     if raw is None:
@@ -320,19 +292,6 @@ def _pandas_index_columns(schema: pa.Schema) -> set[str]:
     if not isinstance(index_columns, list):
         return set()
     return {name for name in index_columns if isinstance(name, str)}
-
-
-def _decoded_size(column: pa.Array) -> int:
-    """Bytes the column takes once decoded: a dictionary counts each row's value, not the dictionary once."""
-    if isinstance(column, pa.DictionaryArray) and _is_text(column.dictionary.type):
-        value_lengths = pc.binary_length(column.dictionary)
-        text_bytes = pc.sum(value_lengths.take(column.indices)).as_py() or 0
-        return text_bytes + 8 * len(column)
-    return column.nbytes
-
-
-def _is_text(data_type: pa.DataType) -> bool:
-    return pa.types.is_string(data_type) or pa.types.is_large_string(data_type)
 
 
 class _ColumnProfile:
@@ -366,7 +325,7 @@ class _ColumnProfile:
 
     def add(self, column: pa.Array) -> None:
         if isinstance(column, pa.DictionaryArray):
-            if _is_text(self.type):
+            if is_text(self.type):
                 self.nulls += column.null_count
                 if column.dictionary.null_count:
                     self.nulls += pc.sum(pc.is_null(column.dictionary).take(column.indices)).as_py() or 0
@@ -374,7 +333,7 @@ class _ColumnProfile:
                 self._add_fingerprints(_text_fingerprints(column.dictionary.take(used)))
                 return
             column = column.dictionary_decode()
-        if _is_text(self.type):
+        if is_text(self.type):
             self.nulls += column.null_count
             self._add_fingerprints(_text_fingerprints(pc.drop_null(pc.unique(column))))
         elif pa.types.is_boolean(self.type):
