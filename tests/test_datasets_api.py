@@ -168,6 +168,39 @@ def test_raw_body_upload_list_get_and_latest(app, alice, project, small_parquet,
     assert temp_files(tmp_path) == []
 
 
+def test_an_upload_holds_no_database_transaction_while_the_body_streams(app, alice, project, small_parquet):
+    """A pooled connection must not sit idle in a transaction for a whole upload and its profiling."""
+    in_transaction_while_reading = []
+
+    class WatchedBody(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            in_transaction_while_reading.append(db.session().in_transaction())
+            return super().read(size)
+
+        def readinto(self, buffer) -> int:
+            in_transaction_while_reading.append(db.session().in_transaction())
+            return super().readinto(buffer)
+
+    answer = alice.post(
+        f"/api/v1/projects/{project['id']}/datasets",
+        input_stream=WatchedBody(small_parquet),
+        content_type=PARQUET,
+        headers={"Content-Length": str(len(small_parquet))},
+    )
+    assert answer.status_code == 201, answer.json
+    assert in_transaction_while_reading and not any(in_transaction_while_reading)
+
+
+def test_dataset_lists_are_paginated_under_page_size_max(alice, project, small_parquet):
+    ids = [upload_raw(alice, project["id"], small_parquet).json["id"] for _ in range(3)]
+    page = alice.get(f"/api/v1/projects/{project['id']}/datasets?page=2&page_size=2")
+    assert [dataset["id"] for dataset in page.json] == ids[:1]
+    assert page.headers["X-Pagination"]
+    too_large = alice.get(f"/api/v1/projects/{project['id']}/datasets?page_size=101")
+    assert too_large.status_code == 422
+    assert too_large.json["errors"] == {"page_size": ["Must be less than or equal to 100."]}
+
+
 def test_openapi_documents_both_ways_to_send_a_file(alice):
     paths = alice.get("/openapi.json").json["paths"]
     upload = paths["/api/v1/projects/{project_id}/datasets/"]["post"]["requestBody"]["content"]

@@ -68,13 +68,13 @@ def latest_dataset_ids(project_ids: list[int]) -> dict[int, str]:
     return latest
 
 
-def store_dataset(project: Project, ingested: IngestedFile, filename: str, object_store: ObjectStore) -> Dataset:
+def store_dataset(project_id: int, ingested: IngestedFile, filename: str, object_store: ObjectStore) -> Dataset:
     """Put the checked file in the object store, then commit its row (and anything pending, such as a new project).
 
     Raises ``ObjectStoreUnavailable`` with nothing committed; a failed commit removes the object again.
     """
     dataset_id = str(uuid.uuid4())
-    key = dataset_object_key(project.id, dataset_id)
+    key = dataset_object_key(project_id, dataset_id)
     try:
         with ingested.path.open("rb") as stream:
             object_store.put(key, stream, ingested.size_bytes)
@@ -83,7 +83,7 @@ def store_dataset(project: Project, ingested: IngestedFile, filename: str, objec
         raise ObjectStoreUnavailable(str(exc)) from exc
     dataset = Dataset(
         id=dataset_id,
-        project_id=project.id,
+        project_id=project_id,
         filename=filename,
         object_key=key,
         rows=ingested.rows,

@@ -12,6 +12,7 @@ from services.projects import dataset_store, project_store
 from services.projects.api.uploads import PARQUET_MEDIA_TYPE, allow_upload_body, received_parquet
 from services.projects.parquet_ingest import preview_records
 from services.projects.schemas import DatasetSchema, DatasetUploadFormSchema, PreviewQuerySchema, PreviewSchema
+from shared.db import db
 from shared.internal_auth import current_user_id
 from shared.pagination import paginate
 
@@ -56,10 +57,12 @@ class Datasets(MethodView):
     @blp.alt_response(503, description="The object store is unavailable; nothing stored.")
     def post(self, project_id):
         """Upload a parquet file (multipart field 'file' or 'data_file', or the raw body)."""
-        project = project_store.owned_project(current_user_id(), project_id)
+        project_store.owned_project(current_user_id(), project_id)
+        # Streaming, profiling and storing the file may take minutes: hold no database connection meanwhile.
+        db.session.close()
         allow_upload_body()
         with received_parquet(("file", "data_file")) as (ingested, filename):
-            return dataset_store.store_dataset(project, ingested, filename, current_app.extensions["object_store"])
+            return dataset_store.store_dataset(project_id, ingested, filename, current_app.extensions["object_store"])
 
 
 @blp.route("/<uuid:dataset_id>")

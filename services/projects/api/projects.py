@@ -55,7 +55,7 @@ class Projects(MethodView):
             fields = parser.parse(ProjectCreateSchema(), request, location="form")
             with received_parquet(("data_file",)) as (ingested, filename):
                 project = project_store.new_project(owner_id, **fields)
-                dataset_store.store_dataset(project, ingested, filename, current_app.extensions["object_store"])
+                dataset_store.store_dataset(project.id, ingested, filename, current_app.extensions["object_store"])
         elif request.is_json:
             fields = parser.parse(ProjectCreateSchema(), request, location="json")
             project = project_store.create_project(owner_id, **fields)
