@@ -75,6 +75,8 @@ def test_train_queues_a_run_with_the_defaults(client, trainer_app, make_project)
         "dataset_id": project.dataset_id,
         "include": None,
         "exclude": None,
+        "ignore_features": None,
+        "ignored_features": [],
         "folds": 5,
         "sort": "R2",
         "time_budget_s": trainer_app.config["TRAINING_DEFAULT_TIME_BUDGET_S"],
@@ -101,6 +103,7 @@ def test_train_takes_every_parameter(client, trainer_app, make_project):
         "dataset_id": project.dataset_id,
         "include": ["lr", "ridge", "dt"],
         "exclude": ["dt"],
+        "ignore_features": ["region"],
         "folds": 3,
         "sort": "MAE",
         "time_budget_s": 60,
@@ -110,7 +113,25 @@ def test_train_takes_every_parameter(client, trainer_app, make_project):
         f"/api/v1/projects/{project.project_id}/train", json=body, headers=headers_for(trainer_app, project.user_id)
     )
     assert response.status_code == 202, response.json
-    assert response.json["params"] == body
+    assert response.json["params"] == {
+        **body,
+        "ignored_features": [{"column": "region", "reason": "named in ignore_features"}],
+    }
+
+
+def test_id_like_text_columns_are_ignored_unless_the_request_names_its_own(client, trainer_app, make_project):
+    frame = sales_frame(rows=60)
+    frame["receipt"] = [f"R-{i:05d}" for i in range(60)]  # one value per row
+    frame["aisle"] = [f"aisle-{i % 40}" for i in range(60)]  # few rows per value, but few enough values to encode
+    project = make_project(frame)
+    url = f"/api/v1/projects/{project.project_id}/train"
+    headers = headers_for(trainer_app, project.user_id)
+    by_default = client.post(url, json={}, headers=headers).json["params"]
+    assert by_default["ignore_features"] is None
+    assert [entry["column"] for entry in by_default["ignored_features"]] == ["receipt"]
+    assert by_default["ignored_features"][0]["reason"].startswith("ID-like: text with 60 distinct values")
+    chosen = client.post(url, json={"ignore_features": []}, headers=headers).json["params"]
+    assert chosen["ignore_features"] == [] and chosen["ignored_features"] == []
 
 
 @pytest.mark.parametrize(
@@ -128,6 +149,10 @@ def test_train_takes_every_parameter(client, trainer_app, make_project):
         ({"tartget": "sales"}, "tartget", "Unknown field"),
         ({"target": "revenue"}, "target", "column `revenue` is not in the dataset"),
         ({"target": "region"}, "target", "column `region` is string, not numeric"),
+        ({"ignore_features": ["colour"]}, "ignore_features", "column `colour` is not in the dataset"),
+        ({"ignore_features": ["sales"]}, "ignore_features", "`sales` is the target; it cannot be ignored"),
+        ({"ignore_features": ["price", "region"]}, "ignore_features", "every column but the target is ignored"),
+        ({"ignore_features": "price"}, "ignore_features", "Not a valid list"),
     ],
 )
 def test_invalid_train_requests_are_refused_with_nothing_queued(

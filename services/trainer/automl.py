@@ -80,6 +80,7 @@ class TrainingJob:
     work_dir: str
     object_store_url: str
     object_store_options: dict[str, Any] = field(default_factory=dict)
+    ignore_features: list[str] = field(default_factory=list)
     max_missing_target_share: float = 0.3
     min_rows: int = 20
     dask_scheduler_address: str = ""
@@ -238,6 +239,7 @@ def fit_best_model(job: TrainingJob, data: pd.DataFrame, report: ReportProgress)
 
     started = time.monotonic()
     report(STAGE_PREPARING, 0.05)
+    data = data.drop(columns=[c for c in job.ignore_features if c in data.columns and c != job.target])
     data, order_by = prepare_data(data, job.target, job.max_missing_target_share)
     min_rows = minimum_rows(job.folds, job.min_rows)
     if len(data) < min_rows:

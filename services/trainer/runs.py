@@ -13,6 +13,7 @@ the lease expired and the run was re-queued or claimed again, a late write from 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -22,8 +23,10 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from services.trainer.automl import TrainingResult
+from services.trainer.training_input import fetch_training_input, ignored_features, problems_with_dataset
 from shared.clock import utcnow
 from shared.db import db
+from shared.errors import ServiceError
 from shared.model_artifacts import artifact_hmac, library_versions, sha256_hex
 from shared.training_records import (
     ACTIVE_RUN_STATUSES,
@@ -43,16 +46,34 @@ CLAIM_TRIES = 5
 SAVE_TRIES = 3
 
 
-class TooManyActiveRuns(Exception):
+class TooManyActiveRuns(ServiceError):
     """The user already has the allowed number of queued and running runs."""
 
+    def __init__(self, cap: int) -> None:
+        super().__init__(
+            429, f"You already have {cap} training runs queued or running; wait for one to finish or cancel one."
+        )
 
-class IdempotencyKeyReused(Exception):
+
+class IdempotencyKeyReused(ServiceError):
     """The Idempotency-Key was already used by this user for a request on another project."""
 
+    def __init__(self) -> None:
+        super().__init__(409, "This Idempotency-Key was already used for another project's run.")
 
-class RunAlreadyFinished(Exception):
+
+class RunAlreadyFinished(ServiceError):
     """A finished run cannot be cancelled."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(409, f"This run already finished ({status}); there is nothing to cancel.")
+
+
+class UntrainableRequest(ServiceError):
+    """The dataset cannot be trained with the requested parameters; ``errors`` says why, per field."""
+
+    def __init__(self, problems: dict[str, list[str]]) -> None:
+        super().__init__(422, "This dataset cannot be trained with these settings.", problems)
 
 
 @dataclass(frozen=True)
@@ -113,8 +134,53 @@ def existing_run_for_key(owner_id: int, project_id: int, key: str | None) -> Tra
         return None
     run = find_run_by_idempotency_key(owner_id, key)
     if run is not None and run.project_id != project_id:
-        raise IdempotencyKeyReused(key)
+        raise IdempotencyKeyReused()
     return run
+
+
+def queue_run(
+    owner_id: int, project_id: int, request: dict[str, Any], idempotency_key: str | None, config: Mapping[str, Any]
+) -> TrainingRun:
+    """Check the request against the project's dataset and queue a run (or return the one this key already made).
+
+    ``request`` is the validated train body; ``config`` the trainer's settings. Raises ``ServiceError``s: 404/409/503
+    from the projects service, 409 for a reused key, 422 for an untrainable dataset, 429 over the per-user cap.
+    """
+    existing = existing_run_for_key(owner_id, project_id, idempotency_key)
+    if existing is not None:
+        return existing
+    training_input = fetch_training_input(project_id, owner_id, request.get("dataset_id"))
+    target = request.get("target") or training_input.target
+    problems = problems_with_dataset(
+        training_input,
+        target,
+        request["folds"],
+        config["TRAINING_MIN_ROWS"],
+        config["TRAINING_MAX_MISSING_TARGET_SHARE"],
+        request.get("ignore_features"),
+    )
+    if problems:
+        raise UntrainableRequest(problems)
+    params = {
+        "target": target,
+        "include": request.get("include"),
+        "exclude": request.get("exclude"),
+        "ignore_features": request.get("ignore_features"),
+        "ignored_features": ignored_features(training_input, target, request.get("ignore_features")),
+        "folds": request["folds"],
+        "sort": request["sort"],
+        "time_budget_s": request.get("time_budget_s", config["TRAINING_DEFAULT_TIME_BUDGET_S"]),
+        "seed": request["seed"],
+        "object_key": training_input.object_key,
+    }
+    return create_run(
+        owner_id,
+        project_id,
+        training_input.dataset_id,
+        params,
+        idempotency_key,
+        config["TRAINING_MAX_ACTIVE_RUNS_PER_USER"],
+    )
 
 
 def create_run(

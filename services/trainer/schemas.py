@@ -8,6 +8,7 @@ from flask import current_app
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from services.trainer.automl import REGRESSION_MODEL_IDS, SORT_METRICS
+from services.trainer.training_input import ID_LIKE_MAX_ROWS_PER_VALUE, ID_LIKE_MIN_DISTINCT
 from shared.schemas import UtcDateTime
 
 MODEL_ID_CHOICES = sorted(REGRESSION_MODEL_IDS)
@@ -24,6 +25,16 @@ class TrainRequestSchema(Schema):
     exclude = fields.List(
         fields.String(validate=validate.OneOf(MODEL_ID_CHOICES, error="unknown model id {input!r}")),
         validate=validate.Length(max=len(MODEL_ID_CHOICES)),
+    )
+    ignore_features = fields.List(
+        fields.String(validate=validate.Length(min=1, max=200)),
+        validate=validate.Length(max=2000),
+        metadata={
+            "description": "Columns of the dataset not to train on (an addition to API.md). Default: the ID-like text "
+            f"columns (more than {ID_LIKE_MIN_DISTINCT} distinct values and fewer than {ID_LIKE_MAX_ROWS_PER_VALUE} "
+            "rows per value); `[]` trains on every column. The run's `params.ignored_features` lists what was "
+            "left out and why."
+        },
     )
     folds = fields.Integer(load_default=5, validate=validate.Range(min=2, max=10, error="must be between 2 and 10"))
     sort = fields.String(load_default="R2", validate=validate.OneOf(SORT_METRICS))
@@ -76,7 +87,8 @@ class TrainingRunSchema(Schema):
 
     def public_params(self, run: Any) -> dict[str, Any]:
         """The run's parameters as the user gave them or got by default (not where the server stores the data)."""
-        return {name: value for name, value in run.params.items() if name != "object_key"}
+        public = {name: value for name, value in run.params.items() if name != "object_key"}
+        return {**public, "dataset_id": run.dataset_id}
 
 
 class FeatureSchema(Schema):

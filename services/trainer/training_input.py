@@ -14,7 +14,14 @@ from shared.errors import ServiceError
 from shared.internal_auth import internal_headers
 from shared.service_client import UpstreamFailure, service_client
 
-_NUMERIC_DTYPE = re.compile(r"^(u?int|float|double|decimal|half|number)", re.IGNORECASE)
+# The dtype names of the projects service's dataset profile (parquet_ingest): int8…uint64, float16…64, decimal,
+# bool, date, timestamp, string.
+_NUMERIC_DTYPE = re.compile(r"^(u?int|float|decimal)", re.IGNORECASE)
+TEXT_DTYPE = "string"
+# A text column is ID-like (an order number, a product code) when it has more distinct values than one-hot encoding
+# handles and too few rows per value for target encoding to learn more than noise.
+ID_LIKE_MIN_DISTINCT = 50
+ID_LIKE_MAX_ROWS_PER_VALUE = 10
 
 
 class TrainingInputUnavailable(ServiceError):
@@ -71,15 +78,29 @@ def is_numeric_dtype_name(dtype: str) -> bool:
 
 
 def problems_with_dataset(
-    training_input: TrainingInput, target: str, folds: int, min_rows_floor: int, max_missing_target_share: float
+    training_input: TrainingInput,
+    target: str,
+    folds: int,
+    min_rows_floor: int,
+    max_missing_target_share: float,
+    ignore_features: list[str] | None = None,
 ) -> dict[str, list[str]]:
     """Field → messages for what makes this dataset untrainable with these parameters (empty when it is fine)."""
     columns = {column["name"]: column for column in training_input.columns}
     column = columns.get(target)
+    names = ", ".join(f"`{name}`" for name in list(columns)[:20])
     if column is None:
-        names = ", ".join(f"`{name}`" for name in list(columns)[:20])
         return {"target": [f"column `{target}` is not in the dataset (its columns: {names})"]}
     problems: dict[str, list[str]] = {}
+    for name in ignore_features or ():
+        if name == target:
+            problems.setdefault("ignore_features", []).append(f"`{name}` is the target; it cannot be ignored")
+        elif name not in columns:
+            problems.setdefault("ignore_features", []).append(
+                f"column `{name}` is not in the dataset (its columns: {names})"
+            )
+    if ignore_features and set(columns) - {target} <= set(ignore_features):
+        problems.setdefault("ignore_features", []).append("every column but the target is ignored")
     if not is_numeric_dtype_name(str(column.get("dtype", ""))):
         problems["target"] = [
             f"column `{target}` is {column.get('dtype')}, not numeric; a regression target needs numbers"
@@ -98,3 +119,26 @@ def problems_with_dataset(
             f"least {needed}"
         ]
     return problems
+
+
+def ignored_features(
+    training_input: TrainingInput, target: str, ignore_features: list[str] | None
+) -> list[dict[str, str]]:
+    """The columns a run leaves out, each with why: the request's ``ignore_features``, else the ID-like text columns."""
+    if ignore_features is not None:
+        return [{"column": name, "reason": "named in ignore_features"} for name in dict.fromkeys(ignore_features)]
+    ignored = []
+    for column in training_input.columns:
+        distinct = int(column.get("distinct") or 0)
+        if column["name"] == target or column.get("dtype") != TEXT_DTYPE or distinct <= ID_LIKE_MIN_DISTINCT:
+            continue
+        rows_per_value = (training_input.rows - int(column.get("nulls") or 0)) / distinct
+        if rows_per_value < ID_LIKE_MAX_ROWS_PER_VALUE:
+            ignored.append(
+                {
+                    "column": column["name"],
+                    "reason": f"ID-like: text with {distinct} distinct values, {rows_per_value:.1f} rows per value; "
+                    "name it in ignore_features (even []) to choose the ignored columns yourself",
+                }
+            )
+    return ignored

@@ -98,6 +98,7 @@ class TrainingWorker:
             target=params["target"],
             include=params.get("include"),
             exclude=params.get("exclude"),
+            ignore_features=[ignored["column"] for ignored in params.get("ignored_features", [])],
             folds=int(params["folds"]),
             sort=params["sort"],
             seed=int(params["seed"]),
