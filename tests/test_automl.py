@@ -176,9 +176,9 @@ def _fit_predict_and_package(job: TrainingJob, frame: pd.DataFrame) -> tuple[lis
     matplotlib.use("Agg")
     from services.trainer.automl import fit_best_model
 
-    fitted = fit_best_model(job, frame, lambda stage, fraction: None)
-    before = fitted.pipeline.predict(frame.drop(columns=[job.target]))
-    return [float(v) for v in before], fitted.to_result()
+    pipeline, result = fit_best_model(job, frame, lambda stage, fraction: None)
+    before = pipeline.predict(frame.drop(columns=[job.target]))
+    return [float(v) for v in before], result
 
 
 @pytest.mark.slow

@@ -209,33 +209,14 @@ def _json_number(value: Any) -> float | None:
 # --- the training ---------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class FittedModel:
-    """The best candidate refitted on every row, with what the run reports about it."""
+def fit_best_model(job: TrainingJob, data: pd.DataFrame, report: ReportProgress) -> tuple[Any, TrainingResult]:
+    """Compare the candidates, score the best on the holdout, refit it on all rows; PyCaret must be importable.
 
-    pipeline: Any
-    algorithm: str
-    leaderboard: list[dict[str, Any]]
-    metrics: dict[str, dict[str, float | None]]
-    features: list[dict[str, Any]]
-    feature_importance: list[dict[str, Any]]
-
-    def to_result(self) -> TrainingResult:
-        from shared.model_artifacts import dump_pipeline
-
-        return TrainingResult(
-            artifact=dump_pipeline(self.pipeline),
-            algorithm=self.algorithm,
-            leaderboard=self.leaderboard,
-            metrics=self.metrics,
-            features=self.features,
-            feature_importance=self.feature_importance,
-        )
-
-
-def fit_best_model(job: TrainingJob, data: pd.DataFrame, report: ReportProgress) -> FittedModel:
-    """Compare the candidates, score the best on the holdout, refit it on all rows; PyCaret must be importable."""
+    Returns the refitted pipeline and the run's result (with the pipeline stored as its artifact).
+    """
     from pycaret.regression import RegressionExperiment
+
+    from shared.model_artifacts import dump_pipeline
 
     started = time.monotonic()
     report(STAGE_PREPARING, 0.05)
@@ -283,8 +264,8 @@ def fit_best_model(job: TrainingJob, data: pd.DataFrame, report: ReportProgress)
     experiment.predict_model(best_model, verbose=False)
     holdout = _metrics_from(experiment.pull().iloc[0])
     pipeline = experiment.finalize_model(best_model)
-    return FittedModel(
-        pipeline=pipeline,
+    return pipeline, TrainingResult(
+        artifact=dump_pipeline(pipeline),
         algorithm=best_row["model"],
         leaderboard=[row for row, _ in scored],
         metrics={"cv": {m: best_row[m] for m in METRICS}, "holdout": holdout},
@@ -430,7 +411,7 @@ def training_process_main(job: TrainingJob, sender: Connection, parent_pid: int)
         with threadpool_limits(limits=job.threads):
             report(STAGE_LOADING, 0.01)
             data = load_training_data(job)
-            result = fit_best_model(job, data, report).to_result()
+            _, result = fit_best_model(job, data, report)
         sender.send(result)
     except TrainingError as exc:
         sender.send(Failure(str(exc)))
