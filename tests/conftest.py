@@ -20,8 +20,9 @@ from shared.internal_auth import INTERNAL_TOKEN_HEADER, issue_internal_token
 from shared.migrate import upgrade
 
 # The end-to-end platform (gunicorn processes behind the gateway), shared by tests/e2e and tests/security; the
-# trainer's fixtures and helpers (imported by its tests, so registered here, before any test module imports them).
-pytest_plugins = ["tests.platform_harness", "tests.trainer_fixtures"]
+# trainer's and the projects service's fixtures and helpers (imported by their tests, so registered here, before
+# any test module imports them).
+pytest_plugins = ["tests.platform_harness", "tests.trainer_fixtures", "tests.projects_support"]
 
 POSTGRES_SERVER = os.environ.get("TEST_POSTGRES_SERVER", "postgresql://postgres@127.0.0.1:5432")
 TEST_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"

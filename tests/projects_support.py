@@ -1,17 +1,20 @@
-"""Helpers for tests of the projects service: an app on the test database, users, calls as a user."""
+"""Helpers for tests of the projects service: an app on the test database, users, calls as a user, a served trainer.
+
+Registered as a pytest plugin in conftest.py, so its fixtures reach every test module.
+"""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
 from services.projects import accounts, create_app
+from services.trainer import create_app as create_trainer
 from tests.conftest import internal_token_headers
+from tests.helpers.servers import served
 
 
 def projects_app(config: dict[str, Any], tmp_path, **overrides: Any) -> Flask:
@@ -49,21 +52,8 @@ class UserClient:
         return self.open("DELETE", path, **kwargs)
 
 
-@contextmanager
-def served(app: Flask) -> Iterator[str]:
-    """Serve ``app`` over real HTTP on a free loopback port; yields its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join()
-
-
-def training_delete_route_exists(trainer: Flask) -> bool:
-    return any(
-        rule.rule.startswith("/internal/projects/") and rule.rule.endswith("/training") and "DELETE" in rule.methods
-        for rule in trainer.url_map.iter_rules()
-    )
+@pytest.fixture
+def trainer_url(app_config: dict[str, Any]) -> Iterator[str]:
+    """The trainer on the test database, served over HTTP (the projects service asks it to delete a project's runs)."""
+    with served(create_trainer(app_config)) as url:
+        yield url

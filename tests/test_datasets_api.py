@@ -14,9 +14,12 @@ import requests
 
 from services.projects.models import Dataset
 from shared.db import db
+from shared.storage import ObjectStoreUnavailable
 from shared.storage.filesystem import FileSystemObjectStore
+from shared.training_records import TrainingRun
 from tests.conftest import internal_token_headers
-from tests.projects_support import UserClient, create_user, projects_app, served, training_delete_route_exists
+from tests.helpers.servers import served
+from tests.projects_support import UserClient, create_user, projects_app
 
 DATASETS_DIR = Path("/work/shared/datasets")
 PARQUET = "application/vnd.apache.parquet"
@@ -422,15 +425,63 @@ def test_training_input_names_the_latest_or_the_chosen_dataset(alice, bob, proje
     assert bob.get(f"{base}?dataset_id={first['id']}").status_code == 404
 
 
-@pytest.fixture
-def trainer_url(app_config):
-    from services.trainer import create_app as create_trainer
+def test_deleting_a_project_while_the_object_store_is_down_deletes_nothing(
+    app_config, tmp_path, s3_bucket_config, trainer_url, small_parquet
+):
+    app = projects_app(app_config, tmp_path, TRAINER_URL=trainer_url, **s3_bucket_config)
+    alice = UserClient(app, create_user(app, "alice"))
+    project = alice.post("/api/v1/projects", json={"name": "Sales"}).json
+    assert upload_raw(alice, project["id"], small_parquet).status_code == 201
+    add_training_run(app, alice.user_id, project["id"])
+    unusable_store = {**s3_bucket_config, "OBJECT_STORE_URL": "s3://bucket-that-does-not-exist"}
+    store_down = projects_app(app_config, tmp_path, TRAINER_URL=trainer_url, **unusable_store)
+    answer = UserClient(store_down, alice.user_id).delete(f"/api/v1/projects/{project['id']}")
+    assert answer.status_code == 503
+    assert "nothing was changed" in answer.json["message"]
+    assert alice.get(f"/api/v1/projects/{project['id']}").status_code == 200
+    assert training_run_projects(app) == [project["id"]]
 
-    trainer = create_trainer(app_config)
-    if not training_delete_route_exists(trainer):
-        pytest.skip("the trainer's DELETE /internal/projects/<id>/training route is not written yet")
-    with served(trainer) as url:
-        yield url
+
+class StoreThatCannotDelete:
+    """The real store, except that deleting fails as if the store went down after the readiness check."""
+
+    def __init__(self, store) -> None:
+        self.store = store
+
+    def __getattr__(self, name: str):
+        return getattr(self.store, name)
+
+    def delete(self, key: str) -> None:
+        raise ObjectStoreUnavailable(f"cannot delete {key}")
+
+
+def test_deleting_a_project_says_when_only_its_training_records_went(app_config, tmp_path, trainer_url, small_parquet):
+    app = projects_app(app_config, tmp_path, TRAINER_URL=trainer_url)
+    alice = UserClient(app, create_user(app, "alice"))
+    project = alice.post("/api/v1/projects", json={"name": "Sales"}).json
+    assert upload_raw(alice, project["id"], small_parquet).status_code == 201
+    add_training_run(app, alice.user_id, project["id"])
+    real_store = app.extensions["object_store"]
+    app.extensions["object_store"] = StoreThatCannotDelete(real_store)
+    answer = alice.delete(f"/api/v1/projects/{project['id']}")
+    assert answer.status_code == 503
+    assert "training runs and models were deleted" in answer.json["message"]
+    assert "Retry the DELETE" in answer.json["message"]
+    assert training_run_projects(app) == []
+    app.extensions["object_store"] = real_store
+    assert alice.delete(f"/api/v1/projects/{project['id']}").status_code == 204
+    assert stored_keys(app) == set()
+
+
+def add_training_run(app, owner_id: int, project_id: int) -> None:
+    with app.app_context():
+        db.session.add(TrainingRun(project_id=project_id, owner_id=owner_id, dataset_id="d", params={}))
+        db.session.commit()
+
+
+def training_run_projects(app) -> list[int]:
+    with app.app_context():
+        return list(db.session.execute(db.select(TrainingRun.project_id)).scalars())
 
 
 def test_deleting_a_project_removes_its_dataset_objects(app_config, tmp_path, storage, trainer_url, small_parquet):

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import io
 import socket
-import threading
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
 from flask_jwt_extended import create_access_token
-from werkzeug.serving import make_server
 
 from gateway import create_app as create_gateway
 from services.predictor import create_app as create_predictor
 from services.projects import create_app as create_projects
 from services.trainer import create_app as create_trainer
 from tests.helpers.data import parquet_bytes, sales_frame
+from tests.helpers.servers import served
 
 FACTORIES = {"projects": create_projects, "trainer": create_trainer, "predictor": create_predictor}
 PASSWORD = "correct-horse-battery"
@@ -34,22 +34,16 @@ class AppAfterBind:
 @pytest.fixture
 def service_urls(app_config: dict[str, Any], tmp_path) -> Iterator[dict[str, str]]:
     slots = {name: AppAfterBind() for name in FACTORIES}
-    servers = {name: make_server("127.0.0.1", 0, slot, threaded=True) for name, slot in slots.items()}
-    urls = {name: f"http://127.0.0.1:{server.server_port}" for name, server in servers.items()}
-    config = {
-        **app_config,
-        "UPLOAD_TMP_DIR": str(tmp_path / "uploads"),
-        **{f"{name.upper()}_URL": url for name, url in urls.items()},
-    }
-    for name, factory in FACTORIES.items():
-        slots[name].app = factory(config)
-    threads = [threading.Thread(target=server.serve_forever, daemon=True) for server in servers.values()]
-    for thread in threads:
-        thread.start()
-    yield urls
-    for server in servers.values():
-        server.shutdown()
-        server.server_close()
+    with ExitStack() as stack:
+        urls = {name: stack.enter_context(served(slot)) for name, slot in slots.items()}
+        config = {
+            **app_config,
+            "UPLOAD_TMP_DIR": str(tmp_path / "uploads"),
+            **{f"{name.upper()}_URL": url for name, url in urls.items()},
+        }
+        for name, factory in FACTORIES.items():
+            slots[name].app = factory(config)
+        yield urls
 
 
 def gateway_client(app_config: dict[str, Any], service_urls: dict[str, str], **overrides: Any):

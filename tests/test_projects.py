@@ -9,7 +9,7 @@ import pytest
 from services.projects.models import Project
 from shared.db import db
 from shared.training_records import ModelVersion, TrainingRun
-from tests.projects_support import UserClient, create_user, projects_app, served, training_delete_route_exists
+from tests.projects_support import UserClient, create_user, projects_app
 
 PROJECT_NOT_FOUND = {"code": 404, "status": "Not Found", "message": "Project not found."}
 PROJECT_FIELDS = {
@@ -198,17 +198,6 @@ def test_delete_answers_503_and_keeps_everything_when_the_trainer_is_down(app, a
     assert response.status_code == 503
     assert response.json["code"] == 503
     assert alice.get(f"/api/v1/projects/{project['id']}").json == project
-
-
-@pytest.fixture
-def trainer_url(app_config):
-    from services.trainer import create_app as create_trainer
-
-    trainer = create_trainer(app_config)
-    if not training_delete_route_exists(trainer):
-        pytest.skip("the trainer's DELETE /internal/projects/<id>/training route is not written yet")
-    with served(trainer) as url:
-        yield url
 
 
 def test_delete_removes_the_project_and_its_training_records(app_config, tmp_path, trainer_url):

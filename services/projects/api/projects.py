@@ -15,9 +15,16 @@ from services.projects.schemas import (
     ProjectUpdateSchema,
 )
 from services.projects.trainer_client import delete_project_training
+from shared.errors import ServiceError
 from shared.internal_auth import current_user_id, internal_headers
 from shared.pagination import paginate
 from shared.service_client import service_client
+from shared.storage import ObjectStoreUnavailable
+
+TRAINING_DELETED_PROJECT_KEPT = (
+    "The object store is unavailable: the project's training runs and models were deleted, but the project and its "
+    "datasets remain. Retry the DELETE to finish."
+)
 
 blp = Blueprint("projects", __name__, url_prefix="/api/v1/projects", description="Projects and their status.")
 
@@ -79,10 +86,19 @@ class ProjectById(MethodView):
         return project_store.describe_project(project_store.update_project(project, changes))
 
     @blp.response(204)
-    @blp.alt_response(503, description="The trainer or the object store is unavailable; nothing was deleted.")
+    @blp.alt_response(
+        503,
+        description="The trainer or the object store is unavailable. Nothing was deleted, unless the message says "
+        "the training records were: then retry the DELETE to finish.",
+    )
     def delete(self, project_id):
         """Delete a project with its datasets (and their files), training runs and models."""
         owner_id = current_user_id()
         project = project_store.owned_project(owner_id, project_id)
+        object_store = current_app.extensions["object_store"]
+        object_store.check()  # a store that is down fails the DELETE before the trainer deletes anything
         delete_project_training(service_client(), project.id, internal_headers("trainer", owner_id))
-        project_store.delete_project(project, current_app.extensions["object_store"])
+        try:
+            project_store.delete_project(project, object_store)
+        except ObjectStoreUnavailable as exc:
+            raise ServiceError(503, TRAINING_DELETED_PROJECT_KEPT) from exc
