@@ -410,7 +410,7 @@ def measure_latency(session: Session, report: Report) -> None:
     secret = session.platform.env["INTERNAL_TOKEN_SECRET"]
 
     def predictor_alone() -> None:
-        token = issue_internal_token(secret, "predictor", session.user_id, caller="gateway")
+        token = issue_internal_token(secret, "predictor", session.user_id)
         answer = http.post(predictor_url, json=FEATURE_ROW, headers={INTERNAL_TOKEN_HEADER: token}, timeout=60)
         if answer.status_code != 200:
             raise RuntimeError(f"predictor answered {answer.status_code}: {answer.text[:300]}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
 
 import jwt
 from flask import Flask, current_app, g, request
@@ -21,18 +20,11 @@ INTERNAL_ALGORITHM = "HS256"
 ISSUER = "salesml"
 
 
-@dataclass(frozen=True)
-class InternalIdentity:
-    user_id: int | None
-    caller: str
-
-
-def issue_internal_token(secret: str, audience: str, user_id: int | None, caller: str, ttl_seconds: int = 60) -> str:
+def issue_internal_token(secret: str, audience: str, user_id: int | None, ttl_seconds: int = 60) -> str:
     now = int(time.time())
     claims = {
         "iss": ISSUER,
         "aud": audience,
-        "caller": caller,
         "iat": now,
         "exp": now + ttl_seconds,
         "jti": uuid.uuid4().hex,
@@ -42,8 +34,9 @@ def issue_internal_token(secret: str, audience: str, user_id: int | None, caller
     return jwt.encode(claims, secret, algorithm=INTERNAL_ALGORITHM)
 
 
-def verify_internal_token(secret: str, token: str, audience: str) -> InternalIdentity:
-    """Decode and check a token addressed to ``audience``; raises ``jwt.InvalidTokenError`` otherwise."""
+def verify_internal_token(secret: str, token: str, audience: str) -> int | None:
+    """The user id (None for a call on no user's behalf) of a valid token addressed to ``audience``; raises
+    ``jwt.InvalidTokenError`` otherwise."""
     claims = jwt.decode(
         token,
         secret,
@@ -53,7 +46,7 @@ def verify_internal_token(secret: str, token: str, audience: str) -> InternalIde
         options={"require": ["exp", "iat", "aud", "iss", "jti"]},
     )
     sub = claims.get("sub")
-    return InternalIdentity(user_id=int(sub) if sub is not None else None, caller=str(claims.get("caller", "")))
+    return int(sub) if sub is not None else None
 
 
 def internal_headers(audience: str, user_id: int | None) -> dict[str, str]:
@@ -63,7 +56,6 @@ def internal_headers(audience: str, user_id: int | None) -> dict[str, str]:
         config["INTERNAL_TOKEN_SECRET"],
         audience,
         user_id,
-        caller=config["SERVICE_NAME"],
         ttl_seconds=config["INTERNAL_TOKEN_SECONDS"],
     )
     return {INTERNAL_TOKEN_HEADER: token, "X-Request-ID": getattr(g, "request_id", "") or uuid.uuid4().hex}
@@ -78,11 +70,10 @@ def require_internal_token(app: Flask, audience: str) -> None:
             return None
         token = request.headers.get(INTERNAL_TOKEN_HEADER, "")
         try:
-            identity = verify_internal_token(app.config["INTERNAL_TOKEN_SECRET"], token, audience)
+            user_id = verify_internal_token(app.config["INTERNAL_TOKEN_SECRET"], token, audience)
         except jwt.InvalidTokenError:
             return error_response(401, "This service is reachable only through the gateway.")
-        g.identity = identity
-        g.user_id = identity.user_id
+        g.user_id = user_id
         return None
 
 

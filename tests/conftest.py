@@ -81,7 +81,7 @@ def app_config(clean_database: str, tmp_path) -> dict[str, Any]:
 
 
 def internal_token_headers(config: dict[str, Any], audience: str, user_id: int | None) -> dict[str, str]:
-    token = issue_internal_token(config["INTERNAL_TOKEN_SECRET"], audience, user_id, caller="gateway")
+    token = issue_internal_token(config["INTERNAL_TOKEN_SECRET"], audience, user_id)
     return {INTERNAL_TOKEN_HEADER: token}
 
 

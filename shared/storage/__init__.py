@@ -7,7 +7,7 @@ endpoint through the ``minio`` client. Keys are always made by the server (ids, 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import Any, BinaryIO, Protocol
 
@@ -43,11 +43,6 @@ class ObjectStore(Protocol):
 
     def check(self) -> None:
         """Raise ``ObjectStoreUnavailable`` if the store cannot be used (readiness)."""
-
-
-def iter_chunks(stream: BinaryIO, chunk_size: int = 1024 * 1024) -> Iterator[bytes]:
-    while chunk := stream.read(chunk_size):
-        yield chunk
 
 
 def open_object_store(url: str, options: Mapping[str, Any] | None = None) -> ObjectStore:

@@ -136,8 +136,8 @@ def test_bad_tokens_are_refused_with_401_json(api):
 @pytest.mark.parametrize("service", SERVICES)
 def test_services_called_directly_need_the_gateways_internal_token(platform, service):
     url = f"{platform.url(service)}/api/v1/projects/1/"
-    forged = issue_internal_token("a-forged-secret-that-is-long-enough-0123456789", service, 1, caller="gateway")
-    wrong_audience = issue_internal_token(platform.env["INTERNAL_TOKEN_SECRET"], "gateway", 1, caller="gateway")
+    forged = issue_internal_token("a-forged-secret-that-is-long-enough-0123456789", service, 1)
+    wrong_audience = issue_internal_token(platform.env["INTERNAL_TOKEN_SECRET"], "gateway", 1)
     for headers in (
         {},
         {"X-User-Id": "1"},
@@ -156,7 +156,7 @@ def test_client_identity_headers_never_reach_a_service(api, platform):
     victim_project = create_project(api, victim, "victim's")
     attacker = api.register_and_login()
     attacker_id = api.get("/api/v1/auth/me", headers=attacker).json()["id"]
-    forged_internal = issue_internal_token(platform.env["INTERNAL_TOKEN_SECRET"], "projects", victim_id, "gateway")
+    forged_internal = issue_internal_token(platform.env["INTERNAL_TOKEN_SECRET"], "projects", victim_id)
     claims = {
         "X-User-Id": str(victim_id),
         "X-User-Name": "victim",
@@ -232,9 +232,7 @@ def test_openapi_document_merges_every_service_and_docs_render(api, platform):
     for service in SERVICES:
         own = requests.get(
             f"{platform.url(service)}/openapi.json",
-            headers={
-                INTERNAL_TOKEN_HEADER: issue_internal_token(platform.env["INTERNAL_TOKEN_SECRET"], service, None, "t")
-            },
+            headers={INTERNAL_TOKEN_HEADER: issue_internal_token(platform.env["INTERNAL_TOKEN_SECRET"], service, None)},
             timeout=30,
         ).json()
         for path, item in own["paths"].items():

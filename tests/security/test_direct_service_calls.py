@@ -51,7 +51,7 @@ def forged_tokens(secret: str, service: str, user_id: int) -> dict[str, str]:
     other_service = next(name for name in SERVICES if name != service)
     now = int(time.time())
     return {
-        f"addressed to {other_service}": issue_internal_token(secret, other_service, user_id, "gateway"),
+        f"addressed to {other_service}": issue_internal_token(secret, other_service, user_id),
         "expired": internal_token(secret, service, user_id, iat=now - 600, exp=now - 300),
         "no jti": internal_token(secret, service, user_id, jti=None),
         "no exp": internal_token(secret, service, user_id, exp=None),
@@ -80,7 +80,7 @@ def test_a_service_refuses_forged_or_misaddressed_internal_tokens(service, platf
     for method, template in ROUTES[service]:
         url = platform.url(service) + template.format(**ids)
         body = {"json": FEATURE_ROW} if method == "POST" else {}
-        valid = {INTERNAL_TOKEN_HEADER: issue_internal_token(secret, service, owner.user_id, "gateway")}
+        valid = {INTERNAL_TOKEN_HEADER: issue_internal_token(secret, service, owner.user_id)}
         if method == "GET":  # the control: the same call with a valid token is answered (so a 401 below means refused)
             assert requests.get(url, headers=valid, timeout=30).status_code == 200, (service, template)
         attempts = {
@@ -116,7 +116,7 @@ def test_identity_headers_sent_through_the_gateway_never_reach_a_service(platfor
         "predictor": ("POST", f"/api/v1/projects/{project_id}/predict", {"json": FEATURE_ROW}),
     }
     for service, (method, path, body) in calls.items():
-        as_b = issue_internal_token(secret, service, b.user_id, "gateway")
+        as_b = issue_internal_token(secret, service, b.user_id)
         as_b_headers = {INTERNAL_TOKEN_HEADER: as_b}
         genuine = session_api.request(method, path, headers=owner.headers, **body)
         assert genuine.status_code == 200, (service, genuine.text)

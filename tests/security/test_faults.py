@@ -229,7 +229,7 @@ def direct_calls(project_id: int) -> dict[str, tuple[str, str, dict]]:
 
 
 def call_service(platform: Platform, service: str, user_id: int, method: str, path: str, body: dict):
-    token = issue_internal_token(platform.env["INTERNAL_TOKEN_SECRET"], service, user_id, "gateway")
+    token = issue_internal_token(platform.env["INTERNAL_TOKEN_SECRET"], service, user_id)
     return requests.request(
         method, platform.url(service) + path, headers={INTERNAL_TOKEN_HEADER: token}, timeout=30, **body
     )

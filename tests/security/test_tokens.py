@@ -68,7 +68,7 @@ def test_tokens_missing_claims_or_with_a_forged_header_are_401(api, platform):
         "alg None (capitalized), unsigned": unsigned({"alg": "None", "typ": "JWT"}, claims),
         "not yet valid": jwt.encode({**claims, "nbf": claims["iat"] + 3600}, TEST_SECRET, algorithm="HS256"),
         "internal token as a user token": issue_internal_token(
-            platform.env["INTERNAL_TOKEN_SECRET"], "projects", user.user_id, "gateway"
+            platform.env["INTERNAL_TOKEN_SECRET"], "projects", user.user_id
         ),
         "signed with the internal secret": jwt.encode(claims, platform.env["INTERNAL_TOKEN_SECRET"], "HS256"),
     }
