@@ -29,8 +29,9 @@ from services.trainer.automl import (
 from shared.config import REPO_ROOT
 from shared.model_artifacts import artifact_hmac, library_versions, load_pipeline, sha256_hex
 from shared.storage import open_object_store
+from tests.helpers.datasets import datasets_dir
 
-ADVERTISING = Path("/work/shared/datasets/advertising_islr.csv")
+ADVERTISING = datasets_dir() / "advertising_islr.csv"
 
 
 def sales_frame(rows: int = 120, seed: int = 0) -> pd.DataFrame:
@@ -64,16 +65,17 @@ def make_job(tmp_path: Path, store_url: str, key: str, **overrides) -> TrainingJ
         seed=42,
         time_budget_s=120,
         threads=1,
-        work_dir=str(tmp_path / "work"),
         object_store_url=store_url,
     )
     options.update(overrides)
     return TrainingJob(**options)
 
 
-def run_to_end(job: TrainingJob) -> tuple[list[Progress], TrainingResult | Failure]:
-    process = TrainingProcess(job)
+def run_to_end(job: TrainingJob, work_dir: Path) -> tuple[list[Progress], TrainingResult | Failure]:
+    work_dir.mkdir(parents=True, exist_ok=True)
+    process = TrainingProcess(str(work_dir), job.threads)
     process.start()
+    process.run(job)
     progress: list[Progress] = []
     try:
         while True:
@@ -110,7 +112,7 @@ def test_default_candidates_are_the_fast_models_that_compare_alone(tmp_path):
         "from services.trainer.automl import TrainingJob, _candidates;"
         "e = RegressionExperiment();"
         "e.setup(pd.DataFrame({'x': range(30), 'y': range(30)}), target='y', verbose=False, html=False, session_id=1);"
-        "job = TrainingJob(1, 'k', 'y', None, ['dummy'], 5, 'R2', 1, 60, 1, '.', 'file:///unused');"
+        "job = TrainingJob(1, 'k', 'y', None, ['dummy'], 5, 'R2', 1, 60, 1, 'file:///unused');"
         "print(json.dumps(_candidates(e, job)))"
     )
     env = {**os.environ, "PYCARET_CUSTOM_LOGGING_PATH": str(tmp_path / "p.log"), "PYTHONPATH": str(REPO_ROOT)}
@@ -166,11 +168,13 @@ def test_feature_importance_is_summed_back_onto_input_columns():
     assert by_name["day"] == pytest.approx(coefficients[0] + coefficients[1])
 
 
-def _fit_predict_and_package(job: TrainingJob, frame: pd.DataFrame) -> tuple[list[float], TrainingResult]:
+def _fit_predict_and_package(
+    job: TrainingJob, frame: pd.DataFrame, work_dir: str
+) -> tuple[list[float], TrainingResult]:
     """Runs in a spawned process: the pipeline's predictions before it is stored, and the stored result."""
-    os.makedirs(job.work_dir, exist_ok=True)
-    os.chdir(job.work_dir)
-    os.environ["PYCARET_CUSTOM_LOGGING_PATH"] = os.path.join(job.work_dir, "pycaret.log")
+    os.makedirs(work_dir, exist_ok=True)
+    os.chdir(work_dir)
+    os.environ["PYCARET_CUSTOM_LOGGING_PATH"] = os.path.join(work_dir, "pycaret.log")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -186,7 +190,7 @@ def test_stored_pipeline_predicts_what_it_predicted_before_storing(tmp_path):
     frame = sales_frame(80)
     job = make_job(tmp_path, "file:///unused", "unused")
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        before, result = pool.submit(_fit_predict_and_package, job, frame).result(timeout=300)
+        before, result = pool.submit(_fit_predict_and_package, job, frame, str(tmp_path / "work")).result(timeout=300)
     key = "test-model-signing-key-of-32-bytes-or-more"
     pipeline = load_pipeline(
         result.artifact, key, artifact_hmac(result.artifact, key), sha256_hex(result.artifact), library_versions()
@@ -199,7 +203,7 @@ def test_stored_pipeline_predicts_what_it_predicted_before_storing(tmp_path):
 def test_training_process_reports_each_candidate_and_hands_back_the_model(tmp_path):
     store_url = store_parquet(tmp_path / "objects", "datasets/d1.parquet", sales_frame(120))
     job = make_job(tmp_path, store_url, "datasets/d1.parquet", include=["lr", "dt", "ridge"], sort="MAE")
-    progress, outcome = run_to_end(job)
+    progress, outcome = run_to_end(job, tmp_path / "work")
     assert isinstance(outcome, TrainingResult), outcome
     comparing = [p.fraction for p in progress if p.stage == "comparing models"]
     assert len(comparing) >= 1 + 3  # once on entering the stage, then once per candidate
@@ -215,7 +219,7 @@ def test_training_process_reports_each_candidate_and_hands_back_the_model(tmp_pa
     assert outcome.features[2]["categories"] == ["east", "north", "south"]
     assert outcome.features[1]["min"] >= 1 and outcome.features[1]["max"] <= 10
     assert {entry["feature"] for entry in outcome.feature_importance} <= {"day", "price", "store"}
-    assert list(Path(job.work_dir).glob("logs.log")) == []
+    assert list((tmp_path / "work").glob("logs.log")) == []
 
 
 @pytest.mark.slow
@@ -223,7 +227,7 @@ def test_training_process_explains_a_bad_target(tmp_path):
     frame = sales_frame(60)
     frame.loc[:29, "sales"] = np.nan
     store_url = store_parquet(tmp_path / "objects", "datasets/d2.parquet", frame)
-    _, outcome = run_to_end(make_job(tmp_path, store_url, "datasets/d2.parquet"))
+    _, outcome = run_to_end(make_job(tmp_path, store_url, "datasets/d2.parquet"), tmp_path / "work")
     assert outcome == Failure(
         "column `sales` has 50% missing values; fill them in or drop those rows and upload the dataset again"
     )

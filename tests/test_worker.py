@@ -24,9 +24,10 @@ from shared.db import db
 from shared.model_artifacts import load_pipeline
 from shared.training_records import ModelVersion, TrainingRun, project_training_states
 from tests.conftest import internal_token_headers
+from tests.helpers.datasets import datasets_dir
 from tests.trainer_fixtures import load_run, start_worker_process, wait_for_run
 
-ADVERTISING = Path("/work/shared/datasets/advertising_islr.csv")
+ADVERTISING = datasets_dir() / "advertising_islr.csv"
 SLOW_CANDIDATES = ["lr", "ridge", "dt", "rf", "et", "gbr", "ada", "knn", "br", "huber"]
 
 
@@ -97,6 +98,25 @@ def test_a_real_training_makes_the_first_active_model(trainer_app, served_projec
         headers=internal_token_headers(served_projects_app.config, "projects", project.user_id),
     )
     assert project_view.json["status"] == "ready"
+
+
+@pytest.mark.slow
+def test_an_idle_worker_keeps_the_next_runs_training_process_ready(trainer_app, make_project):
+    """The process (and its PyCaret import) is started while the queue is empty; one process still trains one run."""
+    worker = TrainingWorker(trainer_app, "ready-worker")
+    assert worker.run_once() is False
+    spare = worker.spare_process
+    assert spare is not None and spare.process.is_alive()
+    run_id = start_run(trainer_app, make_project(sales_frame()), include=["lr"], folds=2)
+    assert worker.run_once() is True
+    assert load_run(trainer_app, run_id).status == "succeeded"
+    assert worker.spare_process is None
+    assert not spare.process.is_alive() and not Path(spare.work_dir).exists()
+    assert worker.run_once() is False
+    replacement = worker.spare_process
+    assert replacement is not None and replacement.process.pid != spare.process.pid
+    worker.discard_spare_process()
+    assert not replacement.process.is_alive() and not Path(replacement.work_dir).exists()
 
 
 @pytest.mark.slow

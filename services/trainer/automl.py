@@ -77,7 +77,6 @@ class TrainingJob:
     seed: int
     time_budget_s: int
     threads: int
-    work_dir: str
     object_store_url: str
     object_store_options: dict[str, Any] = field(default_factory=dict)
     ignore_features: list[str] = field(default_factory=list)
@@ -418,25 +417,35 @@ def feature_importance(pipeline: Any, input_features: list[str]) -> list[dict[st
 # --- the training process -------------------------------------------------------------------------------------------
 
 
-def training_process_main(job: TrainingJob, sender: Connection, parent_pid: int) -> None:
-    """Entry point of the spawned process: one training, its messages sent to the parent through ``sender``."""
+def training_process_main(work_dir: str, threads: int, jobs: Connection, sender: Connection, parent_pid: int) -> None:
+    """Entry point of the spawned process: import PyCaret, wait for one job on ``jobs``, train it, and send its
+    messages to the parent through ``sender``."""
     os.setpgid(0, 0)
     _exit_with_parent(parent_pid)
-    work_dir = Path(job.work_dir)
-    work_dir.mkdir(parents=True, exist_ok=True)
     os.chdir(work_dir)
-    os.environ.update(thread_environment(job.threads))
-    os.environ["PYCARET_CUSTOM_LOGGING_PATH"] = str(work_dir / "pycaret.log")
+    os.environ.update(thread_environment(threads))
+    os.environ["PYCARET_CUSTOM_LOGGING_PATH"] = str(Path(work_dir) / "pycaret.log")
     os.environ["PYCARET_CUSTOM_LOGGING_LEVEL"] = "WARNING"
-    logging.basicConfig(level=logging.INFO, format=f"training run {job.run_id}: %(levelname)s %(message)s")
-
-    def report(stage: str, fraction: float) -> None:
-        sender.send(Progress(stage, fraction))
-
+    logging.basicConfig(level=logging.INFO, format="training process: %(levelname)s %(message)s")
     try:
         import matplotlib
 
         matplotlib.use("Agg")
+        import pycaret.regression  # noqa: F401  (the slow import, done while the worker waits for a run)
+
+        job = jobs.recv()
+    except EOFError:
+        return  # the worker stopped before it had a run for this process
+    finally:
+        jobs.close()
+    _train(job, sender)
+
+
+def _train(job: TrainingJob, sender: Connection) -> None:
+    def report(stage: str, fraction: float) -> None:
+        sender.send(Progress(stage, fraction))
+
+    try:
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(limits=job.threads):
@@ -473,24 +482,34 @@ def _exit_with_parent(parent_pid: int) -> None:
 
 
 class TrainingProcess:
-    """A spawned training process and the receiving end of its messages."""
+    """A spawned training process, started ahead of its job so that it imports PyCaret while the worker is idle.
 
-    def __init__(self, job: TrainingJob) -> None:
+    ``start()`` spawns it in ``work_dir`` (its working directory and log path, made by the caller); ``run(job)`` gives
+    it its one job; ``messages()`` is what it reports.
+    """
+
+    def __init__(self, work_dir: str, threads: int) -> None:
         import multiprocessing
 
         context = multiprocessing.get_context("spawn")
+        self.work_dir = work_dir
         self._receiver, sender = context.Pipe(duplex=False)
-        self._sender: Connection | None = sender
+        jobs, self._job_sender = context.Pipe(duplex=False)
+        self._child_ends: list[Connection] = [sender, jobs]
         self.process = context.Process(
-            target=training_process_main, args=(job, sender, os.getpid()), name=f"training-run-{job.run_id}"
+            target=training_process_main, args=(work_dir, threads, jobs, sender, os.getpid()), name="training"
         )
         self._closed = False
 
     def start(self) -> None:
         self.process.start()
-        assert self._sender is not None
-        self._sender.close()  # the parent's copy; EOF on the receiver then means the process is gone
-        self._sender = None
+        for end in self._child_ends:
+            end.close()  # the parent's copies; EOF on the receiver then means the process is gone
+        self._child_ends = []
+
+    def run(self, job: TrainingJob) -> None:
+        self._job_sender.send(job)
+        self._job_sender.close()
 
     def messages(self, timeout: float) -> Iterator[Message]:
         """What the process sent, waiting at most ``timeout`` seconds for the first message."""
@@ -523,10 +542,13 @@ class TrainingProcess:
         except (ProcessLookupError, PermissionError):
             self.process.kill()
         self.process.join(10)
-        self._receiver.close()
-        self._closed = True
+        self._close()
 
     def join(self, timeout: float) -> None:
         self.process.join(timeout)
+        self._close()
+
+    def _close(self) -> None:
+        self._job_sender.close()
         self._receiver.close()
         self._closed = True

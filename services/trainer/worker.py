@@ -42,6 +42,7 @@ class TrainingWorker:
         self.config = app.config
         self.worker_id = worker_id or app.config["WORKER_ID"] or f"{socket.gethostname()}-{os.getpid()}"
         self.stop_requested = threading.Event()
+        self.spare_process: TrainingProcess | None = None
 
     def request_stop(self, *_signal_args: Any) -> None:
         self.stop_requested.set()
@@ -56,6 +57,7 @@ class TrainingWorker:
                 worked = False
             if not worked:
                 self.stop_requested.wait(self.config["WORKER_POLL_SECONDS"])
+        self.discard_spare_process()
         log.info("worker %s stopped", self.worker_id)
 
     def run_once(self) -> bool:
@@ -63,34 +65,50 @@ class TrainingWorker:
         with self.app.app_context():
             try:
                 self._sweep_expired_leases()
+                process = self._ready_spare_process()
                 claimed = runs.claim_next_run(self.worker_id, self.config["TRAINING_LEASE_SECONDS"])
                 if claimed is None:
                     return False
-                self.train(claimed)
+                self.spare_process = None
+                self.train(claimed, process)
                 return True
             finally:
                 db.session.rollback()
                 db.session.remove()
 
-    def train(self, claimed: runs.ClaimedRun) -> None:
+    def _ready_spare_process(self) -> TrainingProcess:
+        """The next run's training process, spawned ahead: it imports PyCaret (seconds) while the queue is empty."""
+        if self.spare_process is not None and not self.spare_process.process.is_alive():
+            self.discard_spare_process()
+        if self.spare_process is None:
+            work_root = Path(self.config["TRAINING_WORK_DIR"])
+            work_root.mkdir(parents=True, exist_ok=True)
+            work_dir = tempfile.mkdtemp(prefix="training-", dir=work_root)
+            self.spare_process = TrainingProcess(work_dir, self.config["TRAINING_THREADS"])
+            self.spare_process.start()
+        return self.spare_process
+
+    def discard_spare_process(self) -> None:
+        if self.spare_process is not None:
+            self.spare_process.kill()
+            shutil.rmtree(self.spare_process.work_dir, ignore_errors=True)
+            self.spare_process = None
+
+    def train(self, claimed: runs.ClaimedRun, process: TrainingProcess) -> None:
         fence = claimed.fence
         params = claimed.params
         budget_s = int(params["time_budget_s"])
         # The hard limit: the run's budget plus grace, and never more than the largest budget allowed plus grace.
         limit_s = min(budget_s, self.config["TRAINING_MAX_TIME_BUDGET_S"]) + self.config["TRAINING_GRACE_S"]
-        work_root = Path(self.config["TRAINING_WORK_DIR"])
-        work_root.mkdir(parents=True, exist_ok=True)
-        work_dir = tempfile.mkdtemp(prefix=f"run-{fence.run_id}-", dir=work_root)
-        process = TrainingProcess(self._job(claimed, work_dir))
         try:
-            process.start()
+            process.run(self._job(claimed))
             self._supervise(fence, process, budget_s, time.monotonic() + limit_s, params["target"])
         finally:
             if process.process.is_alive():
                 process.kill()
-            shutil.rmtree(work_dir, ignore_errors=True)
+            shutil.rmtree(process.work_dir, ignore_errors=True)
 
-    def _job(self, claimed: runs.ClaimedRun, work_dir: str) -> TrainingJob:
+    def _job(self, claimed: runs.ClaimedRun) -> TrainingJob:
         params = claimed.params
         return TrainingJob(
             run_id=claimed.fence.run_id,
@@ -104,7 +122,6 @@ class TrainingWorker:
             seed=int(params["seed"]),
             time_budget_s=int(params["time_budget_s"]),
             threads=self.config["TRAINING_THREADS"],
-            work_dir=work_dir,
             object_store_url=self.config["OBJECT_STORE_URL"],
             object_store_options={key: self.config[key] for key in STORE_OPTION_KEYS},
             max_missing_target_share=self.config["TRAINING_MAX_MISSING_TARGET_SHARE"],
