@@ -18,16 +18,15 @@ from shared.storage import ObjectStoreUnavailable
 from shared.storage.filesystem import FileSystemObjectStore
 from shared.training_records import TrainingRun
 from tests.conftest import internal_token_headers
+from tests.helpers.datasets import datasets_dir, real_dataset, real_dataset_names
 from tests.helpers.servers import served
 from tests.projects_support import UserClient, create_user, projects_app
 
-DATASETS_DIR = Path("/work/shared/datasets")
 PARQUET = "application/vnd.apache.parquet"
 DATASET_NOT_FOUND = {"code": 404, "status": "Not Found", "message": "Dataset not found."}
 SERVER_KEY = re.compile(
     r"^projects/(\d+)/datasets/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}\.parquet$"
 )
-REAL_DATASETS = sorted(path.name for path in DATASETS_DIR.iterdir() if path.suffix in {".csv", ".parquet"})
 
 
 @pytest.fixture(scope="session")
@@ -35,8 +34,11 @@ def parquet_files(tmp_path_factory) -> dict[str, Path]:
     """Every real dataset as a parquet file (the CSVs converted with pandas), by its original file name."""
     folder = tmp_path_factory.mktemp("parquet")
     files = {}
-    for name in REAL_DATASETS:
-        source = DATASETS_DIR / name
+    names = real_dataset_names()
+    if not names:
+        pytest.skip(f"no datasets in {datasets_dir()} (set SALESML_DATASETS_DIR to the datasets folder)")
+    for name in names:
+        source = real_dataset(name)
         if source.suffix == ".parquet":
             files[name] = source
         else:
@@ -125,7 +127,7 @@ def assert_nothing_stored(app, tmp_path):
     assert temp_files(tmp_path) == []
 
 
-@pytest.mark.parametrize("name", REAL_DATASETS)
+@pytest.mark.parametrize("name", real_dataset_names())
 def test_real_datasets_upload_with_the_profile_pandas_sees(app, alice, project, parquet_files, tmp_path, name):
     path = parquet_files[name]
     body = path.read_bytes()

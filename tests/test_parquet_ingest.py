@@ -27,8 +27,8 @@ from services.projects.parquet_ingest import (
     receive_upload,
     sanitize_filename,
 )
+from tests.helpers.datasets import real_dataset, real_dataset_names
 
-DATASETS = Path("/work/shared/datasets")
 LIMITS = DatasetLimits(
     max_bytes=8 * 1024 * 1024,
     max_rows=100_000,
@@ -65,9 +65,9 @@ def assert_rejected(data_or_stream, upload_dir: Path, status: int, *, limits: Da
 # --- real datasets ---------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=sorted(path.name for path in DATASETS.iterdir() if path.suffix in {".csv", ".parquet"}))
-def real_dataset(request, tmp_path) -> Path:
-    source = DATASETS / request.param
+@pytest.fixture(params=real_dataset_names())
+def real_dataset_file(request, tmp_path) -> Path:
+    source = real_dataset(request.param)
     if source.suffix == ".parquet":
         return source
     converted = tmp_path / f"{source.stem}.parquet"
@@ -75,14 +75,14 @@ def real_dataset(request, tmp_path) -> Path:
     return converted
 
 
-def test_real_dataset_profile_matches_pandas(real_dataset, upload_dir):
-    frame = pd.read_parquet(real_dataset)
-    with real_dataset.open("rb") as stream:
+def test_real_dataset_profile_matches_pandas(real_dataset_file, upload_dir):
+    frame = pd.read_parquet(real_dataset_file)
+    with real_dataset_file.open("rb") as stream:
         ingested = receive_upload(stream, LIMITS, upload_dir)
 
     assert ingested.path.parent == upload_dir
-    assert ingested.path.read_bytes() == real_dataset.read_bytes()
-    assert ingested.size_bytes == real_dataset.stat().st_size
+    assert ingested.path.read_bytes() == real_dataset_file.read_bytes()
+    assert ingested.size_bytes == real_dataset_file.stat().st_size
     assert ingested.rows == len(frame)
     assert [column["name"] for column in ingested.columns] == list(frame.columns)
     for column in ingested.columns:

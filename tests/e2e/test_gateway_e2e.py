@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from pathlib import Path
 
 import jwt
 import pandas as pd
@@ -14,11 +13,11 @@ import requests
 
 from shared.internal_auth import INTERNAL_TOKEN_HEADER, issue_internal_token
 from tests.conftest import TEST_SECRET
-from tests.e2e.conftest import SERVICES, bearer, unique_username
+from tests.helpers.datasets import real_dataset
+from tests.platform_harness import SERVICES, bearer, unique_username
 
 pytestmark = pytest.mark.e2e
 
-BIGMART_CSV = Path("/work/shared/datasets/bigmart_train.csv")
 PARQUET = "application/vnd.apache.parquet"
 
 
@@ -258,7 +257,7 @@ def test_a_chunked_upload_streams_through_the_gateway(api, tmp_path):
     headers = api.register_and_login()
     project = create_project(api, headers)
     parquet_file = tmp_path / "bigmart.parquet"
-    pd.read_csv(BIGMART_CSV).to_parquet(parquet_file, index=False)
+    pd.read_csv(real_dataset("bigmart_train.csv")).to_parquet(parquet_file, index=False)
     data = parquet_file.read_bytes()
     uploaded = api.post(
         f"/api/v1/projects/{project['id']}/datasets",
