@@ -20,12 +20,9 @@ SERVICE_SETTINGS_MODULES = (
 def all_settings() -> list[tuple[str, Setting]]:
     rows = [("all", setting) for setting in SETTINGS]
     for module_name in SERVICE_SETTINGS_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError:
-            continue
+        module = importlib.import_module(module_name)
         owner = module_name.split(".")[-2]
-        rows.extend((owner, setting) for setting in getattr(module, "SETTINGS", ()))
+        rows.extend((owner, setting) for setting in module.SETTINGS)
     return rows
 
 

@@ -83,9 +83,7 @@ wait_healthy() {  # wait_healthy <name> <url>
 start_web projects 127.0.0.1 "${PROJECTS_PORT}" "services.projects:create_app()"
 start_web trainer 127.0.0.1 "${TRAINER_PORT}" "services.trainer:create_app()"
 start_web predictor 127.0.0.1 "${PREDICTOR_PORT}" "services.predictor:create_app()"
-if [[ -f services/trainer/worker.py ]]; then
-    start worker "${PY}" -m services.trainer.worker
-fi
+start worker "${PY}" -m services.trainer.worker
 wait_healthy projects "${PROJECTS_URL}"
 wait_healthy trainer "${TRAINER_URL}"
 wait_healthy predictor "${PREDICTOR_URL}"

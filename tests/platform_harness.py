@@ -2,9 +2,9 @@
 
 A pytest plugin (``pytest_plugins`` in ``tests/conftest.py``), so every test folder shares the one session platform.
 
-``platform`` (session-scoped) starts the projects, trainer and predictor services, the trainer worker (once
-``services/trainer/worker.py`` exists) and the gateway against the test PostgreSQL database and a bucket on the S3
-endpoint, with explicit test secrets (not the dev mode), and stops every process at the end. Tests may stop and
+``platform`` (session-scoped) starts the projects, trainer and predictor services, the trainer worker and the
+gateway against the test PostgreSQL database and a bucket on the S3 endpoint, with explicit test secrets (not the
+dev mode), and stops every process at the end. Tests may stop and
 start one service (``platform.stopped("trainer")``) to see how the rest behaves. ``api`` is a client of the
 gateway with ``register_and_login()``.
 
@@ -231,11 +231,8 @@ def platform(
     platform_bucket: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Platform]:
-    """Every service, the worker (if written) and the gateway as real processes; all stopped at the end."""
-    with_worker = (REPO_ROOT / "services" / "trainer" / "worker.py").exists()
-    running = make_platform(
-        database_url, s3_server, platform_bucket, tmp_path_factory.mktemp("platform"), with_worker=with_worker
-    )
+    """Every service, the worker and the gateway as real processes; all stopped at the end."""
+    running = make_platform(database_url, s3_server, platform_bucket, tmp_path_factory.mktemp("platform"))
     request.session.stash[_RUNNING_PLATFORM] = running
     try:
         running.start_all()
