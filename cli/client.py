@@ -17,9 +17,9 @@ import requests
 
 from cli.credentials import Credentials, CredentialStore
 from cli.tabular import open_as_parquet, save_parquet_as
+from shared.media_types import PARQUET
 
 API_PREFIX = "/api/v1"
-PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
 CONNECT_TIMEOUT_S = 10
 READ_TIMEOUT_S = 60
 TRANSFER_TIMEOUT_S = 600
@@ -113,7 +113,7 @@ class SalesMLClient:
         """Send a .parquet file as the raw body (streamed from disk); a .csv is converted to parquet first."""
         with open_as_parquet(path) as parquet:
             headers = {
-                "Content-Type": PARQUET_CONTENT_TYPE,
+                "Content-Type": PARQUET,
                 "Content-Disposition": f"attachment; filename*=UTF-8''{quote(Path(parquet.name).name)}",
             }
             response = self.request(
@@ -155,7 +155,7 @@ class SalesMLClient:
                 "POST",
                 f"/projects/{project_id}/predict",
                 data=parquet,
-                headers={"Content-Type": PARQUET_CONTENT_TYPE, "Accept": "application/json"},
+                headers={"Content-Type": PARQUET, "Accept": "application/json"},
                 params=_version(version),
                 timeout=TRANSFER_TIMEOUT_S,
             )
@@ -169,7 +169,7 @@ class SalesMLClient:
                 "POST",
                 f"/projects/{project_id}/predict",
                 data=parquet,
-                headers={"Content-Type": PARQUET_CONTENT_TYPE, "Accept": PARQUET_CONTENT_TYPE},
+                headers={"Content-Type": PARQUET, "Accept": PARQUET},
                 params=_version(version),
                 timeout=TRANSFER_TIMEOUT_S,
                 stream=True,

@@ -14,6 +14,7 @@ import requests
 
 from services.projects.models import Dataset
 from shared.db import db
+from shared.media_types import PARQUET
 from shared.storage import ObjectStoreUnavailable
 from shared.storage.filesystem import FileSystemObjectStore
 from shared.training_records import TrainingRun
@@ -22,7 +23,6 @@ from tests.helpers.datasets import datasets_dir, real_dataset, real_dataset_name
 from tests.helpers.servers import served
 from tests.projects_support import UserClient, create_user, projects_app
 
-PARQUET = "application/vnd.apache.parquet"
 DATASET_NOT_FOUND = {"code": 404, "status": "Not Found", "message": "Dataset not found."}
 SERVER_KEY = re.compile(
     r"^projects/(\d+)/datasets/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}\.parquet$"

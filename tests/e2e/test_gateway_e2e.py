@@ -12,13 +12,12 @@ import pytest
 import requests
 
 from shared.internal_auth import INTERNAL_TOKEN_HEADER, issue_internal_token
+from shared.media_types import PARQUET
 from tests.conftest import TEST_SECRET
 from tests.helpers.datasets import real_dataset
 from tests.platform_harness import SERVICES, bearer, unique_username
 
 pytestmark = pytest.mark.e2e
-
-PARQUET = "application/vnd.apache.parquet"
 
 
 def assert_error_shape(answer: requests.Response, code: int) -> dict:

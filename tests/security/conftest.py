@@ -7,15 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.helpers.data import sales_frame
 from tests.platform_harness import ApiClient, Platform
-from tests.security.support import (
-    TrainedProject,
-    create_project_with_data,
-    new_account,
-    sales_frame,
-    start_training,
-    wait_for_run,
-)
+from tests.security.support import TrainedProject, create_project_with_data, new_account, start_training, wait_for_run
 
 
 @pytest.fixture(scope="session")

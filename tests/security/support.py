@@ -3,43 +3,26 @@ training through the gateway, the bucket's keys, the JSON error shape and the me
 
 from __future__ import annotations
 
-import io
 import pickle
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import psutil
 import requests
 from minio import Minio
 
+from shared.media_types import PARQUET
+from tests.helpers.data import parquet_bytes
 from tests.platform_harness import ApiClient, Platform, unique_username
 
-PARQUET = "application/vnd.apache.parquet"
 TINY_TRAINING = {"include": ["lr"], "folds": 2}
 TRAINING_TIMEOUT_S = 300
 # A project id no one has (the routing layer accepts ids up to 2**31 - 1).
 MISSING_PROJECT_ID = 2_147_000_000
 FINISHED = ("succeeded", "failed", "cancelled")
-
-
-def sales_frame(rows: int = 60, seed: int = 0) -> pd.DataFrame:
-    """A small, learnable sales table: a number, a category, a flag and the target ``sales``."""
-    rng = np.random.default_rng(seed)
-    price = rng.uniform(1, 10, rows).round(2)
-    store = rng.choice(["north", "south", "east"], rows)
-    promo = rng.integers(0, 2, rows)
-    sales = 50 - 3 * price + np.where(store == "north", 10, 0) + 5 * promo + rng.normal(0, 0.5, rows)
-    return pd.DataFrame({"price": price, "store": store, "promo": promo, "sales": sales.round(3)})
-
-
-def parquet_bytes(frame: pd.DataFrame) -> bytes:
-    buffer = io.BytesIO()
-    frame.to_parquet(buffer, index=False)
-    return buffer.getvalue()
 
 
 FEATURE_ROW = {"price": 4.5, "store": "north", "promo": 1}

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.data import parquet_bytes, sales_frame
 from tests.platform_harness import ApiClient, Platform
 from tests.security.support import (
     FEATURE_ROW,
@@ -27,8 +28,6 @@ from tests.security.support import (
     bucket_keys,
     create_project_with_data,
     new_account,
-    parquet_bytes,
-    sales_frame,
     start_training,
 )
 

@@ -29,15 +29,9 @@ from sqlalchemy import create_engine, text
 from shared.config import normalize_database_url
 from shared.internal_auth import INTERNAL_TOKEN_HEADER, issue_internal_token
 from shared.migrate import upgrade
+from tests.helpers.data import parquet_bytes, sales_frame
 from tests.platform_harness import SERVICES, ApiClient, Platform, free_port, make_platform
-from tests.security.support import (
-    FEATURE_ROW,
-    PARQUET,
-    assert_error_shape,
-    new_account,
-    parquet_bytes,
-    sales_frame,
-)
+from tests.security.support import FEATURE_ROW, PARQUET, assert_error_shape, new_account
 
 pytestmark = pytest.mark.e2e
 

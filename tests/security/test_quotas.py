@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.security.support import TINY_TRAINING, assert_error_shape, create_project_with_data, new_account, sales_frame
+from tests.helpers.data import sales_frame
+from tests.security.support import TINY_TRAINING, assert_error_shape, create_project_with_data, new_account
 
 pytestmark = pytest.mark.e2e
 

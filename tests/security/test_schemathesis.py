@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 
-from tests.security.support import create_project_with_data, new_account, sales_frame
+from tests.helpers.data import sales_frame
+from tests.security.support import create_project_with_data, new_account
 
 pytestmark = pytest.mark.e2e
 

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 import requests
 
+from tests.helpers.data import parquet_bytes, sales_frame
 from tests.platform_harness import ApiClient, Platform
 from tests.security.support import (
     PARQUET,
@@ -23,9 +24,7 @@ from tests.security.support import (
     assert_error_shape,
     bucket_keys,
     new_account,
-    parquet_bytes,
     peak_rss_kb,
-    sales_frame,
     service_processes,
 )
 

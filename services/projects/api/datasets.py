@@ -9,11 +9,12 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from services.projects import dataset_store, project_store
-from services.projects.api.uploads import PARQUET_MEDIA_TYPE, allow_upload_body, received_parquet
+from services.projects.api.uploads import allow_upload_body, received_parquet
 from services.projects.parquet_ingest import preview_records
 from services.projects.schemas import DatasetSchema, DatasetUploadFormSchema, PreviewQuerySchema, PreviewSchema
 from shared.db import db
 from shared.internal_auth import current_user_id
+from shared.media_types import PARQUET
 from shared.pagination import paginate
 
 blp = Blueprint(
@@ -27,7 +28,7 @@ UPLOAD_REQUEST_BODY = {
     "required": True,
     "content": {
         "multipart/form-data": {"schema": DatasetUploadFormSchema},
-        PARQUET_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+        PARQUET: {"schema": {"type": "string", "format": "binary"}},
     },
 }
 

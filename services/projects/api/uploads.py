@@ -20,8 +20,8 @@ from services.projects.parquet_ingest import (
     sanitize_filename,
 )
 from shared.errors import ServiceError
+from shared.media_types import PARQUET
 
-PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
 MULTIPART_MEDIA_TYPE = "multipart/form-data"
 # Room for the boundaries and the small text fields around the file part of a multipart body.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
@@ -85,10 +85,10 @@ def received_parquet(file_fields: tuple[str, ...]) -> Iterator[tuple[IngestedFil
         if part is None:
             abort(422, errors={file_fields[0]: ["Send the parquet file in this multipart field."]})
         stream, filename = part.stream, part.filename
-    elif request.mimetype == PARQUET_MEDIA_TYPE:
+    elif request.mimetype == PARQUET:
         stream, filename = request.stream, _raw_body_filename()
     else:
-        abort(415, message=f"Send the parquet file as multipart/form-data or as {PARQUET_MEDIA_TYPE}.")
+        abort(415, message=f"Send the parquet file as multipart/form-data or as {PARQUET}.")
     try:
         ingested = receive_upload(stream, dataset_limits(), Path(current_app.config["UPLOAD_TMP_DIR"]))
     except DatasetRejected as rejected:

@@ -1,0 +1,3 @@
+"""Media types of the public API's bodies."""
+
+PARQUET = "application/vnd.apache.parquet"
