@@ -23,6 +23,8 @@ from services.trainer.automl import (
     TrainingJob,
     TrainingProcess,
     TrainingResult,
+    categorical_setup,
+    describe_features,
     feature_importance,
     prepare_data,
 )
@@ -123,6 +125,24 @@ def test_default_candidates_are_the_fast_models_that_compare_alone(tmp_path):
     assert set(candidates) <= REGRESSION_MODEL_IDS - {"dummy"}
     assert {"lr", "ridge", "rf", "gbr", "lightgbm"} <= set(candidates)
     assert not {"kr", "svm", "mlp"} & set(candidates)  # slow ones are not turbo
+
+
+def test_categorical_setup_keeps_the_text_columns_and_turns_many_valued_numbers_into_text():
+    frame = sales_frame(120)
+    frame["store_number"] = np.arange(120) % 40  # 40 values: target-encoded, so it must reach the encoder as text
+    frame["promotion"] = np.arange(120) % 2  # two values: PyCaret maps the numbers themselves to 0/1
+    assert categorical_setup(frame, "sales", []) == {}
+    options = categorical_setup(frame, "sales", ["promotion", "store_number", "sales"])
+    assert options["categorical_features"] == ["store", "promotion", "store_number"]
+    assert options["max_encoding_ohe"] == 25 and options["custom_pipeline_position"] == 0
+    [(_, as_text)] = options["custom_pipeline"]
+    transformed = as_text.fit_transform(frame)
+    assert transformed["store_number"].tolist()[:3] == ["0", "1", "2"]
+    assert transformed["promotion"].tolist()[:3] == [0, 1, 0] and transformed["price"].equals(frame["price"])
+    assert "custom_pipeline" not in categorical_setup(frame, "sales", ["promotion"])
+    described = {f["name"]: f for f in describe_features(frame, "sales", ["store_number"])}
+    assert described["store_number"]["categories"] == sorted(str(i) for i in range(40))
+    assert "categories" not in described["promotion"] and described["store_number"]["dtype"] == "int64"
 
 
 def test_prepare_data_refuses_a_mostly_missing_target():

@@ -136,6 +136,22 @@ def test_a_cut_short_category_list_gives_no_unseen_warning():
     assert contract.prepare_records([{"sku": "new"}]).warnings == []
 
 
+def test_an_integer_column_trained_as_categories_takes_integers_and_warns_about_unseen_ones():
+    store = {"name": "store", "dtype": "int64", "min": 1, "max": 45, "categories": [str(i) for i in range(1, 46)]}
+    contract = InputContract([store], "sales", 50)
+    seen = contract.prepare_records([{"store": 3}, {"store": "45"}])
+    assert seen.frame["store"].tolist() == [3, 45] and str(seen.frame["store"].dtype) == "int64"
+    assert seen.warnings == []
+    unseen = contract.prepare_records([{"store": 3}, {"store": 46}])
+    assert unseen.warnings == [
+        "Column 'store': values outside the training range [1, 45]; predictions there are extrapolations.",
+        "Column 'store': values never seen in training: 46.",
+    ]
+    table = contract.prepare_table(pa.table({"store": pa.array([7, 0], pa.int32())}))
+    assert table.frame["store"].tolist() == [7, 0]
+    assert "Column 'store': values never seen in training: 0." in table.warnings
+
+
 def test_an_arrow_table_is_coerced_the_same_way(contract):
     table = pa.table(
         {

@@ -77,6 +77,8 @@ def test_train_queues_a_run_with_the_defaults(client, trainer_app, make_project)
         "exclude": None,
         "ignore_features": None,
         "ignored_features": [],
+        "categorical_features": None,
+        "made_categorical": [],
         "folds": 5,
         "sort": "R2",
         "time_budget_s": trainer_app.config["TRAINING_DEFAULT_TIME_BUDGET_S"],
@@ -104,6 +106,7 @@ def test_train_takes_every_parameter(client, trainer_app, make_project):
         "include": ["lr", "ridge", "dt"],
         "exclude": ["dt"],
         "ignore_features": ["region"],
+        "categorical_features": ["sales"],
         "folds": 3,
         "sort": "MAE",
         "time_budget_s": 60,
@@ -116,6 +119,7 @@ def test_train_takes_every_parameter(client, trainer_app, make_project):
     assert response.json["params"] == {
         **body,
         "ignored_features": [{"column": "region", "reason": "named in ignore_features"}],
+        "made_categorical": [{"column": "sales", "reason": "named in categorical_features"}],
     }
 
 
@@ -132,6 +136,23 @@ def test_id_like_text_columns_are_ignored_unless_the_request_names_its_own(clien
     assert by_default["ignored_features"][0]["reason"].startswith("ID-like: text with 60 distinct values")
     chosen = client.post(url, json={"ignore_features": []}, headers=headers).json["params"]
     assert chosen["ignore_features"] == [] and chosen["ignored_features"] == []
+
+
+def test_categorical_features_cannot_be_a_date_or_a_column_ignored_by_default(client, trainer_app, make_project):
+    frame = sales_frame(rows=60)
+    frame["receipt"] = [f"R-{i:05d}" for i in range(60)]  # ID-like: ignored by default
+    frame["day"] = pd.date_range("2024-01-01", periods=60, freq="D")
+    project = make_project(frame)
+    url = f"/api/v1/projects/{project.project_id}/train"
+    headers = headers_for(trainer_app, project.user_id)
+    response = client.post(url, json={"categorical_features": ["receipt", "day"]}, headers=headers)
+    assert response.status_code == 422, response.json
+    errors = response.json["errors"]["categorical_features"]
+    assert errors[0] == "column `receipt` is ignored (see ignore_features); it cannot also be a categorical feature"
+    assert errors[1].startswith("column `day` is a timestamp; dates are split into parts")
+    assert count_runs(trainer_app) == 0
+    chosen = client.post(url, json={"ignore_features": [], "categorical_features": ["receipt"]}, headers=headers)
+    assert chosen.status_code == 202, chosen.json
 
 
 @pytest.mark.parametrize(
@@ -153,6 +174,14 @@ def test_id_like_text_columns_are_ignored_unless_the_request_names_its_own(clien
         ({"ignore_features": ["sales"]}, "ignore_features", "`sales` is the target; it cannot be ignored"),
         ({"ignore_features": ["price", "region"]}, "ignore_features", "every column but the target is ignored"),
         ({"ignore_features": "price"}, "ignore_features", "Not a valid list"),
+        ({"categorical_features": ["colour"]}, "categorical_features", "column `colour` is not in the dataset"),
+        ({"categorical_features": ["sales"]}, "categorical_features", "`sales` is the target; it cannot be a"),
+        (
+            {"ignore_features": ["region"], "categorical_features": ["region"]},
+            "categorical_features",
+            "column `region` is ignored (see ignore_features); it cannot also be a categorical feature",
+        ),
+        ({"categorical_features": "region"}, "categorical_features", "Not a valid list"),
     ],
 )
 def test_invalid_train_requests_are_refused_with_nothing_queued(

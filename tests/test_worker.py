@@ -16,6 +16,7 @@ import psutil
 import pytest
 from sqlalchemy import update
 
+from services.predictor.input_contract import InputContract
 from services.trainer import runs
 from services.trainer.automl import TrainingResult
 from services.trainer.worker import TrainingWorker
@@ -98,6 +99,49 @@ def test_a_real_training_makes_the_first_active_model(trainer_app, served_projec
         headers=internal_token_headers(served_projects_app.config, "projects", project.user_id),
     )
     assert project_view.json["status"] == "ready"
+
+
+@pytest.mark.slow
+def test_an_integer_column_named_in_categorical_features_is_trained_as_categories(trainer_app, make_project):
+    rng = np.random.default_rng(5)
+    stores = 30  # more values than PyCaret one-hot encodes: target-encoded, which needs the column as text
+    store = rng.integers(1, stores + 1, 900)
+    store_effect = rng.permutation(stores) * 5.0  # unrelated to the order of the store numbers
+    price = rng.uniform(1, 10, len(store))
+    sales = 100 - 3 * price + store_effect[store - 1] + rng.normal(0, 1, len(store))
+    frame = pd.DataFrame({"store": store, "price": price, "sales": sales})
+    project = make_project(frame)
+    run_id = start_run(trainer_app, project, include=["lr"], folds=2, categorical_features=["store"])
+    assert TrainingWorker(trainer_app, "test-worker").run_once() is True
+
+    run = api_get(trainer_app, project, f"training-runs/{run_id}").json
+    assert run["status"] == "succeeded", run["error"]
+    assert run["params"]["made_categorical"] == [{"column": "store", "reason": "named in categorical_features"}]
+    features = api_get(trainer_app, project, "models/1").json["features"]
+    assert features[0] == {
+        "name": "store",
+        "dtype": "int64",
+        "min": 1.0,
+        "max": 30.0,
+        "categories": sorted(str(number) for number in range(1, stores + 1)),
+    }
+    with trainer_app.app_context():
+        stored = db.session.query(ModelVersion).one()
+        pipeline = load_pipeline(
+            stored.artifact,
+            trainer_app.config["MODEL_SIGNING_KEY"],
+            stored.artifact_hmac,
+            stored.sha256,
+            stored.library_versions,
+        )
+    # A straight line through the store numbers explains little of the sales; one value per store explains them.
+    predictions = pipeline.predict(frame.drop(columns="sales"))
+    assert 1 - np.mean((predictions - sales) ** 2) / np.var(sales) > 0.9
+    prepared = InputContract(features, "sales", 100).prepare_records(
+        [{"store": 3, "price": 5}, {"store": 31, "price": 5}]
+    )
+    assert "Column 'store': values never seen in training: 31." in prepared.warnings
+    assert np.isfinite(pipeline.predict(prepared.frame)).all()
 
 
 @pytest.mark.slow

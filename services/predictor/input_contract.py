@@ -251,7 +251,8 @@ class InputContract:
         in_use = numbers[ok].to_numpy()
         _warn_out_of_range(feature, in_use, warnings)
         if feature.kind == INTEGER and ok.all() and (in_use == np.floor(in_use)).all():
-            return numbers.astype("int64")
+            numbers = numbers.astype("int64")
+        _warn_unseen_numbers(feature, numbers[ok].to_numpy(), warnings)
         return numbers
 
     @staticmethod
@@ -409,7 +410,8 @@ def _column_of(feature: Feature, values: list[Any], warnings: list[str]) -> Any:
         numbers = np.array(values, dtype="float64")
         _warn_out_of_range(feature, numbers, warnings)
         if feature.kind == INTEGER and (numbers == np.floor(numbers)).all():
-            return numbers.astype("int64")
+            numbers = numbers.astype("int64")
+        _warn_unseen_numbers(feature, numbers, warnings)
         return numbers
     if feature.kind == BOOLEAN:
         return np.array(values, dtype=bool)
@@ -428,6 +430,13 @@ def _warn_out_of_range(feature: Feature, numbers: np.ndarray, warnings: list[str
             f"Column '{feature.name}': values outside the training range "
             f"[{feature.minimum:g}, {feature.maximum:g}]; predictions there are extrapolations."
         )
+
+
+def _warn_unseen_numbers(feature: Feature, numbers: np.ndarray, warnings: list[str]) -> None:
+    """A numeric feature trained as categories lists them as text, as ``str`` writes the number (3 → "3")."""
+    if feature.categories is None:
+        return
+    _warn_unseen(feature, [value for value in pd.unique(numbers) if str(value) not in feature.categories], warnings)
 
 
 def _warn_unseen(feature: Feature, unseen: Sequence[Any], warnings: list[str]) -> None:

@@ -17,11 +17,12 @@ from __future__ import annotations
 import io
 import logging
 import math
+import operator
 import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -45,6 +46,10 @@ HIGHER_IS_BETTER = {"R2"}
 # Share of the time budget spent comparing candidates; the rest is for scoring on the holdout and finalizing.
 COMPARE_SHARE_OF_BUDGET = 0.75
 MAX_CATEGORIES_RECORDED = 1000
+# PyCaret's default ``max_encoding_ohe``: a category column with more values is target-encoded, not one-hot.
+MAX_ONE_HOT_CATEGORIES = 25
+# What a target-encoded numeric category column is turned into: pandas' text dtype, which that encoder looks for.
+CATEGORY_TEXT_DTYPE = "string"
 THREAD_ENVIRONMENT_VARIABLES = (
     "OMP_NUM_THREADS",
     "MKL_NUM_THREADS",
@@ -80,6 +85,7 @@ class TrainingJob:
     object_store_url: str
     object_store_options: dict[str, Any] = field(default_factory=dict)
     ignore_features: list[str] = field(default_factory=list)
+    categorical_features: list[str] = field(default_factory=list)
     max_missing_target_share: float = 0.3
     min_rows: int = 20
     dask_scheduler_address: str = ""
@@ -175,10 +181,14 @@ def _holds_dates(column: pd.Series) -> bool:
     return len(values) > 0 and all(isinstance(v, datetime.date) for v in values.head(1000))
 
 
-def describe_features(data: pd.DataFrame, target: str) -> list[dict[str, Any]]:
-    """The input schema a request must follow: the training columns minus the target, in order."""
+def describe_features(data: pd.DataFrame, target: str, categorical: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """The input schema a request must follow: the training columns minus the target, in order.
+
+    Text columns, and the numeric ones trained as ``categorical``, list the categories seen in training.
+    """
     import pandas as pd
 
+    categorical = set(categorical)
     features: list[dict[str, Any]] = []
     for name in data.columns:
         if name == target:
@@ -190,11 +200,53 @@ def describe_features(data: pd.DataFrame, target: str) -> list[dict[str, Any]]:
         elif pd.api.types.is_numeric_dtype(column):
             feature["min"] = _json_number(column.min())
             feature["max"] = _json_number(column.max())
+            if name in categorical:
+                # As ``str`` writes a number (3 → "3", 2.5 → "2.5"), which is how the predictor compares them.
+                values = column.dropna().astype(CATEGORY_TEXT_DTYPE).unique()
+                feature["categories"] = sorted(str(v) for v in values)[:MAX_CATEGORIES_RECORDED]
         elif not pd.api.types.is_datetime64_any_dtype(column):
             values = sorted({str(v) for v in column.dropna().unique()})
             feature["categories"] = values[:MAX_CATEGORIES_RECORDED]
         features.append(feature)
     return features
+
+
+def categorical_setup(data: pd.DataFrame, target: str, named: Iterable[str]) -> dict[str, Any]:
+    """PyCaret ``setup`` options that train the ``named`` columns as categories, besides the text ones.
+
+    ``categorical_features`` replaces PyCaret's default (the text columns), so those go first. PyCaret encodes a
+    category column with two values as 0/1 and one with up to ``max_encoding_ohe`` values one-hot, naming the
+    columns to its encoders, which then take numbers too. Past that it uses a TargetEncoder that looks for text
+    columns itself and passes numbers through unencoded, so the pipeline's first step turns those numeric columns into
+    text (only those: the 0/1 mapping is made from the values before that step). The saved pipeline still takes the
+    numbers the dataset had.
+    """
+    from sklearn.preprocessing import FunctionTransformer
+
+    named = [name for name in dict.fromkeys(named) if name in data.columns and name != target]
+    if not named:
+        return {}
+    text = [name for name in data.select_dtypes(include=["string", "object", "category"]).columns if name != target]
+    options: dict[str, Any] = {
+        "categorical_features": list(dict.fromkeys(text + named)),
+        "max_encoding_ohe": MAX_ONE_HOT_CATEGORIES,
+    }
+    many_valued_numbers = [
+        name for name in named if _is_number(data[name]) and data[name].nunique() > MAX_ONE_HOT_CATEGORIES
+    ]
+    if many_valued_numbers:
+        as_text = operator.methodcaller("astype", dict.fromkeys(many_valued_numbers, CATEGORY_TEXT_DTYPE))
+        options |= {
+            "custom_pipeline": [("numbers_as_categories", FunctionTransformer(as_text))],
+            "custom_pipeline_position": 0,
+        }
+    return options
+
+
+def _is_number(column: pd.Series) -> bool:
+    import pandas as pd
+
+    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
 
 
 def _json_number(value: Any) -> float | None:
@@ -230,6 +282,7 @@ def fit_best_model(job: TrainingJob, data: pd.DataFrame, report: ReportProgress)
     if order_by is not None:
         # Validate on the future only: the holdout is the latest rows and each fold trains on earlier ones.
         setup_options = {"data_split_shuffle": False, "fold_strategy": "timeseries", "fold_shuffle": False}
+    setup_options |= categorical_setup(data, job.target, job.categorical_features)
     experiment.setup(
         data,
         target=job.target,
@@ -264,7 +317,7 @@ def fit_best_model(job: TrainingJob, data: pd.DataFrame, report: ReportProgress)
         algorithm=best_row["model"],
         leaderboard=leaderboard,
         metrics={"cv": {m: best_row[m] for m in METRICS}, "holdout": holdout},
-        features=describe_features(data, job.target),
+        features=describe_features(data, job.target, job.categorical_features),
         feature_importance=feature_importance(pipeline, [f for f in data.columns if f != job.target]),
     )
 

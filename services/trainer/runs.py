@@ -23,7 +23,12 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from services.trainer.automl import TrainingResult
-from services.trainer.training_input import fetch_training_input, ignored_features, problems_with_dataset
+from services.trainer.training_input import (
+    categorical_features,
+    fetch_training_input,
+    ignored_features,
+    problems_with_dataset,
+)
 from shared.clock import utcnow
 from shared.db import db
 from shared.errors import ServiceError
@@ -151,6 +156,7 @@ def queue_run(
         return existing
     training_input = fetch_training_input(project_id, owner_id, request.get("dataset_id"))
     target = request.get("target") or training_input.target
+    ignored = ignored_features(training_input, target, request.get("ignore_features"))
     problems = problems_with_dataset(
         training_input,
         target,
@@ -158,6 +164,8 @@ def queue_run(
         config["TRAINING_MIN_ROWS"],
         config["TRAINING_MAX_MISSING_TARGET_SHARE"],
         request.get("ignore_features"),
+        request.get("categorical_features"),
+        [entry["column"] for entry in ignored],
     )
     if problems:
         raise UntrainableRequest(problems)
@@ -166,7 +174,9 @@ def queue_run(
         "include": request.get("include"),
         "exclude": request.get("exclude"),
         "ignore_features": request.get("ignore_features"),
-        "ignored_features": ignored_features(training_input, target, request.get("ignore_features")),
+        "ignored_features": ignored,
+        "categorical_features": request.get("categorical_features"),
+        "made_categorical": categorical_features(training_input, target, request.get("categorical_features")),
         "folds": request["folds"],
         "sort": request["sort"],
         "time_budget_s": request.get("time_budget_s", config["TRAINING_DEFAULT_TIME_BUDGET_S"]),

@@ -36,6 +36,15 @@ class TrainRequestSchema(Schema):
             "left out and why."
         },
     )
+    categorical_features = fields.List(
+        fields.String(validate=validate.Length(min=1, max=200)),
+        validate=validate.Length(max=2000),
+        metadata={
+            "description": "Columns of the dataset to train as categories (an addition to API.md), e.g. an integer "
+            "store number; text columns always are. Not the target, not an ignored column, not a date. The run's "
+            "`params.made_categorical` lists them and why."
+        },
+    )
     folds = fields.Integer(load_default=5, validate=validate.Range(min=2, max=10, error="must be between 2 and 10"))
     sort = fields.String(load_default="R2", validate=validate.OneOf(SORT_METRICS))
     time_budget_s = fields.Integer(metadata={"description": "seconds; default and maximum are set by the operator"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -18,6 +19,7 @@ from shared.service_client import UpstreamFailure, service_client
 # bool, date, timestamp, string.
 _NUMERIC_DTYPE = re.compile(r"^(u?int|float|decimal)", re.IGNORECASE)
 TEXT_DTYPE = "string"
+DATE_DTYPES = ("date", "timestamp")
 # A text column is ID-like (an order number, a product code) when it has more distinct values than one-hot encoding
 # handles and too few rows per value for target encoding to learn more than noise.
 ID_LIKE_MIN_DISTINCT = 50
@@ -84,8 +86,13 @@ def problems_with_dataset(
     min_rows_floor: int,
     max_missing_target_share: float,
     ignore_features: list[str] | None = None,
+    categorical_features: list[str] | None = None,
+    ignored_columns: Iterable[str] = (),
 ) -> dict[str, list[str]]:
-    """Field → messages for what makes this dataset untrainable with these parameters (empty when it is fine)."""
+    """Field → messages for what makes this dataset untrainable with these parameters (empty when it is fine).
+
+    ``ignored_columns`` are the columns the run leaves out (``ignored_features``): none can be categorical.
+    """
     columns = {column["name"]: column for column in training_input.columns}
     column = columns.get(target)
     names = ", ".join(f"`{name}`" for name in list(columns)[:20])
@@ -101,6 +108,19 @@ def problems_with_dataset(
             )
     if ignore_features and set(columns) - {target} <= set(ignore_features):
         problems.setdefault("ignore_features", []).append("every column but the target is ignored")
+    ignored = set(ignored_columns)
+    for name in categorical_features or ():
+        if name == target:
+            message = f"`{name}` is the target; it cannot be a categorical feature"
+        elif name not in columns:
+            message = f"column `{name}` is not in the dataset (its columns: {names})"
+        elif name in ignored:
+            message = f"column `{name}` is ignored (see ignore_features); it cannot also be a categorical feature"
+        elif columns[name].get("dtype") in DATE_DTYPES:
+            message = f"column `{name}` is a {columns[name].get('dtype')}; dates are split into parts, not categories"
+        else:
+            continue
+        problems.setdefault("categorical_features", []).append(message)
     if not is_numeric_dtype_name(str(column.get("dtype", ""))):
         problems["target"] = [
             f"column `{target}` is {column.get('dtype')}, not numeric; a regression target needs numbers"
@@ -142,3 +162,10 @@ def ignored_features(
                 }
             )
     return ignored
+
+
+def categorical_features(training_input: TrainingInput, target: str, named: list[str] | None) -> list[dict[str, str]]:
+    """The columns a run trains as categories besides its text columns (which always are), each with why."""
+    if named is not None:
+        return [{"column": name, "reason": "named in categorical_features"} for name in dict.fromkeys(named)]
+    return []

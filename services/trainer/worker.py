@@ -117,6 +117,7 @@ class TrainingWorker:
             include=params.get("include"),
             exclude=params.get("exclude"),
             ignore_features=[ignored["column"] for ignored in params.get("ignored_features", [])],
+            categorical_features=[categorical["column"] for categorical in params.get("made_categorical", [])],
             folds=int(params["folds"]),
             sort=params["sort"],
             seed=int(params["seed"]),
