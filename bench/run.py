@@ -278,8 +278,6 @@ def train_supplements(session: Session, report: Report) -> None:
     import_seconds = pycaret_import_seconds(session.run_dir)
     import_pycaret(session.run_dir)
     in_process = train_in_process(data, "sales", run["params"], threads=1)
-    leaderboard_ids = [row["model"] for row in run["leaderboard"]]
-    one_call_each = train_in_process(data, "sales", run["params"], threads=1, one_call_per=leaderboard_ids)
     overhead = run["wall_seconds"] / in_process - 1.0
     settings = f"{sizes.training_rows:,} rows, {candidates} models, {run['params']['folds']} folds, 1 thread"
     report.add(
@@ -291,15 +289,6 @@ def train_supplements(session: Session, report: Report) -> None:
             f"{overhead:+.0%} overhead",
             f"overhead < {MAX_TRAINING_OVERHEAD:.0%}",
             verdict(overhead < MAX_TRAINING_OVERHEAD),
-        )
-    )
-    report.add(
-        Row(
-            TRAINING,
-            "in-process, one compare_models call per candidate (how the platform compares, to report progress)",
-            f"{number(one_call_each)} s",
-            f"one compare_models call for all: {number(in_process)} s",
-            f"{one_call_each / in_process - 1.0:+.0%}",
         )
     )
     report.add(
@@ -325,11 +314,8 @@ def train_supplements(session: Session, report: Report) -> None:
         )
 
 
-def train_in_process(
-    data: pd.DataFrame, target: str, params: dict[str, Any], threads: int, one_call_per: list[str] | None = None
-) -> float:
-    """Seconds of the PyCaret calls a user would make by hand, with the platform's settings for this run; with
-    ``one_call_per``, those candidates are compared one ``compare_models`` call each, as the platform does."""
+def train_in_process(data: pd.DataFrame, target: str, params: dict[str, Any], threads: int) -> float:
+    """Seconds of the PyCaret calls a user would make by hand, with the platform's settings for this run."""
     from pycaret.regression import RegressionExperiment
     from threadpoolctl import threadpool_limits
 
@@ -347,20 +333,13 @@ def train_in_process(
             memory=False,
             system_log=False,
         )
-        if one_call_per is None:
-            best = experiment.compare_models(
-                include=params.get("include"),
-                exclude=params.get("exclude"),
-                fold=params["folds"],
-                sort=params["sort"],
-                verbose=False,
-            )
-        else:
-            models = [
-                experiment.compare_models(include=[model_id], fold=params["folds"], sort=params["sort"], verbose=False)
-                for model_id in one_call_per
-            ]
-            best = models[0]  # the candidates come best first
+        best = experiment.compare_models(
+            include=params.get("include"),
+            exclude=params.get("exclude"),
+            fold=params["folds"],
+            sort=params["sort"],
+            verbose=False,
+        )
         experiment.predict_model(best, verbose=False)
         experiment.finalize_model(best)
         return time.perf_counter() - started
@@ -753,9 +732,9 @@ NOTES = [
     "batching-off figures. The client threads share the 2 cores with the platform.",
     "Training: the platform's time runs from POST /train to the poll (every 0.2 s) that sees `succeeded`, and so "
     "includes the worker's queue poll, a fresh training process (spawn + PyCaret import), loading the dataset from "
-    "the object store, comparing candidates one `compare_models` call each, and saving the artifact. The in-process "
-    "figure is the same PyCaret calls with the same settings (seed, folds, sort, candidates, 1 thread) in an "
-    "already-warm process.",
+    "the object store, comparing the candidates in one `compare_models` call (a hook reports progress per "
+    "candidate), and saving the artifact. The in-process figure is the same PyCaret calls with the same settings "
+    "(seed, folds, sort, candidates, 1 thread) in an already-warm process.",
     "Accuracy: the platform's default training (every fast PyCaret model, 5 folds, sorted by R²) on the uploaded "
     "file, as a user would do it; the references are from /work/shared/datasets/README.md. PyCaret cross-validates "
     "on its 70% training split (and in time order when the data has a date column), the references on all rows.",
