@@ -85,7 +85,7 @@ class BenchPlatform(Platform):
             "--bind", f"127.0.0.1:{self.ports[name]}",
             "--worker-class", "gthread",
             "--workers", str(self.workers[name]), "--threads", str(self.threads[name]),
-            "--timeout", "300", "--graceful-timeout", "5", "--keep-alive", "5",
+            "--timeout", "300", "--graceful-timeout", "5", "--keep-alive", "5", "--no-control-socket",
             APP_FACTORIES[name],
         ]  # fmt: skip
 

@@ -20,6 +20,7 @@ serve() {
         --threads "$4" \
         --timeout "$3" \
         --graceful-timeout 30 \
+        --no-control-socket \
         --keep-alive 5 \
         --worker-tmp-dir /dev/shm \
         --error-logfile -

@@ -63,7 +63,7 @@ start() {  # start <name> <command...>: in its own process group, logging to thi
 
 start_web() {  # start_web <name> <host> <port> <app factory>
     start "$1" "${PY}" -m gunicorn --bind "$2:$3" --worker-class gthread --workers "${WEB_WORKERS}" \
-        --threads "${WEB_THREADS}" --timeout 120 --graceful-timeout 10 "$4"
+        --threads "${WEB_THREADS}" --timeout 120 --graceful-timeout 10 --no-control-socket "$4"
 }
 
 wait_healthy() {  # wait_healthy <name> <url>

@@ -96,7 +96,7 @@ class Platform:
             sys.executable, "-m", "gunicorn",
             "--bind", f"127.0.0.1:{self.ports[name]}",
             "--worker-class", "gthread", "--workers", "1", "--threads", "4",
-            "--timeout", "120", "--graceful-timeout", "5",
+            "--timeout", "120", "--graceful-timeout", "5", "--no-control-socket",
             APP_FACTORIES[name],
         ]  # fmt: skip
 
