@@ -11,17 +11,13 @@ from __future__ import annotations
 import os
 import secrets
 import sys
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import psutil
-from sqlalchemy import create_engine, text
 
-from shared.config import normalize_database_url
-from shared.migrate import upgrade
 from tests.platform_harness import (
     APP_FACTORIES,
     SERVICES,
@@ -29,37 +25,14 @@ from tests.platform_harness import (
     WORKER,
     WORKER_MODULE,
     Platform,
+    env_value,
     free_port,
 )
 
-DEFAULT_POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
 # docker/start.sh: GUNICORN_WORKERS (default 2) processes per app, gthread, with these threads per process.
 DEFAULT_WORKERS = 2
 THREADS = {"gateway": 8, "projects": 8, "trainer": 8, "predictor": 16}
 SECOND_WORKER = "worker2"
-
-
-@contextmanager
-def throwaway_database(server: str) -> Iterator[str]:
-    """A new, migrated database on ``server`` (``postgresql://user@host:port``), dropped at the end."""
-    name = f"salesml_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(normalize_database_url(f"{server}/postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = normalize_database_url(f"{server}/{name}")
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def _env_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    return str(value)
 
 
 class BenchPlatform(Platform):
@@ -92,7 +65,7 @@ class BenchPlatform(Platform):
     def start(self, name: str, **settings: Any) -> None:
         """Start ``name`` (ready when it returns) with ``settings`` added to its environment for this start only."""
         base = self.env
-        self.env = {**base, **{key: _env_value(value) for key, value in settings.items()}}
+        self.env = {**base, **{key: env_value(value) for key, value in settings.items()}}
         try:
             super().start(name)
         finally:
@@ -147,7 +120,7 @@ def running_platform(
         "LOG_LEVEL": "WARNING",
         **(extra_settings or {}),
     }
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **{key: _env_value(value) for key, value in settings.items()}}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **{key: env_value(value) for key, value in settings.items()}}
     workers = {name: DEFAULT_WORKERS for name in THREADS} | {"predictor": predictor_workers}
     threads = THREADS | {"predictor": predictor_threads}
     platform = BenchPlatform(env, ports, run_dir, workers, threads)

@@ -44,12 +44,10 @@ from sqlalchemy import create_engine, text
 
 from bench.measure import Latency, Throughput, interleaved_latencies, latency_of, median_seconds, throughput_of
 from bench.platform import (
-    DEFAULT_POSTGRES_SERVER,
     SECOND_WORKER,
     THREADS,
     BenchPlatform,
     running_platform,
-    throwaway_database,
 )
 from bench.report import SECTIONS, Report, Row, number, ratio, verdict
 from cli.client import SalesMLClient
@@ -58,6 +56,7 @@ from demo.supplements import generate_supplements_sales
 from shared.config import REPO_ROOT
 from shared.internal_auth import INTERNAL_TOKEN_HEADER, issue_internal_token
 from shared.model_artifacts import library_versions, load_pipeline
+from tests.helpers.databases import LOCAL_POSTGRES_SERVER, throwaway_database
 
 LATENCY, THROUGHPUT, PARQUET, TRAINING, ACCURACY = SECTIONS
 DEFAULT_OUTPUT = REPO_ROOT / "docs" / "BENCHMARK.md"
@@ -133,7 +132,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, help=f"write the table here (full run default: {DEFAULT_OUTPUT})")
     parser.add_argument(
         "--postgres",
-        default=os.environ.get("TEST_POSTGRES_SERVER", DEFAULT_POSTGRES_SERVER),
+        default=os.environ.get("TEST_POSTGRES_SERVER", LOCAL_POSTGRES_SERVER),
         help="PostgreSQL server for the throwaway database (default %(default)s)",
     )
     parser.add_argument("--predictor-workers", type=int, default=2, help="gunicorn processes of the predictor")
@@ -701,7 +700,10 @@ def main(argv: list[str] | None = None) -> int:
         ],
     )
     ok = True
-    with throwaway_database(args.postgres) as database_url, tempfile.TemporaryDirectory(prefix="salesml-bench-") as tmp:
+    with (
+        throwaway_database(args.postgres, "salesml_bench") as database_url,
+        tempfile.TemporaryDirectory(prefix="salesml-bench-") as tmp,
+    ):
         run_dir = Path(tmp)
         print(f"starting the platform (logs in {run_dir})", flush=True)
         with running_platform(

@@ -18,13 +18,14 @@ from sqlalchemy.pool import NullPool
 from shared.config import normalize_database_url
 from shared.internal_auth import INTERNAL_TOKEN_HEADER, issue_internal_token
 from shared.migrate import upgrade
+from tests.helpers.databases import LOCAL_POSTGRES_SERVER, throwaway_database
 
 # The end-to-end platform (gunicorn processes behind the gateway), shared by tests/e2e and tests/security; the
 # trainer's and the projects service's fixtures and helpers (imported by their tests, so registered here, before
 # any test module imports them).
 pytest_plugins = ["tests.platform_harness", "tests.trainer_fixtures", "tests.projects_support"]
 
-POSTGRES_SERVER = os.environ.get("TEST_POSTGRES_SERVER", "postgresql://postgres@127.0.0.1:5432")
+POSTGRES_SERVER = os.environ.get("TEST_POSTGRES_SERVER", LOCAL_POSTGRES_SERVER)
 TEST_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
 DATA_TABLES = ("datasets", "projects", "revoked_tokens", "users", "training_runs", "model_versions")
 
@@ -37,18 +38,8 @@ def database_url() -> Iterator[str]:
         upgrade(url)
         yield url
         return
-    name = f"salesml_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(normalize_database_url(f"{POSTGRES_SERVER}/postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = normalize_database_url(f"{POSTGRES_SERVER}/{name}")
-    try:
-        upgrade(url)
+    with throwaway_database(POSTGRES_SERVER, "salesml_test") as url:
         yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture

@@ -62,7 +62,7 @@ def unique_username(prefix: str = "user") -> str:
     return f"{prefix}_{uuid.uuid4().hex[:12]}"
 
 
-def _env_value(value: Any) -> str:
+def env_value(value: Any) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"
     return str(value)
@@ -204,7 +204,7 @@ def make_platform(
         **{f"{name.upper()}_URL": f"http://127.0.0.1:{ports[name]}" for name in SERVICES},
         **E2E_SETTINGS,
     }
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **{key: _env_value(value) for key, value in settings.items()}}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **{key: env_value(value) for key, value in settings.items()}}
     return Platform(env, ports, run_dir, with_worker)
 
 
