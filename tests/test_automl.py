@@ -32,19 +32,9 @@ from shared.config import REPO_ROOT
 from shared.model_artifacts import artifact_hmac, library_versions, load_pipeline, sha256_hex
 from shared.storage import open_object_store
 from tests.helpers.datasets import datasets_dir
+from tests.trainer_fixtures import sales_frame
 
 ADVERTISING = datasets_dir() / "advertising_islr.csv"
-
-
-def sales_frame(rows: int = 120, seed: int = 0) -> pd.DataFrame:
-    """Daily sales with a date, a category and a numeric driver; sales follow a plain rule plus noise."""
-    rng = np.random.default_rng(seed)
-    price = rng.uniform(1, 10, rows)
-    store = rng.choice(["north", "south", "east"], rows)
-    sales = 50 - 3 * price + np.where(store == "north", 10, 0) + rng.normal(0, 1, rows)
-    return pd.DataFrame(
-        {"day": pd.date_range("2024-01-01", periods=rows, freq="D"), "price": price, "store": store, "sales": sales}
-    )
 
 
 def store_parquet(root: Path, key: str, frame: pd.DataFrame) -> str:

@@ -30,6 +30,7 @@ from services.predictor.api import MODEL_CACHE_EXTENSION
 from services.predictor.model_cache import find_serving_version
 from services.trainer.automl import describe_features
 from shared.db import db
+from shared.media_types import PARQUET
 from shared.model_artifacts import artifact_hmac, dump_pipeline, library_versions, load_pipeline, sha256_hex
 from shared.training_records import ModelVersion
 from tests.conftest import internal_token_headers
@@ -37,7 +38,7 @@ from tests.conftest import internal_token_headers
 OWNER = 7
 OTHER_USER = 8
 PROJECT = 1
-PARQUET = "application/vnd.apache.parquet"
+
 FEATURES = ["product", "price", "promotion", "weekday"]
 CREATINA_SATURDAY = {"product": "Creatina", "price": 150, "promotion": 0, "weekday": "Saturday"}
 

@@ -26,20 +26,10 @@ from shared.model_artifacts import load_pipeline
 from shared.training_records import ModelVersion, TrainingRun, project_training_states
 from tests.conftest import internal_token_headers
 from tests.helpers.datasets import datasets_dir
-from tests.trainer_fixtures import load_run, start_worker_process, wait_for_run
+from tests.trainer_fixtures import load_run, sales_frame, start_worker_process, wait_for_run
 
 ADVERTISING = datasets_dir() / "advertising_islr.csv"
 SLOW_CANDIDATES = ["lr", "ridge", "dt", "rf", "et", "gbr", "ada", "knn", "br", "huber"]
-
-
-def sales_frame(rows: int = 120, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    price = rng.uniform(1, 10, rows)
-    store = rng.choice(["north", "south", "east"], rows)
-    sales = 50 - 3 * price + np.where(store == "north", 10, 0) + rng.normal(0, 1, rows)
-    return pd.DataFrame(
-        {"day": pd.date_range("2024-01-01", periods=rows, freq="D"), "price": price, "store": store, "sales": sales}
-    )
 
 
 def start_run(app, project, **body) -> int:

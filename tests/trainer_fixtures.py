@@ -8,7 +8,6 @@ import io
 import os
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,20 +15,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
 from services.projects import create_app as create_projects
 from services.trainer import create_app as create_trainer
+from shared.config import REPO_ROOT
 from shared.db import db
+from shared.media_types import PARQUET
 from shared.training_records import TrainingRun
 from tests.conftest import internal_token_headers
+from tests.helpers.servers import served
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
-PARQUET = "application/vnd.apache.parquet"
+def sales_frame(rows: int = 120, seed: int = 0) -> pd.DataFrame:
+    """Daily sales with a date, a category and a numeric driver; sales follow a plain rule plus noise."""
+    rng = np.random.default_rng(seed)
+    price = rng.uniform(1, 10, rows)
+    store = rng.choice(["north", "south", "east"], rows)
+    sales = 50 - 3 * price + np.where(store == "north", 10, 0) + rng.normal(0, 1, rows)
+    return pd.DataFrame(
+        {"day": pd.date_range("2024-01-01", periods=rows, freq="D"), "price": price, "store": store, "sales": sales}
+    )
 
 
 @dataclass(frozen=True)
@@ -43,13 +52,9 @@ class ProjectWithData:
 def served_projects_app(app_config: dict[str, Any]) -> Iterator[Flask]:
     """The real projects service, served over HTTP on a free port (the trainer asks it for training input)."""
     app = create_projects(app_config)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    app.config["SERVED_AT"] = f"http://127.0.0.1:{server.server_port}"
-    yield app
-    server.shutdown()
-    thread.join(5)
+    with served(app) as url:
+        app.config["SERVED_AT"] = url
+        yield app
     dispose_engines(app)
 
 
