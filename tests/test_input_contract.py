@@ -215,3 +215,29 @@ def test_arrow_dates_decimals_and_numbers_as_text_columns_are_accepted():
     frame = contract.prepare_table(table).frame
     assert frame.to_dict(orient="records") == [{"day": pd.Timestamp("2024-05-04"), "price": 149.9, "qty": 12}]
     assert frame.dtypes.astype(str).tolist() == ["datetime64[ns]", "float64", "int64"]
+
+
+def test_arrow_text_columns_check_lengths_and_warn_about_unseen_categories(contract):
+    base = {
+        "price": [100.0, 200.0, 300.0],
+        "promotion": [0, 1, 0],
+        "day": pa.array([pd.Timestamp("2024-05-04")] * 3),
+        "online": [True, False, True],
+    }
+    seen_and_new = pa.table(
+        {
+            **base,
+            "product": ["BCAA", "Whey", "Creatina"],
+            "store": pa.array(["north", "east", "south"]).dictionary_encode(),
+        }
+    )
+    prepared = contract.prepare_table(seen_and_new)
+    assert prepared.frame["product"].tolist() == ["BCAA", "Whey", "Creatina"]
+    assert prepared.frame["store"].dtype == "category"
+    assert any("product" in w and "Whey" in w for w in prepared.warnings)
+    assert any("store" in w and "east" in w for w in prepared.warnings)
+
+    too_long = pa.table({**base, "product": ["BCAA", "x" * 51, None], "store": ["north"] * 3})
+    with pytest.raises(InputRejected) as caught:
+        contract.prepare_table(too_long, row_offset=10)
+    assert caught.value.errors == {"product": ["row 12: a value is required", "row 11: text longer than 50 characters"]}

@@ -125,6 +125,12 @@ class _Problems:
         raise InputRejected(self._messages)
 
 
+def _holds_text(arrow_type: pa.DataType) -> bool:
+    if pa.types.is_dictionary(arrow_type):
+        arrow_type = arrow_type.value_type
+    return pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)
+
+
 def _of_type(types: pd.Series, *classes: type) -> np.ndarray:
     """Where each value's exact type is one of ``classes`` (``bool`` is not taken for ``int``)."""
     return types.isin(classes).to_numpy()
@@ -197,7 +203,10 @@ class InputContract:
             values = column.to_pandas(date_as_object=False)
             if isinstance(values.dtype, pd.CategoricalDtype):
                 values = values.astype(object)
-            columns[feature.name] = self._coerce(feature, values, is_null, problems, warnings)
+            if feature.kind == TEXT and _holds_text(column.type):
+                columns[feature.name] = self._parquet_texts(feature, values, is_null, problems, warnings)
+            else:
+                columns[feature.name] = self._coerce(feature, values, is_null, problems, warnings)
         problems.raise_if_any()
         return PreparedInput(pd.DataFrame(columns, columns=self.names), warnings)
 
@@ -290,6 +299,19 @@ class InputContract:
         unparsed = ok & parsed.isna().to_numpy()
         problems.rows(feature.name, unparsed, "expected a date or time as ISO 8601 text", values)
         return parsed.dt.tz_localize(None).astype("datetime64[ns]")
+
+    def _parquet_texts(
+        self, feature: Feature, values: pd.Series, is_null: np.ndarray, problems: _Problems, warnings: list[str]
+    ) -> pd.Series:
+        """A parquet text column holds only text or nulls: check lengths without looking at each value's type."""
+        problems.rows(feature.name, is_null, "a value is required")
+        lengths = values.str.len().to_numpy(dtype="float64", na_value=0)
+        too_long = ~is_null & (lengths > self.max_string_length)
+        problems.rows(feature.name, too_long, f"text longer than {self.max_string_length} characters")
+        ok = ~is_null & ~too_long
+        if feature.categories is not None:
+            _warn_unseen(feature, pd.unique(values[ok & ~values.isin(feature.categories).to_numpy()]), warnings)
+        return values.astype("category") if feature.dtype == "category" else values
 
     @staticmethod
     def _texts(
