@@ -93,6 +93,7 @@ class Sizes:
     throughput_seconds: float
     parquet_rows: tuple[int, ...]
     parquet_repeats: int
+    training_repeats: int
     dask: bool
     accuracy: bool
     accuracy_timeout_s: float = 1500.0
@@ -108,6 +109,7 @@ FULL = Sizes(
     throughput_seconds=10.0,
     parquet_rows=(100_000, 1_000_000),
     parquet_repeats=3,
+    training_repeats=3,
     dask=True,
     accuracy=True,
 )
@@ -121,6 +123,7 @@ QUICK = Sizes(
     throughput_seconds=1.0,
     parquet_rows=(1_000, 5_000),
     parquet_repeats=1,
+    training_repeats=1,
     dask=False,
     accuracy=False,
 )
@@ -267,7 +270,11 @@ def train_supplements(session: Session, report: Report) -> None:
     sizes = session.sizes
     data = generate_supplements_sales(rows=sizes.training_rows, seed=0)
     session.project_id = create_project_with(session, "supplements", "sales", data)
-    run = train_through_platform(session, session.project_id, sizes.training_params, timeout_s=1800)
+    runs = [
+        train_through_platform(session, session.project_id, sizes.training_params, timeout_s=1800)
+        for _ in range(sizes.training_repeats)
+    ]
+    run = sorted(runs, key=lambda finished: finished["wall_seconds"])[len(runs) // 2]
     session.training_data = data
     session.pipeline = serving_pipeline(
         session.database_url, session.project_id, session.platform.env["MODEL_SIGNING_KEY"]
@@ -277,13 +284,15 @@ def train_supplements(session: Session, report: Report) -> None:
 
     import_seconds = pycaret_import_seconds(session.run_dir)
     import_pycaret(session.run_dir)
-    in_process = train_in_process(data, "sales", run["params"], threads=1)
+    in_process = float(
+        np.median([train_in_process(data, "sales", run["params"], threads=1) for _ in range(sizes.training_repeats)])
+    )
     overhead = run["wall_seconds"] / in_process - 1.0
     settings = f"{sizes.training_rows:,} rows, {candidates} models, {run['params']['folds']} folds, 1 thread"
     report.add(
         Row(
             TRAINING,
-            f"platform: POST /train → succeeded ({settings})",
+            f"platform: POST /train → succeeded ({settings}; median of {sizes.training_repeats})",
             f"{number(run['wall_seconds'])} s",
             f"in-process setup + compare_models + predict_model + finalize_model: {number(in_process)} s",
             f"{overhead:+.0%} overhead",

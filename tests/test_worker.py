@@ -136,7 +136,8 @@ def test_an_integer_column_named_in_categorical_features_is_trained_as_categorie
 
 @pytest.mark.slow
 def test_an_idle_worker_keeps_the_next_runs_training_process_ready(trainer_app, make_project):
-    """The process (and its PyCaret import) is started while the queue is empty; one process still trains one run."""
+    """The process (and its PyCaret import) is started before a run needs it: while the queue is empty, and for the
+    next run as soon as one is claimed; one process still trains one run."""
     worker = TrainingWorker(trainer_app, "ready-worker")
     assert worker.run_once() is False
     spare = worker.spare_process
@@ -144,11 +145,12 @@ def test_an_idle_worker_keeps_the_next_runs_training_process_ready(trainer_app, 
     run_id = start_run(trainer_app, make_project(sales_frame()), include=["lr"], folds=2)
     assert worker.run_once() is True
     assert load_run(trainer_app, run_id).status == "succeeded"
-    assert worker.spare_process is None
     assert not spare.process.is_alive() and not Path(spare.work_dir).exists()
-    assert worker.run_once() is False
     replacement = worker.spare_process
-    assert replacement is not None and replacement.process.pid != spare.process.pid
+    assert replacement is not None and replacement.process.is_alive()
+    assert replacement.process.pid != spare.process.pid
+    assert worker.run_once() is False
+    assert worker.spare_process is replacement
     worker.discard_spare_process()
     assert not replacement.process.is_alive() and not Path(replacement.work_dir).exists()
 

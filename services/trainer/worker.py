@@ -70,6 +70,9 @@ class TrainingWorker:
                 if claimed is None:
                     return False
                 self.spare_process = None
+                # The next run's process imports PyCaret on the other core while this run trains: queued runs wait
+                # for no import either.
+                self._ready_spare_process()
                 self.train(claimed, process)
                 return True
             finally:
@@ -77,7 +80,7 @@ class TrainingWorker:
                 db.session.remove()
 
     def _ready_spare_process(self) -> TrainingProcess:
-        """The next run's training process, spawned ahead: it imports PyCaret (seconds) while the queue is empty."""
+        """The next run's training process, spawned ahead: it imports PyCaret (seconds) before a run needs it."""
         if self.spare_process is not None and not self.spare_process.process.is_alive():
             self.discard_spare_process()
         if self.spare_process is None:
