@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import requests
 
+from services.projects.dataset_store import preview_object_key
 from services.projects.models import Dataset
 from shared.db import db
 from shared.media_types import PARQUET
@@ -25,7 +26,7 @@ from tests.projects_support import UserClient, create_user, projects_app
 
 DATASET_NOT_FOUND = {"code": 404, "status": "Not Found", "message": "Dataset not found."}
 SERVER_KEY = re.compile(
-    r"^projects/(\d+)/datasets/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}\.parquet$"
+    r"^projects/(\d+)/datasets/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}\.(parquet|preview\.json)$"
 )
 
 
@@ -77,6 +78,11 @@ def project(alice) -> dict:
     response = alice.post("/api/v1/projects", json={"name": "Sales"})
     assert response.status_code == 201
     return response.json
+
+
+def objects_of(parquet_key: str) -> list[str]:
+    """A dataset's objects: its parquet file and the preview stored beside it."""
+    return [parquet_key, preview_object_key(parquet_key)]
 
 
 def stored_keys(app) -> set[str]:
@@ -150,7 +156,7 @@ def test_real_datasets_upload_with_the_profile_pandas_sees(app, alice, project, 
 
     row = dataset_rows(app)[0]
     assert SERVER_KEY.match(row.object_key) and row.object_key.endswith(f"/{dataset['id']}.parquet")
-    assert stored_keys(app) == {row.object_key}
+    assert stored_keys(app) == set(objects_of(row.object_key))
     assert stored_bytes(app, row.object_key) == body
     assert temp_files(tmp_path) == []
     assert alice.get(f"/api/v1/projects/{project['id']}/datasets/{dataset['id']}").json == dataset
@@ -169,7 +175,7 @@ def test_raw_body_upload_list_get_and_latest(app, alice, project, small_parquet,
     listed = alice.get(f"/api/v1/projects/{project['id']}/datasets/")
     assert [dataset["id"] for dataset in listed.json] == [chunked.json()["id"], second.json["id"], first.json["id"]]
     assert alice.get(f"/api/v1/projects/{project['id']}").json["latest_dataset"] == chunked.json()["id"]
-    assert len(stored_keys(app)) == 3
+    assert len(stored_keys(app)) == 3 * len(objects_of("x.parquet"))
     assert temp_files(tmp_path) == []
 
 
@@ -251,7 +257,7 @@ def test_project_created_with_its_first_dataset_in_one_form(app, alice, small_pa
     datasets = alice.get(f"/api/v1/projects/{project['id']}/datasets").json
     assert [dataset["id"] for dataset in datasets] == [project["latest_dataset"]]
     assert datasets[0]["filename"] == "advertising.parquet"
-    assert stored_keys(app) == {f"projects/{project['id']}/datasets/{project['latest_dataset']}.parquet"}
+    assert stored_keys(app) == set(objects_of(f"projects/{project['id']}/datasets/{project['latest_dataset']}.parquet"))
     assert temp_files(tmp_path) == []
 
 
@@ -285,6 +291,15 @@ def test_preview_returns_the_first_rows_capped(alice, project, parquet_files):
     assert alice.get(f"{preview_path}?limit=0").status_code == 422
 
 
+def test_preview_reads_the_preview_stored_at_upload_not_the_file(app, alice, project, small_parquet):
+    dataset = upload_raw(alice, project["id"], small_parquet).json
+    preview_path = f"/api/v1/projects/{project['id']}/datasets/{dataset['id']}/preview?limit=2"
+    before = alice.get(preview_path).json
+    app.extensions["object_store"].delete(f"projects/{project['id']}/datasets/{dataset['id']}.parquet")
+    assert alice.get(preview_path).json == before
+    assert before["records"] == pd.read_parquet(io.BytesIO(small_parquet)).head(2).to_dict(orient="records")
+
+
 def test_delete_dataset_removes_its_object(app, alice, project, small_parquet):
     kept = upload_raw(alice, project["id"], small_parquet).json
     gone = upload_raw(alice, project["id"], small_parquet).json
@@ -293,7 +308,7 @@ def test_delete_dataset_removes_its_object(app, alice, project, small_parquet):
     assert response.status_code == 204
     assert alice.get(path).json == DATASET_NOT_FOUND
     assert alice.delete(path).json == DATASET_NOT_FOUND
-    assert stored_keys(app) == {f"projects/{project['id']}/datasets/{kept['id']}.parquet"}
+    assert stored_keys(app) == set(objects_of(f"projects/{project['id']}/datasets/{kept['id']}.parquet"))
     assert alice.get(f"/api/v1/projects/{project['id']}").json["latest_dataset"] == kept["id"]
 
 
@@ -317,7 +332,7 @@ def test_other_users_and_other_projects_datasets_look_missing(app, alice, bob, p
     assert bob.get(f"{base}/{dataset['id']}").json == project_not_found | {"message": "Dataset not found."}
     assert upload_raw(bob, project["id"], small_parquet).json == project_not_found
     assert alice.get(f"{base}/{dataset['id']}").json == dataset
-    assert len(stored_keys(app)) == 1
+    assert len(stored_keys(app)) == len(objects_of("x.parquet"))
 
 
 @pytest.mark.parametrize(
@@ -341,10 +356,10 @@ def test_client_filenames_never_become_paths(app, alice, project, small_parquet,
     shown = response.json["filename"]
     assert "/" not in shown and "\\" not in shown and ".." not in shown and "\x00" not in shown
     key = f"projects/{project['id']}/datasets/{response.json['id']}.parquet"
-    assert stored_keys(app) == {key}
+    assert stored_keys(app) == set(objects_of(key))
     written = {path for path in tmp_path.rglob("*") if path.is_file()} - before
     if isinstance(app.extensions["object_store"], FileSystemObjectStore):
-        assert written == {tmp_path / "objects" / key}
+        assert written == {tmp_path / "objects" / stored for stored in objects_of(key)}
     else:
         assert written == set()
 

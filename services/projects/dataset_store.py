@@ -1,10 +1,13 @@
-"""Datasets: a row in ``datasets`` and its parquet object, always both or neither.
+"""Datasets: a row in ``datasets`` and its objects (the parquet file and its preview), always all or none.
 
-Object keys are made here from ids (``projects/<project id>/datasets/<uuid>.parquet``), never from a filename.
+Object keys are made here from ids (``projects/<project id>/datasets/<uuid>.parquet`` and ``<uuid>.preview.json``),
+never from a filename.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +31,15 @@ class ProjectHasNoDataset(Exception):
 
 def dataset_object_key(project_id: int, dataset_id: str) -> str:
     return f"projects/{project_id}/datasets/{dataset_id}.parquet"
+
+
+def preview_object_key(dataset_object_key: str) -> str:
+    """The preview's key beside the parquet file's: a preview then reads a few KB, not the whole file."""
+    return dataset_object_key.removesuffix(".parquet") + ".preview.json"
+
+
+def dataset_object_keys(dataset: Dataset) -> list[str]:
+    return [dataset.object_key, preview_object_key(dataset.object_key)]
 
 
 def owned_dataset(owner_id: int, project_id: int, dataset_id: str) -> Dataset:
@@ -75,11 +87,14 @@ def store_dataset(project_id: int, ingested: IngestedFile, filename: str, object
     """
     dataset_id = str(uuid.uuid4())
     key = dataset_object_key(project_id, dataset_id)
+    preview = json.dumps(ingested.preview).encode()
     try:
         with ingested.path.open("rb") as stream:
             object_store.put(key, stream, ingested.size_bytes)
+        object_store.put(preview_object_key(key), io.BytesIO(preview), len(preview))
     except (ObjectStoreUnavailable, OSError) as exc:
         db.session.rollback()
+        _delete_quietly(object_store, key)
         raise ObjectStoreUnavailable(str(exc)) from exc
     dataset = Dataset(
         id=dataset_id,
@@ -96,9 +111,28 @@ def store_dataset(project_id: int, ingested: IngestedFile, filename: str, object
         db.session.commit()
     except BaseException:
         db.session.rollback()
-        object_store.delete(key)
+        for stored_key in (key, preview_object_key(key)):
+            _delete_quietly(object_store, stored_key)
         raise
     return dataset
+
+
+def _delete_quietly(object_store: ObjectStore, key: str) -> None:
+    """Undo a put while already handling a failure (the store may be the failure)."""
+    try:
+        object_store.delete(key)
+    except (ObjectStoreUnavailable, OSError):
+        pass
+
+
+def read_preview(dataset: Dataset, object_store: ObjectStore, limit: int) -> dict[str, Any]:
+    """The first ``limit`` rows, from the preview stored at upload."""
+    try:
+        with object_store.open(preview_object_key(dataset.object_key)) as stream:
+            preview = json.load(stream)
+    except (ObjectStoreUnavailable, OSError) as exc:
+        raise ObjectStoreUnavailable(str(exc)) from exc
+    return {"columns": preview["columns"], "records": preview["records"][:limit]}
 
 
 def delete_object(object_store: ObjectStore, key: str) -> None:
@@ -109,11 +143,12 @@ def delete_object(object_store: ObjectStore, key: str) -> None:
 
 
 def delete_dataset(dataset: Dataset, object_store: ObjectStore) -> None:
-    """Remove the row and the object; if the object store fails, the row stays."""
+    """Remove the row and its objects; if the object store fails, the row stays."""
     db.session.delete(dataset)
     db.session.flush()
     try:
-        delete_object(object_store, dataset.object_key)
+        for key in dataset_object_keys(dataset):
+            delete_object(object_store, key)
     except BaseException:
         db.session.rollback()
         raise

@@ -68,6 +68,7 @@ class DatasetLimits:
     max_columns: int
     max_decoded_bytes: int
     profile_timeout_s: float
+    preview_rows: int = 0
 
 
 class DatasetRejected(Exception):
@@ -86,6 +87,7 @@ class IngestedFile:
     sha256: str
     rows: int
     columns: list[dict]
+    preview: dict  # preview_records() of the first ``limits.preview_rows`` rows: previews never re-read the file
 
 
 def receive_upload(stream: BinaryIO, limits: DatasetLimits, tmp_dir: Path) -> IngestedFile:
@@ -100,11 +102,11 @@ def receive_upload(stream: BinaryIO, limits: DatasetLimits, tmp_dir: Path) -> In
     try:
         with os.fdopen(fd, "wb") as out:
             size_bytes, sha256 = _copy_under_cap(stream, out, limits.max_bytes)
-        rows, columns = _profile_in_child_process(path, limits)
+        rows, columns, preview = _profile_in_child_process(path, limits)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-    return IngestedFile(path=path, size_bytes=size_bytes, sha256=sha256, rows=rows, columns=columns)
+    return IngestedFile(path=path, size_bytes=size_bytes, sha256=sha256, rows=rows, columns=columns, preview=preview)
 
 
 def _copy_under_cap(stream: BinaryIO, out: BinaryIO, max_bytes: int) -> tuple[int, str]:
@@ -121,7 +123,7 @@ def _copy_under_cap(stream: BinaryIO, out: BinaryIO, max_bytes: int) -> tuple[in
     return size, digest.hexdigest()
 
 
-def _profile_in_child_process(path: Path, limits: DatasetLimits) -> tuple[int, list[dict]]:
+def _profile_in_child_process(path: Path, limits: DatasetLimits) -> tuple[int, list[dict], dict]:
     """Run ``_profile_parquet`` in a fresh interpreter (this file as a script, ``-I`` so nothing else is imported)."""
     try:
         completed = subprocess.run(
@@ -141,7 +143,7 @@ def _profile_in_child_process(path: Path, limits: DatasetLimits) -> tuple[int, l
         raise DatasetRejected(422, "The parquet file could not be decoded; upload a valid file.")
     if "status" in outcome:
         raise DatasetRejected(outcome["status"], outcome["message"])
-    return outcome["rows"], outcome["columns"]
+    return outcome["rows"], outcome["columns"], outcome["preview"]
 
 
 def _profile_in_this_process(path: Path, limits: DatasetLimits) -> dict:
@@ -150,6 +152,7 @@ def _profile_in_this_process(path: Path, limits: DatasetLimits) -> dict:
     resource.setrlimit(resource.RLIMIT_DATA, (heap_cap, heap_cap))
     try:
         rows, columns = _profile_parquet(path, limits)
+        preview = preview_records(path, limits.preview_rows)
     except DatasetRejected as rejected:
         return {"status": rejected.status, "message": rejected.message}
     except MemoryError:
@@ -158,7 +161,7 @@ def _profile_in_this_process(path: Path, limits: DatasetLimits) -> dict:
             "message": "The file needs too much memory to decode (its values are huge or its metadata is wrong); "
             "upload fewer rows or shorter values.",
         }
-    return {"rows": rows, "columns": columns}
+    return {"rows": rows, "columns": columns, "preview": preview}
 
 
 def _data_segment_bytes() -> int:

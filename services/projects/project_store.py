@@ -69,7 +69,7 @@ def update_project(project: Project, changes: dict[str, Any]) -> Project:
 
 def delete_project(project: Project, object_store: ObjectStore) -> None:
     """Remove the project's rows and its datasets' objects; if the object store fails, nothing is committed."""
-    keys = [dataset.object_key for dataset in project.datasets]
+    keys = [key for dataset in project.datasets for key in dataset_store.dataset_object_keys(dataset)]
     db.session.delete(project)
     db.session.flush()
     try:

@@ -31,7 +31,7 @@ from tests.security.support import (
 pytestmark = pytest.mark.e2e
 
 UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-SERVER_KEY = re.compile(rf"^projects/[0-9]+/datasets/{UUID}\.parquet$")
+SERVER_KEY = re.compile(rf"^projects/[0-9]+/datasets/{UUID}\.(parquet|preview\.json)$")
 # The projects web process may grow a little while it streams and hashes; decoding happens in a capped child.
 WEB_PROCESS_GROWTH_BOUND_KB = 150 * 1024
 
@@ -237,9 +237,9 @@ def test_hostile_filenames_are_stored_under_a_server_key_and_nowhere_else(api, p
             assert ".." not in dataset["filename"], dataset["filename"]
             stored.append(dataset["id"])
     keys = bucket_keys(platform, f"projects/{project_id}/")
-    assert len(keys) == len(stored)
+    assert len(keys) == 2 * len(stored)  # each dataset's parquet file and its preview
     assert all(SERVER_KEY.match(key) for key in keys), keys
-    assert {key.rsplit("/", 1)[1].removesuffix(".parquet") for key in keys} == set(stored)
+    assert {key.rsplit("/", 1)[1].split(".", 1)[0] for key in keys} == set(stored)
     assert all(SERVER_KEY.match(key) for key in bucket_keys(platform)), "every key in the bucket is a server key"
     assert Path("/etc/passwd").read_bytes() == passwd_before
     assert list(upload_tmp_dir(platform).iterdir()) == []

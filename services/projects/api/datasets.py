@@ -10,7 +10,6 @@ from flask_smorest import Blueprint
 
 from services.projects import dataset_store, project_store
 from services.projects.api.uploads import allow_upload_body, received_parquet
-from services.projects.parquet_ingest import preview_records
 from services.projects.schemas import DatasetSchema, DatasetUploadFormSchema, PreviewQuerySchema, PreviewSchema
 from shared.db import db
 from shared.internal_auth import current_user_id
@@ -89,5 +88,4 @@ class DatasetPreview(MethodView):
         """The first rows of a dataset as JSON records (limit at most PREVIEW_MAX_ROWS)."""
         dataset = dataset_store.owned_dataset(current_user_id(), project_id, str(dataset_id))
         limit = min(query["limit"], current_app.config["PREVIEW_MAX_ROWS"])
-        with current_app.extensions["object_store"].open(dataset.object_key) as stream:
-            return preview_records(stream, limit)
+        return dataset_store.read_preview(dataset, current_app.extensions["object_store"], limit)

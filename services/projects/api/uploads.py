@@ -63,6 +63,7 @@ def dataset_limits() -> DatasetLimits:
         max_columns=config["DATASET_MAX_COLUMNS"],
         max_decoded_bytes=config["DATASET_MAX_DECODED_BYTES"],
         profile_timeout_s=config["DATASET_PROFILE_TIMEOUT_S"],
+        preview_rows=config["PREVIEW_MAX_ROWS"],
     )
 
 
