@@ -8,7 +8,6 @@ scheduler for the worker) and a second training worker.
 
 from __future__ import annotations
 
-import os
 import secrets
 import sys
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from tests.platform_harness import (
     Platform,
     env_value,
     free_port,
+    platform_env,
 )
 
 # docker/start.sh: GUNICORN_WORKERS (default 2) processes per app, gthread, with these threads per process.
@@ -104,15 +104,10 @@ def running_platform(
     ``extra_settings`` (e.g. ``PREDICT_BATCH_WINDOW_MS``) go to every process."""
     ports = {name: free_port() for name in (*SERVICES, "gateway")}
     settings: dict[str, Any] = {
-        "SALESML_DEV_MODE": False,
-        "SALESML_VAR_DIR": run_dir / "var",
-        "UPLOAD_TMP_DIR": run_dir / "uploads",
-        "DATABASE_URL": database_url,
         "OBJECT_STORE_URL": f"file://{run_dir / 'objects'}",
         "JWT_SECRET_KEY": secrets.token_urlsafe(48),
         "INTERNAL_TOKEN_SECRET": secrets.token_urlsafe(48),
         "MODEL_SIGNING_KEY": secrets.token_urlsafe(48),
-        **{f"{name.upper()}_URL": f"http://127.0.0.1:{ports[name]}" for name in SERVICES},
         # One token for the whole run, however long the training sections take.
         "ACCESS_TOKEN_MINUTES": 240,
         # The accuracy section queues its three trainings at once for two workers.
@@ -120,7 +115,7 @@ def running_platform(
         "LOG_LEVEL": "WARNING",
         **(extra_settings or {}),
     }
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **{key: env_value(value) for key, value in settings.items()}}
+    env = platform_env(database_url, run_dir, ports, settings)
     workers = {name: DEFAULT_WORKERS for name in THREADS} | {"predictor": predictor_workers}
     threads = THREADS | {"predictor": predictor_threads}
     platform = BenchPlatform(env, ports, run_dir, workers, threads)

@@ -186,26 +186,34 @@ class Platform:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
+def platform_env(database_url: str, run_dir: Path, ports: dict[str, int], settings: dict[str, Any]) -> dict[str, str]:
+    """The environment of every platform process: this database, folders under ``run_dir``, the services on
+    ``ports`` (not dev mode), then ``settings`` (object store, secrets, limits)."""
+    common: dict[str, Any] = {
+        "SALESML_DEV_MODE": False,
+        "SALESML_VAR_DIR": run_dir / "var",
+        "UPLOAD_TMP_DIR": run_dir / "uploads",
+        "DATABASE_URL": database_url,
+        **{f"{name.upper()}_URL": f"http://127.0.0.1:{ports[name]}" for name in SERVICES},
+        **settings,
+    }
+    return {**os.environ, "PYTHONUNBUFFERED": "1", **{key: env_value(value) for key, value in common.items()}}
+
+
 def make_platform(
     database_url: str, s3_settings: dict[str, Any], bucket: str, run_dir: Path, with_worker: bool = True
 ) -> Platform:
     """A platform (not started yet) on free ports against this database and bucket, logging under ``run_dir``."""
     ports = {name: free_port() for name in (*SERVICES, "gateway")}
     settings: dict[str, Any] = {
-        "SALESML_DEV_MODE": False,
-        "SALESML_VAR_DIR": run_dir / "var",
-        "UPLOAD_TMP_DIR": run_dir / "uploads",
-        "DATABASE_URL": database_url,
         "OBJECT_STORE_URL": f"s3://{bucket}",
         **s3_settings,
         "JWT_SECRET_KEY": TEST_SECRET,
         "INTERNAL_TOKEN_SECRET": TEST_SECRET + "-internal",
         "MODEL_SIGNING_KEY": TEST_SECRET + "-models",
-        **{f"{name.upper()}_URL": f"http://127.0.0.1:{ports[name]}" for name in SERVICES},
         **E2E_SETTINGS,
     }
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **{key: env_value(value) for key, value in settings.items()}}
-    return Platform(env, ports, run_dir, with_worker)
+    return Platform(platform_env(database_url, run_dir, ports, settings), ports, run_dir, with_worker)
 
 
 @pytest.fixture(scope="session")

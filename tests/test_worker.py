@@ -22,11 +22,10 @@ from services.trainer.automl import TrainingResult
 from services.trainer.worker import TrainingWorker
 from shared.clock import utcnow
 from shared.db import db
-from shared.model_artifacts import load_pipeline
 from shared.training_records import ModelVersion, TrainingRun, project_training_states
 from tests.conftest import internal_token_headers
 from tests.helpers.datasets import datasets_dir
-from tests.trainer_fixtures import load_run, sales_frame, start_worker_process, wait_for_run
+from tests.trainer_fixtures import load_run, sales_frame, start_worker_process, stored_pipeline, wait_for_run
 
 ADVERTISING = datasets_dir() / "advertising_islr.csv"
 SLOW_CANDIDATES = ["lr", "ridge", "dt", "rf", "et", "gbr", "ada", "knn", "br", "huber"]
@@ -74,14 +73,7 @@ def test_a_real_training_makes_the_first_active_model(trainer_app, served_projec
     assert set(model["metrics"]["holdout"]) == {"MAE", "MSE", "RMSE", "R2", "RMSLE", "MAPE"}
     with trainer_app.app_context():
         assert project_training_states([project.project_id])[project.project_id].status == "ready"
-        stored = db.session.query(ModelVersion).one()
-        pipeline = load_pipeline(
-            stored.artifact,
-            trainer_app.config["MODEL_SIGNING_KEY"],
-            stored.artifact_hmac,
-            stored.sha256,
-            stored.library_versions,
-        )
+    pipeline = stored_pipeline(trainer_app)
     predictions = pipeline.predict(frame.drop(columns=["sales", "receipt"]))
     assert np.corrcoef(predictions, frame["sales"])[0, 1] > 0.9
     project_view = served_projects_app.test_client().get(
@@ -115,15 +107,7 @@ def test_an_integer_column_named_in_categorical_features_is_trained_as_categorie
         "max": 30.0,
         "categories": sorted(str(number) for number in range(1, stores + 1)),
     }
-    with trainer_app.app_context():
-        stored = db.session.query(ModelVersion).one()
-        pipeline = load_pipeline(
-            stored.artifact,
-            trainer_app.config["MODEL_SIGNING_KEY"],
-            stored.artifact_hmac,
-            stored.sha256,
-            stored.library_versions,
-        )
+    pipeline = stored_pipeline(trainer_app)
     # A straight line through the store numbers explains little of the sales; one value per store explains them.
     predictions = pipeline.predict(frame.drop(columns="sales"))
     assert 1 - np.mean((predictions - sales) ** 2) / np.var(sales) > 0.9
