@@ -15,8 +15,9 @@ from gateway.routing import SERVICES
 from shared import __version__
 from shared.app import create_base_app
 from shared.db import check_database, init_db
+from shared.domain_errors import UpstreamBroken
 from shared.health import ReadinessCheck, make_health_blueprint
-from shared.service_client import ServiceClient, UpstreamFailure, init_service_client
+from shared.service_client import ServiceClient, init_service_client
 from shared.user_tokens import init_user_tokens
 
 SERVICE = "gateway"
@@ -49,6 +50,6 @@ def _service_health_check(services: ServiceClient, service: str, timeout_s: floa
     def check() -> None:
         answer = services.send(service, "GET", "/health", {}, timeout=(timeout_s, timeout_s))
         if answer.status_code != 200:
-            raise UpstreamFailure(502, f"the {service} service answered {answer.status_code} to /health")
+            raise UpstreamBroken(f"the {service} service answered {answer.status_code} to /health")
 
     return check

@@ -11,11 +11,11 @@ from gateway.ownership import OwnershipCache
 from gateway.routing import PROJECTS, Route, resolve
 from gateway.upstream import StreamedBody, client_response_headers, upstream_request_headers
 from shared.db import db
+from shared.domain_errors import ProjectNotFound, UpstreamBroken
 from shared.internal_auth import internal_headers
-from shared.service_client import UpstreamFailure, service_client
+from shared.service_client import service_client
 
 PROXIED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-PROJECT_NOT_FOUND = "Project not found."
 SWAGGER_UI = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.17.14"
 
 blp = Blueprint("gateway", __name__)
@@ -43,11 +43,11 @@ def _ensure_owned(user_id: int, project_id: int) -> None:
         PROJECTS, "GET", f"/internal/projects/{project_id}", internal_headers(PROJECTS, user_id)
     )
     if answer.status_code == 404:
-        abort(404, PROJECT_NOT_FOUND)
+        raise ProjectNotFound()
     if answer.status_code != 200:
-        raise UpstreamFailure(502, f"the {PROJECTS} service failed to answer")
+        raise UpstreamBroken(f"the {PROJECTS} service failed to answer")
     if answer.json().get("owner_id") != user_id:
-        abort(404, PROJECT_NOT_FOUND)
+        raise ProjectNotFound()
     cache.remember(user_id, project_id)
 
 
@@ -125,7 +125,7 @@ def openapi_document() -> Response:
 def fetch_service_document(service: str) -> dict[str, Any]:
     answer = service_client().send(service, "GET", "/openapi.json", internal_headers(service, None))
     if answer.status_code != 200:
-        raise UpstreamFailure(502, f"the {service} service answered {answer.status_code} for its OpenAPI document")
+        raise UpstreamBroken(f"the {service} service answered {answer.status_code} for its OpenAPI document")
     return answer.json()
 
 

@@ -12,6 +12,7 @@ from flask_smorest import Api
 from shared import __version__
 from shared.config import Setting, load_config
 from shared.db import check_database, init_db
+from shared.domain_errors import DomainError
 from shared.errors import register_error_handlers
 from shared.health import ReadinessCheck, make_health_blueprint
 from shared.internal_auth import require_internal_token
@@ -25,8 +26,10 @@ def create_base_app(
     import_name: str,
     config: Mapping[str, Any] | None = None,
     service_settings: tuple[Setting, ...] = (),
+    error_statuses: Mapping[type[DomainError], int] | None = None,
 ) -> Flask:
-    """A Flask app with configuration, JSON logging with request ids, optional trailing slashes and the error shape."""
+    """A Flask app with configuration, JSON logging with request ids, optional trailing slashes and the error shape
+    (``error_statuses``: the HTTP status of each of this app's own domain errors)."""
     app = Flask(import_name)
     app.config.update(load_config(config, service_settings))
     app.config["SERVICE_NAME"] = service
@@ -35,7 +38,7 @@ def create_base_app(
     app.json.sort_keys = False
     configure_logging(service, app.config["LOG_LEVEL"])
     init_request_logging(app)
-    register_error_handlers(app)
+    register_error_handlers(app, error_statuses or {})
     return app
 
 
@@ -63,11 +66,13 @@ def create_service_app(
     public_blueprints: Iterable[flask.Blueprint],
     internal_blueprints: Iterable[flask.Blueprint] = (),
     uses_object_store: bool = False,
+    error_statuses: Mapping[type[DomainError], int] | None = None,
 ) -> Flask:
     """A service's app: the base app, the database, the client for other services, the internal-token check on
     every route but /health*, the OpenAPI ``api`` with the public blueprints, the internal blueprints, and /health
-    with readiness checks of the database (and of the object store, in ``app.extensions["object_store"]``)."""
-    app = create_base_app(service, import_name, config, service_settings=settings)
+    with readiness checks of the database (and of the object store, in ``app.extensions["object_store"]``), and
+    ``error_statuses`` for the service's domain errors."""
+    app = create_base_app(service, import_name, config, service_settings=settings, error_statuses=error_statuses)
     init_db(app)
     init_service_client(app)
     checks: dict[str, ReadinessCheck] = {"database": check_database}

@@ -1,7 +1,8 @@
 """Calls from one of our processes to a service: one pooled ``requests.Session`` per app, failures as statuses.
 
-A call that cannot be made or answered becomes an ``UpstreamFailure`` the client sees in the one error shape:
-503 when the service is unreachable (down), 504 when it is slow, 502 when it broke the exchange.
+A call that cannot be made or answered becomes an ``UpstreamFailure`` (``shared.errors``) the client sees in the one
+error shape: ``UpstreamUnavailable`` (503) when the service is unreachable (down), ``UpstreamTimedOut`` (504) when it
+is slow, ``UpstreamBroken`` (502) when it broke the exchange.
 """
 
 from __future__ import annotations
@@ -16,16 +17,12 @@ import urllib3.exceptions
 from flask import Flask, current_app
 from requests.adapters import HTTPAdapter
 
-from shared.errors import ServiceError
+from shared.domain_errors import UpstreamBroken, UpstreamFailure, UpstreamTimedOut, UpstreamUnavailable
 
 SERVICES = ("projects", "trainer", "predictor")
 EXTENSION = "service_client"
 
 RequestBody = bytes | IO[bytes] | Iterable[bytes]
-
-
-class UpstreamFailure(ServiceError):
-    """A service could not be asked or did not answer properly; ``status`` is what the client gets."""
 
 
 def _failed_to_connect(exc: BaseException) -> bool:
@@ -46,10 +43,10 @@ def _failed_to_connect(exc: BaseException) -> bool:
 
 def failure_for(service: str, exc: requests.RequestException) -> UpstreamFailure:
     if isinstance(exc, requests.Timeout):
-        return UpstreamFailure(504, f"the {service} service did not answer in time")
+        return UpstreamTimedOut(f"the {service} service did not answer in time")
     if isinstance(exc, requests.ConnectionError) and _failed_to_connect(exc):
-        return UpstreamFailure(503, f"the {service} service is unavailable")
-    return UpstreamFailure(502, f"the {service} service failed to answer")
+        return UpstreamUnavailable(f"the {service} service is unavailable")
+    return UpstreamBroken(f"the {service} service failed to answer")
 
 
 class ServiceClient:

@@ -12,7 +12,9 @@ from gateway.openapi import MergedDocument, merge_documents
 from gateway.ownership import OwnershipCache
 from gateway.routing import PREDICTOR, PROJECTS, TRAINER, Route, resolve
 from gateway.upstream import client_response_headers, upstream_request_headers
-from shared.service_client import ServiceClient, UpstreamFailure
+from shared.domain_errors import UpstreamFailure, UpstreamUnavailable
+from shared.errors import SHARED_ERROR_STATUSES, status_of
+from shared.service_client import ServiceClient
 
 
 @pytest.mark.parametrize(
@@ -215,7 +217,7 @@ def test_merged_document_serves_what_it_has_when_a_service_is_down():
     def fetch(service: str) -> dict:
         fetched.append(service)
         if not up[service]:
-            raise UpstreamFailure(503, f"the {service} service is unavailable")
+            raise UpstreamUnavailable(f"the {service} service is unavailable")
         return _document({"/api/v1/auth/me": {"get": {"responses": {}}}} if service == "projects" else {}, {})
 
     document = MergedDocument(["projects", "trainer"], fetch, cache_seconds=60, title="t", version="1", clock=clock)
@@ -251,7 +253,10 @@ def test_unreachable_service_is_503_and_a_broken_one_502():
         )
         with pytest.raises(UpstreamFailure) as refused:
             services.send("trainer", "GET", "/health", {})
-        assert (refused.value.status, refused.value.message) == (503, "the trainer service is unavailable")
+        assert (status_of(refused.value, SHARED_ERROR_STATUSES), refused.value.message) == (
+            503,
+            "the trainer service is unavailable",
+        )
 
         def accept_and_hang_up() -> None:
             connection, _ = hangs_up.accept()
@@ -261,7 +266,7 @@ def test_unreachable_service_is_503_and_a_broken_one_502():
         threading.Thread(target=accept_and_hang_up, daemon=True).start()
         with pytest.raises(UpstreamFailure) as broken:
             services.send("predictor", "GET", "/health", {})
-        assert broken.value.status == 502
+        assert status_of(broken.value, SHARED_ERROR_STATUSES) == 502
         assert isinstance(broken.value.__cause__, requests.ConnectionError)
     services.session.close()
 

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from services.projects.api.errors import ERROR_STATUSES
 from services.projects.parquet_ingest import (
     DISTINCT_EXACT_LIMIT,
     PROFILE_MEMORY_BYTES,
@@ -27,6 +28,7 @@ from services.projects.parquet_ingest import (
     receive_upload,
     sanitize_filename,
 )
+from shared.errors import status_of
 from tests.helpers.datasets import real_dataset, real_dataset_names
 
 LIMITS = DatasetLimits(
@@ -57,7 +59,7 @@ def assert_rejected(data_or_stream, upload_dir: Path, status: int, *, limits: Da
     stream = io.BytesIO(data_or_stream) if isinstance(data_or_stream, bytes) else data_or_stream
     with pytest.raises(DatasetRejected) as raised:
         receive_upload(stream, limits, upload_dir)
-    assert raised.value.status == status, raised.value.message
+    assert status_of(raised.value, ERROR_STATUSES) == status, raised.value.message
     assert list(upload_dir.iterdir()) == [], "the temporary file must be removed on rejection"
     return raised.value.message
 
@@ -215,7 +217,9 @@ def test_compressed_plain_values_over_the_decoded_budget_are_refused_from_metada
 BOMB_SCRIPT = """
 import json, resource, sys
 from pathlib import Path
+from services.projects.api.errors import ERROR_STATUSES
 from services.projects.parquet_ingest import DatasetLimits, DatasetRejected, receive_upload
+from shared.errors import status_of
 
 path, upload_dir = Path(sys.argv[1]), Path(sys.argv[2])
 limits = DatasetLimits(
@@ -227,7 +231,7 @@ try:
         receive_upload(stream, limits, upload_dir)
     outcome = {"status": 200, "message": ""}
 except DatasetRejected as rejected:
-    outcome = {"status": rejected.status, "message": rejected.message}
+    outcome = {"status": status_of(rejected, ERROR_STATUSES), "message": rejected.message}
 after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 children_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 print(json.dumps({**outcome, "rss_growth_kb": after - before, "decoder_peak_kb": children_peak}))

@@ -7,18 +7,10 @@ from typing import Any
 
 from flask import Response, current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
-from services.predictor.batching import BatchUnavailable
 from services.predictor.input_contract import InputRejected
-from services.predictor.model_cache import (
-    LoadedModel,
-    ModelUnusable,
-    ModelVersionNotFound,
-    NoServingModel,
-    PredictionFailed,
-    find_serving_version,
-)
+from services.predictor.model_cache import LoadedModel, find_serving_version
 from services.predictor.schemas import (
     PARQUET_MEDIA_TYPE,
     PARQUET_RESPONSE_DOC,
@@ -34,6 +26,7 @@ from services.predictor.scoring import (
     score_records,
     score_table,
 )
+from shared.api import Blueprint
 from shared.internal_auth import current_user_id
 
 blp = Blueprint("predict", __name__, url_prefix="/api/v1/projects", description="Predictions with a project's model.")
@@ -42,7 +35,6 @@ JSON_MEDIA_TYPE = "application/json"
 MODEL_CACHE_EXTENSION = "predictor.models"
 WARNINGS_HEADER = "X-Prediction-Warnings"
 MODEL_VERSION_HEADER = "X-Model-Version"
-INVALID_INPUT = "The input does not fit the model; see 'errors' for each column."
 
 
 @blp.route("/<int:project_id>/predict")
@@ -63,36 +55,17 @@ class Predict(MethodView):
             abort(415, message=f"Send {JSON_MEDIA_TYPE} or {PARQUET_MEDIA_TYPE}.")
         config = current_app.config
         model = serving_model(project_id, query.get("version"))
-        try:
-            if media_type == PARQUET_MEDIA_TYPE:
-                request.max_content_length = config["PREDICT_MAX_PARQUET_BYTES"]
-                return predict_parquet(model, request.get_data(cache=False))
-            request.max_content_length = config["PREDICT_MAX_JSON_BYTES"]
-            return predict_json(model, read_json_body())
-        except InputRejected as exc:
-            abort(422, message=INVALID_INPUT, errors=exc.errors)
-        except InputTooLarge as exc:
-            abort(413, message=str(exc))
-        except PredictionFailed as exc:
-            abort(422, message=f"The model could not score these rows ({exc}).")
-        except BatchUnavailable as exc:
-            abort(503, message=f"The prediction could not be made now ({exc}); retry shortly.")
+        if media_type == PARQUET_MEDIA_TYPE:
+            request.max_content_length = config["PREDICT_MAX_PARQUET_BYTES"]
+            return predict_parquet(model, request.get_data(cache=False))
+        request.max_content_length = config["PREDICT_MAX_JSON_BYTES"]
+        return predict_json(model, read_json_body())
 
 
 def serving_model(project_id: int, version: int | None) -> LoadedModel:
-    """The caller's model for the project: 409 when none serves, 404 for a missing pinned version."""
-    try:
-        serving = find_serving_version(project_id, current_user_id(), version)
-        return current_app.extensions[MODEL_CACHE_EXTENSION].get(serving)
-    except NoServingModel:
-        abort(
-            409,
-            message=f"No model serves this project yet: train one first (POST /api/v1/projects/{project_id}/train).",
-        )
-    except ModelVersionNotFound:
-        abort(404, message="Model version not found.")
-    except ModelUnusable as exc:
-        abort(409, message=str(exc))
+    """The caller's model for the project: ``NoServingModel``, ``ModelVersionNotFound``, ``ModelUnusable``."""
+    serving = find_serving_version(project_id, current_user_id(), version)
+    return current_app.extensions[MODEL_CACHE_EXTENSION].get(serving)
 
 
 def read_json_body() -> Any:

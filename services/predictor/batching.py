@@ -22,12 +22,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from shared.domain_errors import DomainError
+
 log = logging.getLogger(__name__)
 
 PredictFunction = Callable[[pd.DataFrame], np.ndarray]
 
 
-class BatchUnavailable(Exception):
+class BatchUnavailable(DomainError):
     """The batch thread did not answer in time, or failed as a whole: nothing is wrong with the request itself."""
 
 
@@ -92,7 +94,10 @@ class MicroBatcher:
             return pending.future.result(timeout=self._timeout_s)
         except FutureTimeout:
             pending.future.cancel()  # if the thread has not taken it yet, it never will
-            raise BatchUnavailable(f"no answer from the batch thread within {self._timeout_s:g} s") from None
+            raise BatchUnavailable(
+                f"The prediction could not be made now (no answer from the batch thread within {self._timeout_s:g} s);"
+                " retry shortly."
+            ) from None
 
     def _arrived(self, arrival: Arrival) -> None:
         if not arrival.done:
@@ -115,7 +120,10 @@ class MicroBatcher:
                 self._score(batch)
             except BaseException as exc:  # whatever it was, no caller may be left waiting
                 log.exception("the batch thread of %s failed", self._name)
-                failure = BatchUnavailable(f"the batch failed as a whole ({type(exc).__name__})")
+                failure = BatchUnavailable(
+                    f"The prediction could not be made now (the batch failed as a whole: {type(exc).__name__}); "
+                    "retry shortly."
+                )
                 for pending in batch:
                     if not pending.future.done():
                         pending.future.set_exception(failure)

@@ -1,3 +1,3 @@
-from flask_smorest import Api
+from shared.api import Api
 
 api = Api()

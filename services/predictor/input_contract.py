@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from shared.domain_errors import DomainError
+
 NUMBER = "number"
 INTEGER = "integer"
 BOOLEAN = "boolean"
@@ -36,12 +38,13 @@ FALSE_TEXTS = frozenset({"false", "0", "no"})
 ABSENT = object()
 
 
-class InputRejected(Exception):
+class InputRejected(DomainError):
     """The rows do not fit the model's input contract; ``errors`` maps each column to what is wrong with it."""
 
+    message = "The input does not fit the model; see 'errors' for each column."
+
     def __init__(self, errors: dict[str, list[str]]) -> None:
-        super().__init__(f"invalid input in columns: {', '.join(errors)}")
-        self.errors = errors
+        super().__init__(errors=errors)
 
 
 def kind_of(dtype: str) -> str:

@@ -24,25 +24,30 @@ from sqlalchemy import select
 from services.predictor.batching import Arrival, BatchUnavailable, MicroBatcher
 from services.predictor.input_contract import InputContract
 from shared.db import db
+from shared.domain_errors import DomainError, ModelVersionNotFound
 from shared.model_artifacts import ArtifactRejected, load_pipeline
 from shared.training_records import ModelVersion
 
 log = logging.getLogger(__name__)
 
 
-class NoServingModel(Exception):
+class NoServingModel(DomainError):
     """The project has no active model version (of this owner)."""
 
+    def __init__(self, project_id: int) -> None:
+        super().__init__(
+            f"No model serves this project yet: train one first (POST /api/v1/projects/{project_id}/train)."
+        )
 
-class ModelVersionNotFound(Exception):
-    """The pinned version does not exist for this project and owner."""
 
-
-class PredictionFailed(Exception):
+class PredictionFailed(DomainError):
     """The pipeline raised while scoring rows that passed the input contract."""
 
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"The model could not score these rows ({reason}).")
 
-class ModelUnusable(Exception):
+
+class ModelUnusable(DomainError):
     """The model's artifact failed its integrity check; it was not unpickled."""
 
     def __init__(self, version: int) -> None:
@@ -152,7 +157,7 @@ def find_serving_version(project_id: int, owner_id: int, version: int | None = N
         query = query.where(ModelVersion.version == version)
     row = db.session.execute(query).first()
     if row is None:
-        raise NoServingModel() if version is None else ModelVersionNotFound()
+        raise NoServingModel(project_id) if version is None else ModelVersionNotFound()
     return ServingVersion(model_id=row.id, version=row.version, sha256=row.sha256)
 
 

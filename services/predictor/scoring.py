@@ -13,12 +13,13 @@ import pyarrow.parquet as pq
 
 from services.predictor.input_contract import InputRejected
 from services.predictor.model_cache import LoadedModel
+from shared.domain_errors import DomainError
 from shared.parquet_safety import decoded_size, is_flat_field, is_text_field, open_parquet
 
 PREDICTION_COLUMN = "prediction"
 
 
-class InputTooLarge(Exception):
+class InputTooLarge(DomainError):
     """More rows (or more decoded bytes) than this service scores in one request."""
 
 

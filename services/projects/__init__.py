@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 
 from services.projects.api import auth, datasets, internal, projects
-from services.projects.api.errors import register_domain_errors
+from services.projects.api.errors import ERROR_STATUSES
 from services.projects.api.uploads import DiskSpooledRequest
 from services.projects.config import SETTINGS
 from services.projects.extensions import api
@@ -29,9 +29,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         public_blueprints=(auth.blp, projects.blp, datasets.blp),
         internal_blueprints=(internal.blp,),
         uses_object_store=True,
+        error_statuses=ERROR_STATUSES,
     )
     app.request_class = DiskSpooledRequest
     Path(app.config["UPLOAD_TMP_DIR"]).mkdir(parents=True, exist_ok=True)
     init_user_tokens(app)
-    register_domain_errors(app)
     return app

@@ -14,27 +14,28 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from services.projects.models import User
 from shared.clock import as_utc, utcnow
 from shared.db import db
+from shared.domain_errors import DomainError
 
 PASSWORD_HASH_METHOD = "scrypt"
 
 
-class UsernameTaken(Exception):
+class UsernameTaken(DomainError):
     message = "This username is already taken."
 
 
-class InvalidCredentials(Exception):
+class InvalidCredentials(DomainError):
     message = "Invalid username or password."
 
 
-class AccountLocked(Exception):
+class AccountLocked(DomainError):
     message = "Too many failed logins: this account is locked for a while."
 
     def __init__(self, retry_after_seconds: int) -> None:
-        super().__init__(retry_after_seconds)
+        super().__init__(headers={"Retry-After": str(retry_after_seconds)})
         self.retry_after_seconds = retry_after_seconds
 
 
-class UserNotFound(LookupError):
+class UserNotFound(DomainError):
     message = "The token's user no longer exists."
 
 

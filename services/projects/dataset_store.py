@@ -15,18 +15,11 @@ from sqlalchemy import func, select
 
 from services.projects.models import Dataset, Project
 from shared.db import db
+from shared.domain_errors import DatasetNotFound, ProjectHasNoDataset
 from shared.storage import ObjectStore, ObjectStoreUnavailable
 
 if TYPE_CHECKING:
     from services.projects.parquet_ingest import IngestedFile
-
-
-class DatasetNotFound(LookupError):
-    message = "Dataset not found."
-
-
-class ProjectHasNoDataset(Exception):
-    message = "This project has no dataset: upload a dataset first."
 
 
 def dataset_object_key(project_id: int, dataset_id: str) -> str:

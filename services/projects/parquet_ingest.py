@@ -42,6 +42,7 @@ import pyarrow.parquet as pq
 
 if __name__ == "__main__":  # the profiling child (``python -I`` this file) has no repository root on sys.path
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from shared.domain_errors import DomainError  # noqa: E402
 from shared.parquet_safety import decoded_size, is_flat_field, is_text, open_parquet  # noqa: E402
 
 UPLOAD_CHUNK_BYTES = 1024 * 1024
@@ -71,13 +72,16 @@ class DatasetLimits:
     preview_rows: int = 0
 
 
-class DatasetRejected(Exception):
-    """The upload cannot be accepted; ``status`` is 413 or 422 and ``message`` says what to fix."""
+class DatasetRejected(DomainError):
+    """The upload cannot be accepted; ``message`` says what to fix."""
 
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+
+class UploadTooLarge(DatasetRejected):
+    """The upload is over the byte cap."""
+
+
+# How the profiling child names a rejection in its JSON answer.
+REJECTIONS: dict[str, type[DatasetRejected]] = {cls.__name__: cls for cls in (DatasetRejected, UploadTooLarge)}
 
 
 @dataclass(frozen=True)
@@ -93,8 +97,8 @@ class IngestedFile:
 def receive_upload(stream: BinaryIO, limits: DatasetLimits, tmp_dir: Path) -> IngestedFile:
     """Copy ``stream`` into a temporary file in ``tmp_dir``, check and profile it; the caller owns the file after.
 
-    Raises ``DatasetRejected`` (413 over the byte cap, 422 for anything else wrong); on any error the temporary file
-    is removed.
+    Raises ``UploadTooLarge`` over the byte cap, ``DatasetRejected`` for anything else wrong; on any error the
+    temporary file is removed.
     """
     tmp_dir.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=tmp_dir, prefix="upload-", suffix=".parquet")
@@ -115,8 +119,8 @@ def _copy_under_cap(stream: BinaryIO, out: BinaryIO, max_bytes: int) -> tuple[in
     while chunk := stream.read(UPLOAD_CHUNK_BYTES):
         size += len(chunk)
         if size > max_bytes:
-            raise DatasetRejected(
-                413, f"The file is larger than the {_human_bytes(max_bytes)} upload limit; upload a smaller file."
+            raise UploadTooLarge(
+                f"The file is larger than the {_human_bytes(max_bytes)} upload limit; upload a smaller file."
             )
         digest.update(chunk)
         out.write(chunk)
@@ -136,13 +140,13 @@ def _profile_in_child_process(path: Path, limits: DatasetLimits) -> tuple[int, l
             _log.warning("parquet profiling exited with %s: %s", completed.returncode, completed.stderr[-2000:])
         outcome = json.loads(completed.stdout) if completed.returncode == 0 else None
     except subprocess.TimeoutExpired:
-        raise DatasetRejected(422, "The file took too long to decode; upload a smaller or simpler file.") from None
+        raise DatasetRejected("The file took too long to decode; upload a smaller or simpler file.") from None
     except ValueError:
         outcome = None
     if not isinstance(outcome, dict):
-        raise DatasetRejected(422, "The parquet file could not be decoded; upload a valid file.")
-    if "status" in outcome:
-        raise DatasetRejected(outcome["status"], outcome["message"])
+        raise DatasetRejected("The parquet file could not be decoded; upload a valid file.")
+    if "rejected" in outcome:
+        raise REJECTIONS[outcome["rejected"]](outcome["message"])
     return outcome["rows"], outcome["columns"], outcome["preview"]
 
 
@@ -154,10 +158,10 @@ def _profile_in_this_process(path: Path, limits: DatasetLimits) -> dict:
         rows, columns = _profile_parquet(path, limits)
         preview = preview_records(path, limits.preview_rows)
     except DatasetRejected as rejected:
-        return {"status": rejected.status, "message": rejected.message}
+        return {"rejected": type(rejected).__name__, "message": rejected.message}
     except MemoryError:
         return {
-            "status": 422,
+            "rejected": DatasetRejected.__name__,
             "message": "The file needs too much memory to decode (its values are huge or its metadata is wrong); "
             "upload fewer rows or shorter values.",
         }
@@ -178,7 +182,7 @@ def _profile_parquet(path: Path, limits: DatasetLimits) -> tuple[int, list[dict]
     index_columns = _pandas_index_columns(schema)
     data_fields = [field for field in schema if field.name not in index_columns]
     if not data_fields:
-        raise DatasetRejected(422, "The file has no data columns; upload a file with at least one column.")
+        raise DatasetRejected("The file has no data columns; upload a file with at least one column.")
     profiles = [_ColumnProfile(field) for field in data_fields]
     string_columns = [
         field.name for field in data_fields if pa.types.is_string(field.type) or pa.types.is_large_string(field.type)
@@ -194,7 +198,6 @@ def _profile_parquet(path: Path, limits: DatasetLimits) -> tuple[int, list[dict]
                 decoded_bytes += sum(decoded_size(column) for column in batch.columns)
                 if decoded_bytes > limits.max_decoded_bytes:
                     raise DatasetRejected(
-                        422,
                         f"The file decodes to more than {_human_bytes(limits.max_decoded_bytes)} of data (highly "
                         "repetitive values compress very well); upload fewer rows or shorter values.",
                     )
@@ -204,7 +207,7 @@ def _profile_parquet(path: Path, limits: DatasetLimits) -> tuple[int, list[dict]
         raise
     except (pa.ArrowException, OSError, ValueError) as error:
         reason = str(error)[:200]
-        raise DatasetRejected(422, f"The parquet file could not be decoded ({reason}); upload a valid file.") from None
+        raise DatasetRejected(f"The parquet file could not be decoded ({reason}); upload a valid file.") from None
     if decoded_rows != rows:
         raise _unreadable()
     return rows, [profile.summary() for profile in profiles]
@@ -221,7 +224,7 @@ def _open_parquet(source: Any, read_dictionary: list[str] | None = None) -> Iter
 
 def _unreadable() -> DatasetRejected:
     return DatasetRejected(
-        422, "This is not a readable parquet file; upload a file written by pandas.DataFrame.to_parquet or pyarrow."
+        "This is not a readable parquet file; upload a file written by pandas.DataFrame.to_parquet or pyarrow."
     )
 
 
@@ -243,19 +246,18 @@ def _check_metadata(path: Path, limits: DatasetLimits) -> tuple[pa.Schema, int, 
     if rows < 0 or rows != sum(group.num_rows for group in row_groups) or min(chunk_sizes, default=0) < 0:
         raise _unreadable()
     if rows == 0:
-        raise DatasetRejected(422, "The file has no rows; upload a file with at least one row.")
+        raise DatasetRejected("The file has no rows; upload a file with at least one row.")
     if rows > limits.max_rows:
-        raise DatasetRejected(422, f"The file has {rows:,} rows; the limit is {limits.max_rows:,}. Upload fewer rows.")
+        raise DatasetRejected(f"The file has {rows:,} rows; the limit is {limits.max_rows:,}. Upload fewer rows.")
     column_count = max(len(schema), metadata.num_columns)
     if column_count > limits.max_columns:
         raise DatasetRejected(
-            422,
             f"The file has {column_count:,} columns; the limit is {limits.max_columns:,}. Upload fewer columns.",
         )
     names = [field.name for field in schema]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
-        raise DatasetRejected(422, f"Column names must be unique; rename the repeated columns {_quoted(duplicates)}.")
+        raise DatasetRejected(f"Column names must be unique; rename the repeated columns {_quoted(duplicates)}.")
     unsupported = [f"{_quoted([field.name])} ({field.type})" for field in schema if not is_flat_field(field)]
     if unsupported:
         shown = ", ".join(unsupported[:_MAX_NAMES_IN_MESSAGE])
@@ -263,20 +265,17 @@ def _check_metadata(path: Path, limits: DatasetLimits) -> tuple[pa.Schema, int, 
             f" and {len(unsupported) - _MAX_NAMES_IN_MESSAGE} more" if len(unsupported) > _MAX_NAMES_IN_MESSAGE else ""
         )
         raise DatasetRejected(
-            422,
             f"Unsupported column types: {shown}{more}. Only flat columns of numbers, booleans, strings, dates and "
             "timestamps are accepted; drop or convert these columns.",
         )
     decoded_estimate = sum(chunk_sizes)
     if decoded_estimate > limits.max_decoded_bytes:
         raise DatasetRejected(
-            422,
             f"The file decodes to {_human_bytes(decoded_estimate)} of data, more than the "
             f"{_human_bytes(limits.max_decoded_bytes)} limit; upload fewer rows or columns.",
         )
     if max(chunk_sizes, default=0) > MAX_COLUMN_CHUNK_BYTES:
         raise DatasetRejected(
-            422,
             f"A row group holds more than {_human_bytes(MAX_COLUMN_CHUNK_BYTES)} of one column; write the file with "
             "smaller row groups (e.g. to_parquet(..., row_group_size=100_000)).",
         )
@@ -405,7 +404,7 @@ class _ColumnProfile:
             return pa.scalar(value, type=self.type).as_py().isoformat()
         except (OverflowError, ValueError, pa.ArrowException):
             raise DatasetRejected(
-                422, f"Column {_quoted([self.name])} holds dates outside the years 1 to 9999; fix or drop them."
+                f"Column {_quoted([self.name])} holds dates outside the years 1 to 9999; fix or drop them."
             ) from None
 
 

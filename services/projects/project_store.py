@@ -9,14 +9,11 @@ from sqlalchemy import func, select
 from services.projects import dataset_store
 from services.projects.models import Project
 from shared.db import db
+from shared.domain_errors import ProjectNotFound
 from shared.storage import ObjectStore
 from shared.training_records import project_training_states
 
 DEFAULT_TARGET = "sales"
-
-
-class ProjectNotFound(LookupError):
-    message = "Project not found."
 
 
 def owned_project(owner_id: int, project_id: int) -> Project:

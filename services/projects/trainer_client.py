@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from shared.service_client import ServiceClient, UpstreamFailure
+from shared.domain_errors import UpstreamBroken, UpstreamFailure
+from shared.service_client import ServiceClient
 
 TRAINER = "trainer"
 
@@ -15,10 +16,8 @@ def delete_project_training(client: ServiceClient, project_id: int, headers: dic
     try:
         answer = client.send(TRAINER, "DELETE", f"/internal/projects/{project_id}/training", headers)
     except UpstreamFailure as failure:
-        raise UpstreamFailure(
-            failure.status, f"{failure.message}; the project was not deleted. Retry shortly."
-        ) from failure
+        raise type(failure)(f"{failure.message}; the project was not deleted. Retry shortly.") from failure
     if answer.status_code != 204:
-        raise UpstreamFailure(
-            502, f"the trainer service answered {answer.status_code}; the project was not deleted. Retry shortly."
+        raise UpstreamBroken(
+            f"the trainer service answered {answer.status_code}; the project was not deleted. Retry shortly."
         )

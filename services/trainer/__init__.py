@@ -9,6 +9,7 @@ from flask import Flask
 
 from services.trainer import internal
 from services.trainer.api import model_versions, training_runs
+from services.trainer.api.errors import ERROR_STATUSES
 from services.trainer.config import SETTINGS
 from services.trainer.extensions import api
 from shared.app import create_service_app
@@ -26,4 +27,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         public_blueprints=(training_runs.blp, model_versions.blp),
         internal_blueprints=(internal.blp,),
         uses_object_store=True,
+        error_statuses=ERROR_STATUSES,
     )

@@ -31,7 +31,7 @@ from services.trainer.training_input import (
 )
 from shared.clock import utcnow
 from shared.db import db
-from shared.errors import ServiceError
+from shared.domain_errors import DomainError
 from shared.model_artifacts import artifact_hmac, library_versions, sha256_hex
 from shared.training_records import (
     ACTIVE_RUN_STATUSES,
@@ -51,34 +51,33 @@ CLAIM_TRIES = 5
 SAVE_TRIES = 3
 
 
-class TooManyActiveRuns(ServiceError):
+class TooManyActiveRuns(DomainError):
     """The user already has the allowed number of queued and running runs."""
 
     def __init__(self, cap: int) -> None:
         super().__init__(
-            429, f"You already have {cap} training runs queued or running; wait for one to finish or cancel one."
+            f"You already have {cap} training runs queued or running; wait for one to finish or cancel one."
         )
 
 
-class IdempotencyKeyReused(ServiceError):
+class IdempotencyKeyReused(DomainError):
     """The Idempotency-Key was already used by this user for a request on another project."""
 
-    def __init__(self) -> None:
-        super().__init__(409, "This Idempotency-Key was already used for another project's run.")
+    message = "This Idempotency-Key was already used for another project's run."
 
 
-class RunAlreadyFinished(ServiceError):
+class RunAlreadyFinished(DomainError):
     """A finished run cannot be cancelled."""
 
     def __init__(self, status: str) -> None:
-        super().__init__(409, f"This run already finished ({status}); there is nothing to cancel.")
+        super().__init__(f"This run already finished ({status}); there is nothing to cancel.")
 
 
-class UntrainableRequest(ServiceError):
+class UntrainableRequest(DomainError):
     """The dataset cannot be trained with the requested parameters; ``errors`` says why, per field."""
 
     def __init__(self, problems: dict[str, list[str]]) -> None:
-        super().__init__(422, "This dataset cannot be trained with these settings.", problems)
+        super().__init__("This dataset cannot be trained with these settings.", problems)
 
 
 @dataclass(frozen=True)
@@ -148,8 +147,9 @@ def queue_run(
 ) -> TrainingRun:
     """Check the request against the project's dataset and queue a run (or return the one this key already made).
 
-    ``request`` is the validated train body; ``config`` the trainer's settings. Raises ``ServiceError``s: 404/409/503
-    from the projects service, 409 for a reused key, 422 for an untrainable dataset, 429 over the per-user cap.
+    ``request`` is the validated train body; ``config`` the trainer's settings. Raises the projects service's refusals
+    (``ProjectNotFound``, ``DatasetNotFound``, ``ProjectHasNoDataset``, ``UpstreamFailure``), ``IdempotencyKeyReused``,
+    ``UntrainableRequest`` and ``TooManyActiveRuns``.
     """
     existing = existing_run_for_key(owner_id, project_id, idempotency_key)
     if existing is not None:

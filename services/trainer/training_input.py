@@ -11,9 +11,9 @@ from urllib.parse import urlencode
 import requests
 
 from services.trainer.automl import minimum_rows
-from shared.errors import ServiceError
+from shared.domain_errors import DatasetNotFound, ProjectHasNoDataset, ProjectNotFound, UpstreamBroken
 from shared.internal_auth import internal_headers
-from shared.service_client import UpstreamFailure, service_client
+from shared.service_client import service_client
 
 # The dtype names of the projects service's dataset profile (parquet_ingest): int8…uint64, float16…64, decimal,
 # bool, date, timestamp, string.
@@ -24,10 +24,6 @@ DATE_DTYPES = ("date", "timestamp")
 # handles and too few rows per value for target encoding to learn more than noise.
 ID_LIKE_MIN_DISTINCT = 50
 ID_LIKE_MAX_ROWS_PER_VALUE = 10
-
-
-class TrainingInputUnavailable(ServiceError):
-    """The projects service said no (``status`` 404/409) or could not be reached (503)."""
 
 
 @dataclass(frozen=True)
@@ -42,18 +38,21 @@ class TrainingInput:
 
 
 def fetch_training_input(project_id: int, user_id: int, dataset_id: str | None) -> TrainingInput:
-    """Ask the projects service for the project's target and dataset (only the caller's)."""
+    """Ask the projects service for the project's target and dataset (only the caller's).
+
+    Raises ``ProjectNotFound``, ``DatasetNotFound`` or ``ProjectHasNoDataset`` as the projects service answers, and
+    ``UpstreamFailure`` when it cannot be asked.
+    """
     path = f"/internal/projects/{project_id}/training-input"
     query = urlencode({"dataset_id": dataset_id}) if dataset_id else ""
-    try:
-        response = service_client().send("projects", "GET", path, internal_headers("projects", user_id), query)
-    except UpstreamFailure as failure:
-        raise TrainingInputUnavailable(503, "The projects service is unavailable; retry shortly.") from failure
-    if response.status_code in (404, 409):
-        default = "Dataset not found." if dataset_id and response.status_code == 404 else "Project not found."
-        raise TrainingInputUnavailable(response.status_code, _message(response) or default)
+    response = service_client().send("projects", "GET", path, internal_headers("projects", user_id), query)
+    if response.status_code == 404:
+        missing = DatasetNotFound if _message(response) == DatasetNotFound.message else ProjectNotFound
+        raise missing()
+    if response.status_code == 409:
+        raise ProjectHasNoDataset()
     if response.status_code != 200:
-        raise TrainingInputUnavailable(503, "The projects service is unavailable; retry shortly.")
+        raise UpstreamBroken(f"the projects service answered {response.status_code} to a training-input request")
     body = response.json()
     dataset = body["dataset"]
     return TrainingInput(

@@ -11,15 +11,21 @@ from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import Any, BinaryIO, Protocol
 
+from shared.domain_errors import ObjectStoreFailure
+
 _KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_.-]*)*$")
 
 
-class ObjectNotFound(KeyError):
+class ObjectNotFound(ObjectStoreFailure):
     """No object is stored under this key."""
 
+    message = "The dataset's file is unavailable in the object store."
 
-class ObjectStoreUnavailable(RuntimeError):
+
+class ObjectStoreUnavailable(ObjectStoreFailure):
     """The object store could not be reached or refused the operation."""
+
+    message = "The object store is unavailable; nothing was changed. Retry shortly."
 
 
 def check_key(key: str) -> str:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import current_app
 from flask.views import MethodView
 from flask_jwt_extended import create_access_token, create_refresh_token, get_jwt, get_jwt_identity, jwt_required
-from flask_smorest import Blueprint
 from sqlalchemy.exc import IntegrityError
 
 from services.projects import accounts
 from services.projects.schemas import AccessTokenSchema, LoginSchema, RegisterSchema, TokenPairSchema, UserSchema
+from shared.api import Blueprint
 from shared.db import db
 from shared.internal_auth import current_user_id
 from shared.user_tokens import revoke

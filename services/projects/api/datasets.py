@@ -6,11 +6,11 @@ from uuid import UUID
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from services.projects import dataset_store, project_store
 from services.projects.api.uploads import allow_upload_body, received_parquet
 from services.projects.schemas import DatasetSchema, DatasetUploadFormSchema, PreviewQuerySchema, PreviewSchema
+from shared.api import Blueprint
 from shared.db import db
 from shared.internal_auth import current_user_id
 from shared.media_types import PARQUET

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from services.projects import dataset_store, project_store
+from services.projects.api.errors import ProjectPartlyDeleted
 from services.projects.api.uploads import allow_upload_body, is_multipart, received_parquet
 from services.projects.schemas import (
     ProjectCreateFormSchema,
@@ -15,16 +16,11 @@ from services.projects.schemas import (
     ProjectUpdateSchema,
 )
 from services.projects.trainer_client import delete_project_training
-from shared.errors import ServiceError
+from shared.api import Blueprint
 from shared.internal_auth import current_user_id, internal_headers
 from shared.pagination import paginate
 from shared.service_client import service_client
 from shared.storage import ObjectStoreUnavailable
-
-TRAINING_DELETED_PROJECT_KEPT = (
-    "The object store is unavailable: the project's training runs and models were deleted, but the project and its "
-    "datasets remain. Retry the DELETE to finish."
-)
 
 blp = Blueprint("projects", __name__, url_prefix="/api/v1/projects", description="Projects and their status.")
 
@@ -101,4 +97,4 @@ class ProjectById(MethodView):
         try:
             project_store.delete_project(project, object_store)
         except ObjectStoreUnavailable as exc:
-            raise ServiceError(503, TRAINING_DELETED_PROJECT_KEPT) from exc
+            raise ProjectPartlyDeleted() from exc

@@ -12,14 +12,7 @@ from flask import Request, current_app, request
 from flask_smorest import abort
 from werkzeug.http import parse_options_header
 
-from services.projects.parquet_ingest import (
-    DatasetLimits,
-    DatasetRejected,
-    IngestedFile,
-    receive_upload,
-    sanitize_filename,
-)
-from shared.errors import ServiceError
+from services.projects.parquet_ingest import DatasetLimits, IngestedFile, receive_upload, sanitize_filename
 from shared.media_types import PARQUET
 
 MULTIPART_MEDIA_TYPE = "multipart/form-data"
@@ -79,7 +72,7 @@ def received_parquet(file_fields: tuple[str, ...]) -> Iterator[tuple[IngestedFil
     """The checked upload in a temporary file (removed on leaving) and its sanitized filename.
 
     Multipart: the first of ``file_fields`` present; otherwise the raw body as ``application/vnd.apache.parquet``
-    (415 for any other content type). A rejected file is a ``ServiceError`` (413/422) with nothing kept.
+    (415 for any other content type). A rejected file raises ``DatasetRejected`` with nothing kept.
     """
     if is_multipart():
         part = next((request.files[name] for name in file_fields if name in request.files), None)
@@ -90,11 +83,7 @@ def received_parquet(file_fields: tuple[str, ...]) -> Iterator[tuple[IngestedFil
         stream, filename = request.stream, _raw_body_filename()
     else:
         abort(415, message=f"Send the parquet file as multipart/form-data or as {PARQUET}.")
-    try:
-        ingested = receive_upload(stream, dataset_limits(), Path(current_app.config["UPLOAD_TMP_DIR"]))
-    except DatasetRejected as rejected:
-        # parquet_ingest imports nothing of ours (its profiling child runs it as a script with python -I).
-        raise ServiceError(rejected.status, rejected.message) from rejected
+    ingested = receive_upload(stream, dataset_limits(), Path(current_app.config["UPLOAD_TMP_DIR"]))
     try:
         yield ingested, sanitize_filename(filename)
     finally:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
 from flask_smorest.pagination import PaginationParameters
 
 from services.trainer import runs
 from services.trainer.schemas import ModelVersionSchema
+from shared.api import Blueprint
+from shared.domain_errors import ModelVersionNotFound
 from shared.internal_auth import current_user_id
 from shared.pagination import paginate
 from shared.training_records import ModelVersion
@@ -49,5 +50,5 @@ class ActivateModel(MethodView):
 def _find_model_or_404(project_id: int, version: int) -> ModelVersion:
     model = runs.find_model(current_user_id(), project_id, version)
     if model is None:
-        abort(404, message="Model version not found.")
+        raise ModelVersionNotFound()
     return model

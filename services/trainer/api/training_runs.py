@@ -6,11 +6,13 @@ from typing import Any
 
 from flask import current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from flask_smorest.pagination import PaginationParameters
 
 from services.trainer import runs
 from services.trainer.schemas import TrainingRunSchema, TrainRequestSchema
+from shared.api import Blueprint
+from shared.domain_errors import TrainingRunNotFound
 from shared.internal_auth import current_user_id
 from shared.pagination import paginate
 from shared.training_records import TrainingRun
@@ -18,7 +20,6 @@ from shared.training_records import TrainingRun
 blp = Blueprint("training", __name__, url_prefix="/api/v1/projects", description="Training runs (AutoML)")
 
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
-RUN_NOT_FOUND = "Training run not found."
 
 
 def run_location(run: TrainingRun) -> str:
@@ -30,7 +31,10 @@ class Train(MethodView):
     @blp.arguments(TrainRequestSchema)
     @blp.response(202, TrainingRunSchema, headers={"Location": {"schema": {"type": "string"}}})
     @blp.alt_response(404, description="Project or dataset not found")
-    @blp.alt_response(409, description="The project has no dataset yet, or the Idempotency-Key was used elsewhere")
+    @blp.alt_response(409, description="The project has no dataset yet")
+    @blp.alt_response(
+        422, description="The dataset cannot be trained with these settings, or the Idempotency-Key was used elsewhere"
+    )
     @blp.alt_response(429, description="Too many queued or running runs")
     @blp.alt_response(503, description="The projects service is unavailable")
     def post(self, body: dict[str, Any], project_id: int) -> tuple[TrainingRun, dict[str, str]]:
@@ -80,5 +84,5 @@ class CancelTrainingRun(MethodView):
 def _find_run_or_404(project_id: int, run_id: int) -> TrainingRun:
     run = runs.find_run(current_user_id(), project_id, run_id)
     if run is None:
-        abort(404, message=RUN_NOT_FOUND)
+        raise TrainingRunNotFound()
     return run

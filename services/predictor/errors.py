@@ -1,0 +1,18 @@
+"""The HTTP status of each of the predictor's own domain errors (the shared ones are in shared/errors.py)."""
+
+from __future__ import annotations
+
+from services.predictor.batching import BatchUnavailable
+from services.predictor.input_contract import InputRejected
+from services.predictor.model_cache import ModelUnusable, NoServingModel, PredictionFailed
+from services.predictor.scoring import InputTooLarge
+from shared.domain_errors import DomainError
+
+ERROR_STATUSES: dict[type[DomainError], int] = {
+    InputRejected: 422,
+    InputTooLarge: 413,
+    PredictionFailed: 422,
+    NoServingModel: 409,
+    ModelUnusable: 409,
+    BatchUnavailable: 503,
+}

@@ -1,0 +1,13 @@
+"""The HTTP status of each of the trainer's own domain errors (the shared ones are in shared/errors.py)."""
+
+from __future__ import annotations
+
+from services.trainer.runs import IdempotencyKeyReused, RunAlreadyFinished, TooManyActiveRuns, UntrainableRequest
+from shared.domain_errors import DomainError
+
+ERROR_STATUSES: dict[type[DomainError], int] = {
+    IdempotencyKeyReused: 422,
+    RunAlreadyFinished: 409,
+    UntrainableRequest: 422,
+    TooManyActiveRuns: 429,
+}
