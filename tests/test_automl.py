@@ -17,17 +17,13 @@ import pytest
 
 from services.trainer.automl import (
     REGRESSION_MODEL_IDS,
-    Failure,
-    Progress,
-    TrainingError,
-    TrainingJob,
-    TrainingProcess,
-    TrainingResult,
     categorical_setup,
     describe_features,
     feature_importance,
     prepare_data,
 )
+from services.trainer.training_jobs import Failure, Progress, TrainingError, TrainingJob, TrainingResult
+from services.trainer.training_process import TrainingProcess
 from shared.config import REPO_ROOT
 from shared.model_artifacts import artifact_hmac, library_versions, load_pipeline, sha256_hex
 from shared.storage import open_object_store
@@ -101,7 +97,7 @@ def test_default_candidates_are_the_fast_models_that_compare_alone(tmp_path):
     script = (
         "import json, matplotlib; matplotlib.use('Agg');"
         "import pandas as pd; from pycaret.regression import RegressionExperiment;"
-        "from services.trainer.automl import TrainingJob, _candidates;"
+        "from services.trainer.automl import _candidates; from services.trainer.training_jobs import TrainingJob;"
         "e = RegressionExperiment();"
         "e.setup(pd.DataFrame({'x': range(30), 'y': range(30)}), target='y', verbose=False, html=False, session_id=1);"
         "job = TrainingJob(1, 'k', 'y', None, ['dummy'], 5, 'R2', 1, 60, 1, 'file:///unused');"

@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import update
 
 from services.predictor.input_contract import InputContract
-from services.trainer import runs
-from services.trainer.automl import TrainingResult
+from services.trainer import run_leases
+from services.trainer.training_jobs import TrainingResult
 from services.trainer.worker import TrainingWorker
 from shared.clock import utcnow
 from shared.db import db
@@ -178,13 +178,13 @@ def test_a_worker_killed_mid_training_loses_its_run_to_another_worker(
     rescued = load_run(app, run_id)
     assert (rescued.status, rescued.attempt, rescued.worker_id) == ("succeeded", 2, "rescuer")
 
-    dead_attempt = runs.RunFence(run_id, 1)
+    dead_attempt = run_leases.RunFence(run_id, 1)
     with app.app_context():
-        assert runs.finish_run(dead_attempt, "failed", "late news from a dead worker") is False
-        assert runs.renew_lease(dead_attempt, 60, "comparing models", 0.5) is None
+        assert run_leases.finish_run(dead_attempt, "failed", "late news from a dead worker") is False
+        assert run_leases.renew_lease(dead_attempt, 60, "comparing models", 0.5) is None
         late_model = TrainingResult(b"late", "lr", [], {"cv": {}, "holdout": {}}, [], [])
-        assert runs.record_success(dead_attempt, late_model, "sales") is None
-        assert runs.requeue_run(dead_attempt) is False
+        assert run_leases.record_success(dead_attempt, late_model, "sales") is None
+        assert run_leases.requeue_run(dead_attempt) is False
     after = load_run(app, run_id)
     assert (after.status, after.progress, after.error, after.model_version) == ("succeeded", 1.0, None, 1)
     with app.app_context():
@@ -202,8 +202,8 @@ def test_a_busy_worker_rescues_a_run_whose_worker_died(trainer_config, make_trai
         wait_for_run(app, long_run, lambda r: r.status == "running" and r.worker_id == "busy", timeout=60)
         orphan = start_run(app, make_project(sales_frame()))
         with app.app_context():
-            claimed = runs.claim_next_run("dead-worker", lease_seconds=1)
-        assert claimed is not None and claimed.fence == runs.RunFence(orphan, 1)
+            claimed = run_leases.claim_next_run("dead-worker", lease_seconds=1)
+        assert claimed is not None and claimed.fence == run_leases.RunFence(orphan, 1)
         rescued = wait_for_run(app, orphan, lambda r: r.status == "queued", timeout=30)
         busy = load_run(app, long_run)
     finally:
@@ -219,13 +219,13 @@ def test_a_run_whose_workers_keep_vanishing_fails_after_the_last_attempt(make_tr
     run_id = start_run(app, project)
     with app.app_context():
         for attempt in (1, 2):
-            claimed = runs.claim_next_run(f"vanishing-{attempt}", lease_seconds=60)
-            assert claimed is not None and claimed.fence == runs.RunFence(run_id, attempt)
+            claimed = run_leases.claim_next_run(f"vanishing-{attempt}", lease_seconds=60)
+            assert claimed is not None and claimed.fence == run_leases.RunFence(run_id, attempt)
             db.session.execute(
                 update(TrainingRun).values(lease_expires_at=utcnow() - timedelta(seconds=1))
             )  # the worker stopped renewing
             db.session.commit()
-            assert runs.sweep_expired_leases(max_attempts=2) == 1
+            assert run_leases.sweep_expired_leases(max_attempts=2) == 1
             assert db.session.get(TrainingRun, run_id).status == ("queued" if attempt == 1 else "failed")
             db.session.expire_all()
         failed = db.session.get(TrainingRun, run_id)
@@ -233,7 +233,7 @@ def test_a_run_whose_workers_keep_vanishing_fails_after_the_last_attempt(make_tr
             "message": "the training was interrupted 2 times (its worker stopped); try again, with fewer models or "
             "a smaller dataset if it keeps happening"
         }
-        assert runs.claim_next_run("anyone", lease_seconds=60) is None
+        assert run_leases.claim_next_run("anyone", lease_seconds=60) is None
 
 
 @pytest.mark.slow

@@ -1,10 +1,4 @@
-"""AutoML with PyCaret: one training per fresh process, reporting progress and handing back the finished model.
-
-PyCaret is not safe to run twice in one process (it redirects stdout at the file-descriptor level and shares one
-logger), it writes ``logs.log`` into the working directory, and its ``budget_time`` is only checked between models.
-So every training runs in its own spawned process (``TrainingProcess``), with capped threads, its own working
-directory and logging path; the parent (the worker) enforces the hard time limit and cancellation by killing the
-process group. Nothing here touches the database or Flask: the worker writes what the process reports.
+"""AutoML for regression with PyCaret, inside a training process (``training_process``).
 
 Progress moves once per candidate model: one ``compare_models`` call compares them all (as a user would, and with
 only the best refitted), and a hook on the experiment reports each candidate it has cross-validated. With a Dask
@@ -14,19 +8,22 @@ once per batch.
 
 from __future__ import annotations
 
-import io
 import logging
 import math
 import operator
-import os
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
-from pathlib import Path
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
+
+from services.trainer.training_jobs import (
+    STAGE_COMPARING,
+    STAGE_FINALIZING,
+    STAGE_PREPARING,
+    ReportProgress,
+    TrainingError,
+    TrainingJob,
+    TrainingResult,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -50,75 +47,6 @@ MAX_CATEGORIES_RECORDED = 1000
 MAX_ONE_HOT_CATEGORIES = 25
 # What a target-encoded numeric category column is turned into: pandas' text dtype, which that encoder looks for.
 CATEGORY_TEXT_DTYPE = "string"
-THREAD_ENVIRONMENT_VARIABLES = (
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-)
-
-STAGE_LOADING = "loading data"
-STAGE_PREPARING = "preparing"
-STAGE_COMPARING = "comparing models"
-STAGE_FINALIZING = "finalizing"
-
-
-class TrainingError(Exception):
-    """The data or the request cannot be trained on; the message tells the user what to change."""
-
-
-@dataclass(frozen=True)
-class TrainingJob:
-    """Everything a training process needs, picklable (it crosses into the spawned process)."""
-
-    run_id: int
-    object_key: str
-    target: str
-    include: list[str] | None
-    exclude: list[str] | None
-    folds: int
-    sort: str
-    seed: int
-    time_budget_s: int
-    threads: int
-    object_store_url: str
-    object_store_options: dict[str, Any] = field(default_factory=dict)
-    ignore_features: list[str] = field(default_factory=list)
-    categorical_features: list[str] = field(default_factory=list)
-    max_missing_target_share: float = 0.3
-    min_rows: int = 20
-    dask_scheduler_address: str = ""
-
-
-@dataclass(frozen=True)
-class TrainingResult:
-    artifact: bytes
-    algorithm: str
-    leaderboard: list[dict[str, Any]]
-    metrics: dict[str, dict[str, float | None]]
-    features: list[dict[str, Any]]
-    feature_importance: list[dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class Progress:
-    stage: str
-    fraction: float
-
-
-@dataclass(frozen=True)
-class Failure:
-    message: str
-
-
-Message = Progress | TrainingResult | Failure
-ReportProgress = Callable[[str, float], None]
-
-
-def thread_environment(threads: int) -> dict[str, str]:
-    """Environment variables that cap the BLAS/OpenMP thread pools of a training process."""
-    return {name: str(threads) for name in THREAD_ENVIRONMENT_VARIABLES}
 
 
 def minimum_rows(folds: int, floor: int) -> int:
@@ -127,20 +55,6 @@ def minimum_rows(folds: int, floor: int) -> int:
 
 
 # --- the data -----------------------------------------------------------------------------------------------------
-
-
-def load_training_data(job: TrainingJob) -> pd.DataFrame:
-    import pandas as pd
-
-    from shared.storage import ObjectNotFound, open_object_store
-
-    store = open_object_store(job.object_store_url, job.object_store_options)
-    try:
-        with store.open(job.object_key) as stream:
-            raw = stream.read()
-    except ObjectNotFound:
-        raise TrainingError("the dataset file is no longer stored; upload the dataset again") from None
-    return pd.read_parquet(io.BytesIO(raw))
 
 
 def prepare_data(data: pd.DataFrame, target: str, max_missing_target_share: float) -> tuple[pd.DataFrame, str | None]:
@@ -465,143 +379,3 @@ def feature_importance(pipeline: Any, input_features: list[str]) -> list[dict[st
         totals = {str(name): float(value) for name, value in zip(names, values, strict=True)}
     ranked = sorted(totals.items(), key=lambda item: item[1], reverse=True)
     return [{"feature": name, "importance": _json_number(value)} for name, value in ranked]
-
-
-# --- the training process -------------------------------------------------------------------------------------------
-
-
-def training_process_main(work_dir: str, threads: int, jobs: Connection, sender: Connection, parent_pid: int) -> None:
-    """Entry point of the spawned process: import PyCaret, wait for one job on ``jobs``, train it, and send its
-    messages to the parent through ``sender``."""
-    os.setpgid(0, 0)
-    _exit_with_parent(parent_pid)
-    os.chdir(work_dir)
-    os.environ.update(thread_environment(threads))
-    os.environ["PYCARET_CUSTOM_LOGGING_PATH"] = str(Path(work_dir) / "pycaret.log")
-    os.environ["PYCARET_CUSTOM_LOGGING_LEVEL"] = "WARNING"
-    logging.basicConfig(level=logging.INFO, format="training process: %(levelname)s %(message)s")
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import pycaret.regression  # noqa: F401  (the slow import, done while the worker waits for a run)
-
-        job = jobs.recv()
-    except EOFError:
-        return  # the worker stopped before it had a run for this process
-    finally:
-        jobs.close()
-    _train(job, sender)
-
-
-def _train(job: TrainingJob, sender: Connection) -> None:
-    def report(stage: str, fraction: float) -> None:
-        sender.send(Progress(stage, fraction))
-
-    try:
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(limits=job.threads):
-            report(STAGE_LOADING, 0.01)
-            data = load_training_data(job)
-            _, result = fit_best_model(job, data, report)
-        sender.send(result)
-    except TrainingError as exc:
-        sender.send(Failure(str(exc)))
-    except MemoryError:
-        log.exception("run %s ran out of memory", job.run_id)
-        sender.send(Failure("the training ran out of memory; try fewer or lighter models, or a smaller dataset"))
-    except Exception as exc:
-        log.exception("run %s failed", job.run_id)
-        sender.send(
-            Failure(
-                f"the training failed unexpectedly ({type(exc).__name__}); try other models or check the dataset's "
-                "columns, and contact support if it keeps failing"
-            )
-        )
-    finally:
-        sender.close()
-
-
-def _exit_with_parent(parent_pid: int) -> None:
-    """Kill this process group when the worker that started it is gone (e.g. SIGKILLed): no orphan trainings."""
-
-    def watch() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(1.0)
-        os.killpg(0, signal.SIGKILL)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
-class TrainingProcess:
-    """A spawned training process, started ahead of its job so that it imports PyCaret while the worker is idle.
-
-    ``start()`` spawns it in ``work_dir`` (its working directory and log path, made by the caller); ``run(job)`` gives
-    it its one job; ``messages()`` is what it reports.
-    """
-
-    def __init__(self, work_dir: str, threads: int) -> None:
-        import multiprocessing
-
-        context = multiprocessing.get_context("spawn")
-        self.work_dir = work_dir
-        self._receiver, sender = context.Pipe(duplex=False)
-        jobs, self._job_sender = context.Pipe(duplex=False)
-        self._child_ends: list[Connection] = [sender, jobs]
-        self.process = context.Process(
-            target=training_process_main, args=(work_dir, threads, jobs, sender, os.getpid()), name="training"
-        )
-        self._closed = False
-
-    def start(self) -> None:
-        self.process.start()
-        for end in self._child_ends:
-            end.close()  # the parent's copies; EOF on the receiver then means the process is gone
-        self._child_ends = []
-
-    def run(self, job: TrainingJob) -> None:
-        self._job_sender.send(job)
-        self._job_sender.close()
-
-    def messages(self, timeout: float) -> Iterator[Message]:
-        """What the process sent, waiting at most ``timeout`` seconds for the first message."""
-        if self._closed:
-            time.sleep(timeout)
-            return
-        if not wait([self._receiver], timeout):
-            return
-        while not self._closed and self._receiver.poll():
-            try:
-                yield self._receiver.recv()
-            except (EOFError, OSError):
-                self._closed = True
-
-    @property
-    def ended(self) -> bool:
-        """The process closed its end (finished or died) and has exited."""
-        return self._closed and not self.process.is_alive()
-
-    @property
-    def exitcode(self) -> int | None:
-        return self.process.exitcode
-
-    def kill(self) -> None:
-        """SIGKILL the training and anything it started (its own process group), then reap it."""
-        if self.process.pid is None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            self.process.kill()
-        self.process.join(10)
-        self._close()
-
-    def join(self, timeout: float) -> None:
-        self.process.join(timeout)
-        self._close()
-
-    def _close(self) -> None:
-        self._job_sender.close()
-        self._receiver.close()
-        self._closed = True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
-from services.trainer import runs
+from services.trainer import run_queue
 from shared.internal_auth import current_user_id
 
 blp = Blueprint("internal", __name__, url_prefix="/internal")
@@ -13,5 +13,5 @@ blp = Blueprint("internal", __name__, url_prefix="/internal")
 @blp.delete("/projects/<int:project_id>/training")
 def delete_project_training(project_id: int) -> Response:
     """Before a project is deleted: stop its runs and delete its runs and model versions (the caller's only)."""
-    runs.delete_project_training(current_user_id(), project_id)
+    run_queue.delete_project_training(current_user_id(), project_id)
     return Response(status=204)

@@ -25,8 +25,9 @@ from typing import Any
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
-from services.trainer import create_app, runs
-from services.trainer.automl import Failure, Progress, TrainingJob, TrainingProcess, TrainingResult, thread_environment
+from services.trainer import create_app, run_leases
+from services.trainer.training_jobs import Failure, Progress, TrainingJob, TrainingResult
+from services.trainer.training_process import TrainingProcess, thread_environment
 from shared.db import db
 from shared.training_records import RUN_CANCELLED, RUN_FAILED
 
@@ -66,7 +67,7 @@ class TrainingWorker:
             try:
                 self._sweep_expired_leases()
                 process = self._ready_spare_process()
-                claimed = runs.claim_next_run(self.worker_id, self.config["TRAINING_LEASE_SECONDS"])
+                claimed = run_leases.claim_next_run(self.worker_id, self.config["TRAINING_LEASE_SECONDS"])
                 if claimed is None:
                     return False
                 self.spare_process = None
@@ -97,7 +98,7 @@ class TrainingWorker:
             shutil.rmtree(self.spare_process.work_dir, ignore_errors=True)
             self.spare_process = None
 
-    def train(self, claimed: runs.ClaimedRun, process: TrainingProcess) -> None:
+    def train(self, claimed: run_leases.ClaimedRun, process: TrainingProcess) -> None:
         fence = claimed.fence
         params = claimed.params
         budget_s = int(params["time_budget_s"])
@@ -111,7 +112,7 @@ class TrainingWorker:
                 process.kill()
             shutil.rmtree(process.work_dir, ignore_errors=True)
 
-    def _job(self, claimed: runs.ClaimedRun) -> TrainingJob:
+    def _job(self, claimed: run_leases.ClaimedRun) -> TrainingJob:
         params = claimed.params
         return TrainingJob(
             run_id=claimed.fence.run_id,
@@ -134,7 +135,7 @@ class TrainingWorker:
         )
 
     def _supervise(
-        self, fence: runs.RunFence, process: TrainingProcess, budget_s: int, deadline: float, target: str
+        self, fence: run_leases.RunFence, process: TrainingProcess, budget_s: int, deadline: float, target: str
     ) -> None:
         lease_s = self.config["TRAINING_LEASE_SECONDS"]
         heartbeat_s = self.config["TRAINING_HEARTBEAT_SECONDS"]
@@ -151,11 +152,11 @@ class TrainingWorker:
                     return
                 elif isinstance(message, Failure):
                     process.join(30)
-                    runs.finish_run(fence, RUN_FAILED, message.message)
+                    run_leases.finish_run(fence, RUN_FAILED, message.message)
                     return
             if process.ended:
                 log.error("training process of run %s died with exit code %s", fence.run_id, process.exitcode)
-                runs.finish_run(
+                run_leases.finish_run(
                     fence,
                     RUN_FAILED,
                     "the training process stopped unexpectedly (it may have run out of memory); try fewer or "
@@ -164,12 +165,12 @@ class TrainingWorker:
                 return
             if self.stop_requested.is_set():
                 process.kill()
-                if runs.requeue_run(fence):
+                if run_leases.requeue_run(fence):
                     log.info("worker stopping: run %s is back in the queue", fence.run_id)
                 return
             if time.monotonic() >= deadline:
                 process.kill()
-                runs.finish_run(
+                run_leases.finish_run(
                     fence,
                     RUN_FAILED,
                     f"the run exceeded its {budget_s} s budget; give it a larger time_budget_s, or include fewer or "
@@ -186,7 +187,7 @@ class TrainingWorker:
                     return
                 if lease.cancel_requested:
                     process.kill()
-                    runs.finish_run(fence, RUN_CANCELLED)
+                    run_leases.finish_run(fence, RUN_CANCELLED)
                     return
             if time.monotonic() >= next_sweep:
                 # Busy workers sweep too: with every worker on a long run, a dead worker's run still moves on in time.
@@ -195,26 +196,28 @@ class TrainingWorker:
 
     def _sweep_expired_leases(self) -> None:
         try:
-            runs.sweep_expired_leases(self.config["TRAINING_MAX_ATTEMPTS"])
+            run_leases.sweep_expired_leases(self.config["TRAINING_MAX_ATTEMPTS"])
         except SQLAlchemyError:
             db.session.rollback()
             log.exception("sweeping expired leases failed; retrying later")
 
-    def _heartbeat(self, fence: runs.RunFence, lease_s: float, progress: Progress | None) -> runs.Lease | None:
+    def _heartbeat(
+        self, fence: run_leases.RunFence, lease_s: float, progress: Progress | None
+    ) -> run_leases.Lease | None:
         """Renew the lease; a database hiccup keeps the training going (the lease has slack) instead of losing it."""
         try:
             if progress is None:
-                return runs.renew_lease(fence, lease_s)
-            return runs.renew_lease(fence, lease_s, progress.stage, progress.fraction)
+                return run_leases.renew_lease(fence, lease_s)
+            return run_leases.renew_lease(fence, lease_s, progress.stage, progress.fraction)
         except SQLAlchemyError:
             db.session.rollback()
             log.exception("heartbeat of run %s failed; retrying", fence.run_id)
-            return runs.Lease(cancel_requested=False)
+            return run_leases.Lease(cancel_requested=False)
 
-    def _save(self, fence: runs.RunFence, result: TrainingResult, target: str) -> None:
-        if runs.renew_lease(fence, self.config["TRAINING_LEASE_SECONDS"], "saving", 0.95) is None:
+    def _save(self, fence: run_leases.RunFence, result: TrainingResult, target: str) -> None:
+        if run_leases.renew_lease(fence, self.config["TRAINING_LEASE_SECONDS"], "saving", 0.95) is None:
             return
-        version = runs.record_success(fence, result, target)
+        version = run_leases.record_success(fence, result, target)
         if version is not None:
             log.info("run %s succeeded: model version %s", fence.run_id, version, extra={"run_id": fence.run_id})
 

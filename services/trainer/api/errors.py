@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.trainer.runs import IdempotencyKeyReused, RunAlreadyFinished, TooManyActiveRuns, UntrainableRequest
+from services.trainer.run_queue import IdempotencyKeyReused, RunAlreadyFinished, TooManyActiveRuns, UntrainableRequest
 from shared.domain_errors import DomainError
 
 ERROR_STATUSES: dict[type[DomainError], int] = {

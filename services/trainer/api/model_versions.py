@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 
-from services.trainer import runs
+from services.trainer import model_registry
 from services.trainer.schemas import ModelVersionSchema
 from shared.api import Blueprint
 from shared.domain_errors import ModelVersionNotFound
@@ -22,7 +22,7 @@ class Models(MethodView):
     @paginate(blp, page_size=100)
     def get(self, project_id: int, pagination_parameters: PaginationParameters) -> list[ModelVersion]:
         """The project's model versions, newest first (page_size at most PAGE_SIZE_MAX, else 422)."""
-        page, total = runs.list_models(
+        page, total = model_registry.list_models(
             current_user_id(), project_id, pagination_parameters.first_item, pagination_parameters.page_size
         )
         pagination_parameters.item_count = total
@@ -44,11 +44,11 @@ class ActivateModel(MethodView):
     @blp.alt_response(404, description="No such model version in this project")
     def post(self, project_id: int, version: int) -> ModelVersion:
         """Make this version the one that serves predictions (promote or roll back)."""
-        return runs.activate_model(_find_model_or_404(project_id, version))
+        return model_registry.activate_model(_find_model_or_404(project_id, version))
 
 
 def _find_model_or_404(project_id: int, version: int) -> ModelVersion:
-    model = runs.find_model(current_user_id(), project_id, version)
+    model = model_registry.find_model(current_user_id(), project_id, version)
     if model is None:
         raise ModelVersionNotFound()
     return model

@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import abort
 from flask_smorest.pagination import PaginationParameters
 
-from services.trainer import runs
+from services.trainer import run_queue
 from services.trainer.schemas import TrainingRunSchema, TrainRequestSchema
 from shared.api import Blueprint
 from shared.domain_errors import TrainingRunNotFound
@@ -45,7 +45,7 @@ class Train(MethodView):
         key = request.headers.get(IDEMPOTENCY_KEY_HEADER, "").strip() or None
         if key is not None and len(key) > 128:
             abort(422, message="The Idempotency-Key header is longer than 128 characters.")
-        run = runs.queue_run(current_user_id(), project_id, body, key, current_app.config)
+        run = run_queue.queue_run(current_user_id(), project_id, body, key, current_app.config)
         return run, {"Location": run_location(run)}
 
 
@@ -55,7 +55,7 @@ class TrainingRuns(MethodView):
     @paginate(blp, page_size=20)
     def get(self, project_id: int, pagination_parameters: PaginationParameters) -> list[TrainingRun]:
         """The project's training runs, newest first (page_size at most PAGE_SIZE_MAX, else 422)."""
-        page, total = runs.list_runs(
+        page, total = run_queue.list_runs(
             current_user_id(), project_id, pagination_parameters.first_item, pagination_parameters.page_size
         )
         pagination_parameters.item_count = total
@@ -78,11 +78,11 @@ class CancelTrainingRun(MethodView):
     @blp.alt_response(409, description="The run already finished")
     def post(self, project_id: int, run_id: int) -> TrainingRun:
         """Cancel a run: a queued one at once, a running one within seconds (its training is killed)."""
-        return runs.request_cancel(_find_run_or_404(project_id, run_id))
+        return run_queue.request_cancel(_find_run_or_404(project_id, run_id))
 
 
 def _find_run_or_404(project_id: int, run_id: int) -> TrainingRun:
-    run = runs.find_run(current_user_id(), project_id, run_id)
+    run = run_queue.find_run(current_user_id(), project_id, run_id)
     if run is None:
         raise TrainingRunNotFound()
     return run

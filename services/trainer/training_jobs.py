@@ -1,0 +1,64 @@
+"""What a training process is given (``TrainingJob``) and what it hands back: progress, a result or a failure."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+STAGE_LOADING = "loading data"
+STAGE_PREPARING = "preparing"
+STAGE_COMPARING = "comparing models"
+STAGE_FINALIZING = "finalizing"
+
+
+class TrainingError(Exception):
+    """The data or the request cannot be trained on; the message tells the user what to change."""
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    """Everything a training process needs, picklable (it crosses into the spawned process)."""
+
+    run_id: int
+    object_key: str
+    target: str
+    include: list[str] | None
+    exclude: list[str] | None
+    folds: int
+    sort: str
+    seed: int
+    time_budget_s: int
+    threads: int
+    object_store_url: str
+    object_store_options: dict[str, Any] = field(default_factory=dict)
+    ignore_features: list[str] = field(default_factory=list)
+    categorical_features: list[str] = field(default_factory=list)
+    max_missing_target_share: float = 0.3
+    min_rows: int = 20
+    dask_scheduler_address: str = ""
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    artifact: bytes
+    algorithm: str
+    leaderboard: list[dict[str, Any]]
+    metrics: dict[str, dict[str, float | None]]
+    features: list[dict[str, Any]]
+    feature_importance: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Progress:
+    stage: str
+    fraction: float
+
+
+@dataclass(frozen=True)
+class Failure:
+    message: str
+
+
+Message = Progress | TrainingResult | Failure
+ReportProgress = Callable[[str, float], None]
