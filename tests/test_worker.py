@@ -24,10 +24,16 @@ from shared.clock import utcnow
 from shared.db import db
 from shared.training_records import ModelVersion, TrainingRun, project_training_states
 from tests.conftest import internal_token_headers
-from tests.helpers.datasets import datasets_dir
-from tests.trainer_fixtures import load_run, sales_frame, start_worker_process, stored_pipeline, wait_for_run
+from tests.helpers.datasets import real_dataset
+from tests.trainer_fixtures import (
+    advertising_frame,
+    load_run,
+    sales_frame,
+    start_worker_process,
+    stored_pipeline,
+    wait_for_run,
+)
 
-ADVERTISING = datasets_dir() / "advertising_islr.csv"
 SLOW_CANDIDATES = ["lr", "ridge", "dt", "rf", "et", "gbr", "ada", "knn", "br", "huber"]
 
 
@@ -141,7 +147,7 @@ def test_an_idle_worker_keeps_the_next_runs_training_process_ready(trainer_app, 
 
 @pytest.mark.slow
 def test_advertising_data_trains_to_its_reference_score(trainer_app, make_project):
-    project = make_project(pd.read_csv(ADVERTISING))
+    project = make_project(pd.read_csv(real_dataset("advertising_islr.csv")))
     run_id = start_run(trainer_app, project, include=["gbr", "lr"], folds=5)
     TrainingWorker(trainer_app, "test-worker").run_once()
     run = api_get(trainer_app, project, f"training-runs/{run_id}").json
@@ -157,7 +163,7 @@ def test_a_worker_killed_mid_training_loses_its_run_to_another_worker(
 ):
     config = {**trainer_config, "TRAINING_LEASE_SECONDS": 3}
     app = make_trainer_app(TRAINING_LEASE_SECONDS=3)
-    project = make_project(pd.read_csv(ADVERTISING))
+    project = make_project(advertising_frame())
     run_id = start_run(app, project, include=SLOW_CANDIDATES, folds=3)
     worker = start_worker_process(config, tmp_path / "worker-1.log", "doomed-worker")
     try:
@@ -195,7 +201,7 @@ def test_a_worker_killed_mid_training_loses_its_run_to_another_worker(
 def test_a_busy_worker_rescues_a_run_whose_worker_died(trainer_config, make_trainer_app, make_project, tmp_path):
     """Every worker busy on a long run: a dead worker's run is still re-queued soon after its lease expired."""
     app = make_trainer_app(TRAINING_LEASE_SECONDS=2)
-    project = make_project(pd.read_csv(ADVERTISING))
+    project = make_project(advertising_frame())
     long_run = start_run(app, project, include=SLOW_CANDIDATES, folds=10)
     worker = start_worker_process({**trainer_config, "TRAINING_LEASE_SECONDS": 2}, tmp_path / "busy.log", "busy")
     try:
@@ -255,7 +261,7 @@ def test_a_run_over_its_time_budget_is_killed_and_failed(make_trainer_app, make_
 @pytest.mark.slow
 def test_cancel_a_running_run_and_stop_a_worker_gracefully(trainer_config, make_trainer_app, make_project, tmp_path):
     app = make_trainer_app()
-    project = make_project(pd.read_csv(ADVERTISING))
+    project = make_project(advertising_frame())
     first = start_run(app, project, include=SLOW_CANDIDATES, folds=3)
     worker = start_worker_process(trainer_config, tmp_path / "worker.log", "graceful-worker")
     try:
@@ -284,7 +290,7 @@ def test_cancel_a_running_run_and_stop_a_worker_gracefully(trainer_config, make_
 @pytest.mark.slow
 def test_two_workers_at_once_train_like_one_after_the_other(trainer_config, make_trainer_app, make_project, tmp_path):
     app = make_trainer_app()
-    projects = [make_project(pd.read_csv(ADVERTISING)), make_project(sales_frame(seed=5))]
+    projects = [make_project(advertising_frame()), make_project(sales_frame(seed=5))]
     options = {"include": ["lr", "dt", "ridge"], "folds": 3, "seed": 11}
     together = [start_run(app, project, **options) for project in projects]
     workers = [start_worker_process(trainer_config, tmp_path / f"w{i}.log", f"parallel-{i}") for i in (1, 2)]

@@ -42,6 +42,17 @@ def sales_frame(rows: int = 120, seed: int = 0) -> pd.DataFrame:
     )
 
 
+def advertising_frame(rows: int = 200, seed: int = 0) -> pd.DataFrame:
+    """Advertising budgets and sales, shaped like the ISLR Advertising data (TV, radio, newspaper → sales), from a
+    rule with an interaction (what trees learn and a line does not) plus noise: long enough to train for seconds."""
+    rng = np.random.default_rng(seed)
+    tv = rng.uniform(0, 300, rows)
+    radio = rng.uniform(0, 50, rows)
+    newspaper = rng.uniform(0, 100, rows)
+    sales = 3 + 0.02 * tv + 0.03 * radio + 0.001 * tv * radio + rng.normal(0, 0.5, rows)
+    return pd.DataFrame({"TV": tv, "radio": radio, "newspaper": newspaper, "sales": sales.round(2)})
+
+
 @dataclass(frozen=True)
 class ProjectWithData:
     user_id: int
