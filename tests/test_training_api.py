@@ -271,6 +271,24 @@ def test_an_idempotency_key_returns_the_same_run(client, trainer_app, make_proje
     assert theirs.status_code == 202 and theirs.json["id"] != first.json["id"]
 
 
+def test_an_idempotency_key_used_for_another_request_is_refused(client, trainer_app, make_project):
+    """The IETF idempotency-key draft: the same key with another body (or another project) is a 422, never the old
+    run; a body that only spells out the defaults is the same request."""
+    project = make_project(sales_frame())
+    second_project = make_project(sales_frame(), user_id=project.user_id)
+    headers = headers_for(trainer_app, project.user_id, **{"Idempotency-Key": "one-key"})
+    url = f"/api/v1/projects/{project.project_id}/train"
+    first = client.post(url, json={"folds": 3}, headers=headers)
+    assert first.status_code == 202
+    for path, body in ((url, {"folds": 4}), (url, {}), (f"/api/v1/projects/{second_project.project_id}/train", {})):
+        refused = client.post(path, json=body, headers=headers)
+        assert refused.status_code == 422, refused.json
+        assert "Idempotency-Key was already used for another request" in refused.json["message"]
+    same = client.post(url, json={"folds": 3, "sort": "R2", "seed": 42}, headers=headers)
+    assert same.status_code == 202 and same.json["id"] == first.json["id"]
+    assert count_runs(trainer_app) == 1
+
+
 def test_concurrent_requests_with_one_idempotency_key_make_one_run(trainer_app, make_project):
     project = make_project(sales_frame())
     headers = headers_for(trainer_app, project.user_id, **{"Idempotency-Key": "race-key"})

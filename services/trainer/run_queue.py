@@ -5,7 +5,10 @@ A run is a row in ``training_runs``; the workers take it from there (``run_lease
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, select, text, update
@@ -43,9 +46,25 @@ class TooManyActiveRuns(DomainError):
 
 
 class IdempotencyKeyReused(DomainError):
-    """The Idempotency-Key was already used by this user for a request on another project."""
+    """The Idempotency-Key was already used by this user for another request (another project or other parameters)."""
 
-    message = "This Idempotency-Key was already used for another project's run."
+    message = (
+        "This Idempotency-Key was already used for another request (another project or other parameters); "
+        "send a new key with a new request."
+    )
+
+
+@dataclass(frozen=True)
+class IdempotentRequest:
+    """A train request made retryable by its ``Idempotency-Key``, with the fingerprint of what it asks for."""
+
+    key: str
+    fingerprint: str
+
+    @classmethod
+    def of(cls, key: str, project_id: int, body: Mapping[str, Any]) -> IdempotentRequest:
+        canonical = json.dumps({"project_id": project_id, "body": body}, sort_keys=True, default=str)
+        return cls(key, hashlib.sha256(canonical.encode()).hexdigest())
 
 
 class RunAlreadyFinished(DomainError):
@@ -90,12 +109,15 @@ def find_run_by_idempotency_key(owner_id: int, key: str) -> TrainingRun | None:
     )
 
 
-def existing_run_for_key(owner_id: int, project_id: int, key: str | None) -> TrainingRun | None:
-    """The run an earlier request with this Idempotency-Key created, if any."""
-    if not key:
+def existing_run_for_key(owner_id: int, project_id: int, retry: IdempotentRequest | None) -> TrainingRun | None:
+    """The run an earlier request with this Idempotency-Key created, if any; ``IdempotencyKeyReused`` if that request
+    was another one."""
+    if retry is None:
         return None
-    run = find_run_by_idempotency_key(owner_id, key)
-    if run is not None and run.project_id != project_id:
+    run = find_run_by_idempotency_key(owner_id, retry.key)
+    if run is None:
+        return None
+    if run.project_id != project_id or run.request_fingerprint not in (None, retry.fingerprint):
         raise IdempotencyKeyReused()
     return run
 
@@ -109,7 +131,8 @@ def queue_run(
     (``ProjectNotFound``, ``DatasetNotFound``, ``ProjectHasNoDataset``, ``UpstreamFailure``), ``IdempotencyKeyReused``,
     ``UntrainableRequest`` and ``TooManyActiveRuns``.
     """
-    existing = existing_run_for_key(owner_id, project_id, idempotency_key)
+    retry = IdempotentRequest.of(idempotency_key, project_id, request) if idempotency_key else None
+    existing = existing_run_for_key(owner_id, project_id, retry)
     if existing is not None:
         return existing
     training_input = fetch_training_input(project_id, owner_id, request.get("dataset_id"))
@@ -146,7 +169,7 @@ def queue_run(
         project_id,
         training_input.dataset_id,
         params,
-        idempotency_key,
+        retry,
         config["TRAINING_MAX_ACTIVE_RUNS_PER_USER"],
     )
 
@@ -156,7 +179,7 @@ def create_run(
     project_id: int,
     dataset_id: str,
     params: dict[str, Any],
-    idempotency_key: str | None,
+    retry: IdempotentRequest | None,
     max_active_runs: int,
 ) -> TrainingRun:
     """Queue a run, unless the user is at the cap; a concurrent request with the same key gets the same run."""
@@ -178,7 +201,8 @@ def create_run(
         progress=0.0,
         attempt=0,
         params=params,
-        idempotency_key=idempotency_key or None,
+        idempotency_key=retry.key if retry else None,
+        request_fingerprint=retry.fingerprint if retry else None,
         cancel_requested=False,
     )
     db.session.add(run)
@@ -186,7 +210,7 @@ def create_run(
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        existing = existing_run_for_key(owner_id, project_id, idempotency_key)
+        existing = existing_run_for_key(owner_id, project_id, retry)
         if existing is None:
             raise
         return existing
