@@ -23,14 +23,11 @@ from services.trainer.automl import (
     prepare_data,
 )
 from services.trainer.training_jobs import Failure, Progress, TrainingError, TrainingJob, TrainingResult
-from services.trainer.training_process import TrainingProcess
+from services.trainer.training_process import TrainingProcess, load_training_data
 from shared.config import REPO_ROOT
 from shared.model_artifacts import artifact_hmac, library_versions, load_pipeline, sha256_hex
 from shared.storage import open_object_store
-from tests.helpers.datasets import datasets_dir
 from tests.trainer_fixtures import sales_frame
-
-ADVERTISING = datasets_dir() / "advertising_islr.csv"
 
 
 def store_parquet(root: Path, key: str, frame: pd.DataFrame) -> str:
@@ -237,3 +234,28 @@ def test_training_process_explains_a_bad_target(tmp_path):
     assert outcome == Failure(
         "column `sales` has 50% missing values; fill them in or drop those rows and upload the dataset again"
     )
+
+
+def test_decimal_columns_are_trained_as_numbers(tmp_path):
+    """A parquet decimal (a price written by a database export) is a number, not a text category."""
+    import decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = sales_frame(rows=30)
+    prices = [decimal.Decimal(f"{price:.2f}") for price in frame["price"]]
+    table = pa.Table.from_pandas(frame.drop(columns=["price"]), preserve_index=False).append_column(
+        pa.field("price", pa.decimal128(8, 2)), pa.array(prices, type=pa.decimal128(8, 2))
+    )
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    url = f"file://{tmp_path}"
+    open_object_store(url).put("sales/decimal.parquet", io.BytesIO(buffer.getvalue()), len(buffer.getvalue()))
+
+    data = load_training_data(make_job(tmp_path, url, "sales/decimal.parquet"))
+    assert data["price"].dtype == "float64"
+    assert data["price"].tolist() == pytest.approx(frame["price"].round(2).tolist())
+    price = next(feature for feature in describe_features(data, "sales") if feature["name"] == "price")
+    assert price["dtype"] == "float64" and "categories" not in price
+    assert price["min"] == pytest.approx(frame["price"].round(2).min())

@@ -50,8 +50,7 @@ def thread_environment(threads: int) -> dict[str, str]:
 
 
 def load_training_data(job: TrainingJob) -> pd.DataFrame:
-    import pandas as pd
-
+    from shared.parquet_safety import read_trusted_frame
     from shared.storage import ObjectNotFound, open_object_store
 
     store = open_object_store(job.object_store_url, job.object_store_options)
@@ -60,7 +59,7 @@ def load_training_data(job: TrainingJob) -> pd.DataFrame:
             raw = stream.read()
     except ObjectNotFound:
         raise TrainingError("the dataset file is no longer stored; upload the dataset again") from None
-    return pd.read_parquet(io.BytesIO(raw))
+    return read_trusted_frame(io.BytesIO(raw))
 
 
 def training_process_main(work_dir: str, threads: int, jobs: Connection, sender: Connection, parent_pid: int) -> None:
