@@ -1,24 +1,35 @@
 """The input contract of a model: request rows checked and coerced against the feature schema the trainer recorded.
 
-The schema is ``[{"name", "dtype", "categories"?, "min"?, "max"?}]`` (training columns minus the target, in
-order). Rows come either as JSON objects or as a parquet table; both end as a DataFrame with the training column
-order and dtypes, or as ``InputRejected`` naming each bad column (and row). Missing values are refused: the saved
-pipelines do not reliably impute at predict time (a LinearRegression pipeline raises on NaN).
+The schema is ``shared.feature_schema``'s (training columns minus the target, in order). Rows come either as JSON
+objects or as a parquet (arrow) table; both end as a DataFrame with the training column order and dtypes, or as
+``InputRejected`` naming each bad column (and row). Missing values are refused: the saved pipelines do not reliably
+impute at predict time (a LinearRegression pipeline raises on NaN).
+
+One set of rules serves both kinds of input:
+
+- a *conversion* per kind of feature (``CONVERSIONS``) turns one value of any Python type into the feature's kind or
+  says why it cannot. JSON values each go through it; of a table column, only a column whose arrow type is not the
+  feature's own (text for a number, integers for a category…) does, one distinct value at a time;
+- the *checks* on converted values (finite numbers, text length) and the warnings (values outside the training
+  range, categories never seen) then run on whole columns, the same for both.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from shared.domain_errors import DomainError
+from shared.feature_schema import MAX_CATEGORIES_RECORDED
 
 NUMBER = "number"
 INTEGER = "integer"
@@ -29,8 +40,6 @@ TEXT = "text"
 ROWS_LISTED_PER_ERROR = 5
 VALUES_LISTED_PER_WARNING = 5
 VALUE_PREVIEW_CHARS = 40
-# The trainer records at most this many categories per column; a list that long may be cut short.
-CATEGORIES_RECORDED_AT_MOST = 1000
 TRUE_TEXTS = frozenset({"true", "1", "yes"})
 FALSE_TEXTS = frozenset({"false", "0", "no"})
 
@@ -72,7 +81,7 @@ class Feature:
     @classmethod
     def from_schema(cls, entry: Mapping[str, Any]) -> Feature:
         categories = entry.get("categories")
-        if categories is not None and len(categories) >= CATEGORIES_RECORDED_AT_MOST:
+        if categories is not None and len(categories) >= MAX_CATEGORIES_RECORDED:
             categories = None
         return cls(
             name=str(entry["name"]),
@@ -90,10 +99,125 @@ def _finite_or_none(value: Any) -> float | None:
     return None
 
 
+# Below this many rows, checking text against the categories in Python beats building a pandas Series.
+SMALL_COLUMN_ROWS = 1000
+
+
 @dataclass
 class PreparedInput:
-    frame: pd.DataFrame
+    """The rows as one array per feature, in training order and dtype, and the warnings about them."""
+
+    columns: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+
+    @cached_property
+    def frame(self) -> pd.DataFrame:
+        """The rows as the DataFrame a pipeline takes."""
+        return pd.DataFrame(self.columns, columns=list(self.columns))
+
+
+# --- conversions: one value of any type into a feature's kind ----------------------------------------------------
+
+
+class _BadValue(Exception):
+    def __init__(self, message: str, show_value: bool = True) -> None:
+        super().__init__(message)
+        self.message = message
+        self.show_value = show_value
+
+    def describe(self, value: Any) -> str:
+        return f"{self.message}, got {_preview(value)}" if self.show_value else self.message
+
+
+def _present(value: Any) -> Any:
+    if value is ABSENT:
+        raise _BadValue("missing", show_value=False)
+    if value is None:
+        raise _BadValue("a value is required", show_value=False)
+    if isinstance(value, dict | list):
+        raise _BadValue("nested objects and lists are not accepted", show_value=False)
+    return value
+
+
+def _parsable(value: str, max_length: int) -> str:
+    """Text to parse as a number, a flag or a date: refused unread when longer than any text feature may be."""
+    if len(value) > max_length:
+        raise _BadValue(f"text longer than {max_length} characters", show_value=False)
+    return value.strip()
+
+
+def _to_number(value: Any, max_length: int) -> float:
+    if isinstance(value, str):
+        try:
+            return float(_parsable(value, max_length))
+        except ValueError:
+            raise _BadValue("expected a number") from None
+    if isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool | np.bool_):
+        try:
+            return float(value)
+        except OverflowError:
+            return math.inf  # an integer too large for a float: refused by the finiteness check
+    raise _BadValue("expected a number")
+
+
+def _to_boolean(value: Any, max_length: int) -> bool:
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | float | np.integer | np.floating) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and _parsable(value, max_length).lower() in TRUE_TEXTS | FALSE_TEXTS:
+        return value.strip().lower() in TRUE_TEXTS
+    raise _BadValue("expected true or false")
+
+
+def _to_datetime(value: Any, max_length: int) -> datetime:
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(_parsable(value, max_length))
+        except ValueError:
+            raise _BadValue("expected a date or time as ISO 8601 text") from None
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        return moment
+    raise _BadValue("expected a date or time as ISO 8601 text")
+
+
+def _to_text(value: Any, max_length: int) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
+        return str(value)
+    if isinstance(value, float | np.floating):
+        if not math.isfinite(value):
+            raise _BadValue("not a finite number")
+        return str(float(value))
+    raise _BadValue("expected text")
+
+
+# How one value becomes a value of each kind of feature (``_BadValue`` says why it cannot).
+CONVERSIONS: dict[str, Callable[[Any, int], Any]] = {
+    NUMBER: _to_number,
+    INTEGER: _to_number,
+    BOOLEAN: _to_boolean,
+    DATETIME: _to_datetime,
+    TEXT: _to_text,
+}
+
+
+def _is_native(kind: str, data_type: pa.DataType) -> bool:
+    """Whether an arrow column of this type already holds values of the kind (no conversion needed)."""
+    if pa.types.is_dictionary(data_type):
+        data_type = data_type.value_type
+    if kind in (NUMBER, INTEGER):
+        return pa.types.is_integer(data_type) or pa.types.is_floating(data_type) or pa.types.is_decimal(data_type)
+    if kind == BOOLEAN:
+        return pa.types.is_boolean(data_type)
+    if kind == DATETIME:
+        return pa.types.is_timestamp(data_type) or pa.types.is_date(data_type)
+    return pa.types.is_string(data_type) or pa.types.is_large_string(data_type)
+
+
+# --- one column of converted values, checked the same way whatever it came from --------------------------------
 
 
 class _Problems:
@@ -112,13 +236,6 @@ class _Problems:
         if count <= ROWS_LISTED_PER_ERROR:
             messages.append(f"row {row + self.row_offset}: {detail}" if self.with_rows else detail)
 
-    def rows(self, name: str, mask: np.ndarray, message: str, values: pd.Series | None = None) -> None:
-        for row in np.flatnonzero(mask):
-            self.add(name, int(row), f"{message}, got {_preview(values.iloc[row])}" if values is not None else message)
-
-    def __contains__(self, name: str) -> bool:
-        return name in self._messages
-
     def raise_if_any(self) -> None:
         if not self._messages:
             return
@@ -128,20 +245,79 @@ class _Problems:
         raise InputRejected(self._messages)
 
 
-def _holds_text(arrow_type: pa.DataType) -> bool:
-    if pa.types.is_dictionary(arrow_type):
-        arrow_type = arrow_type.value_type
-    return pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)
+@dataclass
+class _Column:
+    """A feature's values after conversion: ``values`` (None where ``ok`` is False), the text lengths for text
+    features, and ``original(row)``, the value as sent (for messages)."""
+
+    feature: Feature
+    values: np.ndarray
+    ok: np.ndarray
+    original: Callable[[int], Any]
+    lengths: np.ndarray | None = None
 
 
-def _of_type(types: pd.Series, *classes: type) -> np.ndarray:
-    """Where each value's exact type is one of ``classes`` (``bool`` is not taken for ``int``)."""
-    return types.isin(classes).to_numpy()
+def _check(column: _Column, max_string_length: int, problems: _Problems, warnings: list[str]) -> Any:
+    """The checks every converted column goes through, then the column with the training dtype."""
+    feature = column.feature
+    ok = column.ok
+    if feature.kind in (NUMBER, INTEGER):
+        numbers = np.where(ok, column.values, np.nan).astype("float64")
+        for row in np.flatnonzero(ok & ~np.isfinite(numbers)):
+            problems.add(feature.name, int(row), f"not a finite number, got {_preview(column.original(int(row)))}")
+        ok = ok & np.isfinite(numbers)
+        _warn_out_of_range(feature, numbers[ok], warnings)
+        if feature.kind == INTEGER and ok.all() and (numbers == np.floor(numbers)).all():
+            numbers = numbers.astype("int64")
+        if feature.categories is not None:  # a number trained as categories: listed as ``str`` writes it (3 → "3")
+            _warn_unseen(feature, [v for v in pd.unique(numbers[ok]) if str(v) not in feature.categories], warnings)
+        return numbers
+    if feature.kind == BOOLEAN:
+        return np.where(ok, column.values, False).astype(bool)
+    if feature.kind == DATETIME:
+        if column.values.dtype.kind == "M":
+            return pd.Series(np.where(ok, column.values, np.datetime64("NaT")), dtype="datetime64[ns]")
+        return pd.Series(np.where(ok, column.values, None)).astype("datetime64[ns]")
+    assert column.lengths is not None
+    for row in np.flatnonzero(ok & (column.lengths > max_string_length)):
+        problems.add(feature.name, int(row), f"text longer than {max_string_length} characters")
+    texts = column.values
+    if feature.categories is not None:
+        unseen = ok & ~_is_in(texts, feature.categories)
+        _warn_unseen(feature, list(dict.fromkeys(texts[unseen])), warnings)
+    return pd.Categorical(texts) if feature.dtype == "category" else texts
+
+
+def _is_in(values: np.ndarray, categories: frozenset[str]) -> np.ndarray:
+    if len(values) < SMALL_COLUMN_ROWS:
+        return np.fromiter((value in categories for value in values), dtype=bool, count=len(values))
+    return pd.Series(values, dtype=object).isin(categories).to_numpy()
+
+
+def _warn_out_of_range(feature: Feature, numbers: np.ndarray, warnings: list[str]) -> None:
+    if feature.minimum is None or feature.maximum is None or not len(numbers):
+        return
+    if (numbers < feature.minimum).any() or (numbers > feature.maximum).any():
+        warnings.append(
+            f"Column '{feature.name}': values outside the training range "
+            f"[{feature.minimum:g}, {feature.maximum:g}]; predictions there are extrapolations."
+        )
+
+
+def _warn_unseen(feature: Feature, unseen: Sequence[Any], warnings: list[str]) -> None:
+    if not len(unseen):
+        return
+    listed = ", ".join(_preview(value) for value in unseen[:VALUES_LISTED_PER_WARNING])
+    more = f" and {len(unseen) - VALUES_LISTED_PER_WARNING} more" if len(unseen) > VALUES_LISTED_PER_WARNING else ""
+    warnings.append(f"Column '{feature.name}': values never seen in training: {listed}{more}.")
 
 
 def _preview(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= VALUE_PREVIEW_CHARS else text[: VALUE_PREVIEW_CHARS - 1] + "…"
+
+
+# --- the contract -----------------------------------------------------------------------------------------------
 
 
 class InputContract:
@@ -181,19 +357,21 @@ class InputContract:
         problems = _Problems(with_rows=with_rows)
         columns = {}
         for feature in self.features:
-            convert = SCALAR_RULES[feature.kind]
-            values = []
-            for row, record in enumerate(records):
-                value = record.get(feature.name, ABSENT)
+            sent = [record.get(feature.name, ABSENT) for record in records]
+            convert = CONVERSIONS[feature.kind]
+            values = np.empty(len(sent), dtype=object)
+            ok = np.ones(len(sent), dtype=bool)
+            for row, value in enumerate(sent):
                 try:
-                    values.append(convert(_present(value), self.max_string_length))
+                    values[row] = convert(_present(value), self.max_string_length)
                 except _BadValue as bad:
                     problems.add(feature.name, row, bad.describe(value))
-                    values.append(None)
-            if feature.name not in problems:
-                columns[feature.name] = _column_of(feature, values, warnings)
+                    ok[row] = False
+            lengths = _text_lengths(values) if feature.kind == TEXT else None
+            column = _Column(feature, values, ok, sent.__getitem__, lengths)
+            columns[feature.name] = _check(column, self.max_string_length, problems, warnings)
         problems.raise_if_any()
-        return PreparedInput(pd.DataFrame(columns, columns=self.names), warnings)
+        return PreparedInput(columns, warnings)
 
     def prepare_table(self, table: pa.Table, row_offset: int = 0) -> PreparedInput:
         """A DataFrame of the feature columns of a (slice of a) flat arrow table; call ``column_warnings`` first."""
@@ -201,272 +379,64 @@ class InputContract:
         warnings: list[str] = []
         columns = {}
         for feature in self.features:
-            column = table.column(feature.name)
-            is_null = column.is_null().to_numpy(zero_copy_only=False)
-            values = column.to_pandas(date_as_object=False)
-            if isinstance(values.dtype, pd.CategoricalDtype):
-                values = values.astype(object)
-            if feature.kind == TEXT and _holds_text(column.type):
-                columns[feature.name] = self._parquet_texts(feature, values, is_null, problems, warnings)
-            else:
-                columns[feature.name] = self._coerce(feature, values, is_null, problems, warnings)
+            column = self._table_column(feature, table.column(feature.name), problems)
+            columns[feature.name] = _check(column, self.max_string_length, problems, warnings)
         problems.raise_if_any()
-        return PreparedInput(pd.DataFrame(columns, columns=self.names), warnings)
+        return PreparedInput(columns, warnings)
 
-    def _coerce(
-        self,
-        feature: Feature,
-        values: pd.Series,
-        is_null: np.ndarray,
-        problems: _Problems,
-        warnings: list[str],
-    ) -> pd.Series:
-        problems.rows(feature.name, is_null, "a value is required")
+    def _table_column(self, feature: Feature, column: pa.ChunkedArray, problems: _Problems) -> _Column:
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        is_null = column.is_null().to_numpy(zero_copy_only=False)
+        for row in np.flatnonzero(is_null):
+            problems.add(feature.name, int(row), "a value is required")
         ok = ~is_null
-        if values.dtype == object:
-            types = values.map(type)
-            strings = _of_type(types, str)
-            too_long = strings & (values.where(strings, "").str.len() > self.max_string_length).to_numpy()
-            problems.rows(feature.name, too_long, f"text longer than {self.max_string_length} characters")
-            ok &= ~too_long
-        coerce = {
-            NUMBER: self._numbers,
-            INTEGER: self._numbers,
-            BOOLEAN: self._booleans,
-            DATETIME: self._datetimes,
-            TEXT: self._texts,
-        }[feature.kind]
-        return coerce(feature, values, ok, problems, warnings)
 
-    def _numbers(
-        self, feature: Feature, values: pd.Series, ok: np.ndarray, problems: _Problems, warnings: list[str]
-    ) -> pd.Series:
-        if pd.api.types.is_bool_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
-            problems.rows(feature.name, ok, "expected a number", values)
-            return values
-        if values.dtype == object:
-            types = values.map(type)
-            booleans = _of_type(types, bool) & ok
-            problems.rows(feature.name, booleans, "expected a number", values)
-            ok = ok & ~booleans
-            usable = values.where(ok, None)
-            parsed = pd.to_numeric(usable.map(lambda v: v.strip() if isinstance(v, str) else v), errors="coerce")
-            unparsed = ok & parsed.isna().to_numpy() & _of_type(types, str)
-            problems.rows(feature.name, unparsed, "expected a number", values)
-            ok = ok & ~unparsed
-            numbers = parsed.astype("float64")
+        def original(row: int) -> Any:
+            return column[row].as_py()
+
+        if _is_native(feature.kind, column.type):
+            values = _native_values(feature.kind, column)
+            lengths = None
+            if feature.kind == TEXT:
+                lengths = np.nan_to_num(pc.utf8_length(column).to_numpy(zero_copy_only=False).astype("float64"))
         else:
-            numbers = values.astype("float64")
-        not_finite = ok & ~np.isfinite(numbers.to_numpy())
-        problems.rows(feature.name, not_finite, "not a finite number", values)
-        ok = ok & ~not_finite
-        in_use = numbers[ok].to_numpy()
-        _warn_out_of_range(feature, in_use, warnings)
-        if feature.kind == INTEGER and ok.all() and (in_use == np.floor(in_use)).all():
-            numbers = numbers.astype("int64")
-        _warn_unseen_numbers(feature, numbers[ok].to_numpy(), warnings)
-        return numbers
+            values, ok = self._converted_distinct_values(feature, column, ok, problems)
+            lengths = _text_lengths(values) if feature.kind == TEXT else None
+        return _Column(feature, values, ok, original, lengths)
 
-    @staticmethod
-    def _booleans(
-        feature: Feature, values: pd.Series, ok: np.ndarray, problems: _Problems, warnings: list[str]
-    ) -> pd.Series:
-        def as_bool(value: Any) -> bool | None:
-            if isinstance(value, bool | np.bool_):
-                return bool(value)
-            if isinstance(value, int | float | np.integer | np.floating) and value in (0, 1):
-                return bool(value)
-            if isinstance(value, str) and value.strip().lower() in TRUE_TEXTS | FALSE_TEXTS:
-                return value.strip().lower() in TRUE_TEXTS
-            return None
-
-        converted = values.where(ok, None).map(as_bool)
-        problems.rows(feature.name, ok & converted.isna().to_numpy(), "expected true or false", values)
-        return converted.fillna(False).astype(bool)
-
-    @staticmethod
-    def _datetimes(
-        feature: Feature, values: pd.Series, ok: np.ndarray, problems: _Problems, warnings: list[str]
-    ) -> pd.Series:
-        if pd.api.types.is_datetime64_any_dtype(values):
-            if getattr(values.dt, "tz", None) is not None:
-                values = values.dt.tz_convert("UTC").dt.tz_localize(None)
-            return values.astype("datetime64[ns]")
-        if values.dtype != object:
-            problems.rows(feature.name, ok, "expected a date or time", values)
-            return values
-        strings = _of_type(values.map(type), str)
-        problems.rows(feature.name, ok & ~strings, "expected a date or time as ISO 8601 text", values)
-        ok = ok & strings
-        parsed = pd.to_datetime(values.where(ok, None), errors="coerce", utc=True, format="ISO8601")
-        unparsed = ok & parsed.isna().to_numpy()
-        problems.rows(feature.name, unparsed, "expected a date or time as ISO 8601 text", values)
-        return parsed.dt.tz_localize(None).astype("datetime64[ns]")
-
-    def _parquet_texts(
-        self, feature: Feature, values: pd.Series, is_null: np.ndarray, problems: _Problems, warnings: list[str]
-    ) -> pd.Series:
-        """A parquet text column holds only text or nulls: check lengths without looking at each value's type."""
-        problems.rows(feature.name, is_null, "a value is required")
-        lengths = values.str.len().to_numpy(dtype="float64", na_value=0)
-        too_long = ~is_null & (lengths > self.max_string_length)
-        problems.rows(feature.name, too_long, f"text longer than {self.max_string_length} characters")
-        ok = ~is_null & ~too_long
-        if feature.categories is not None:
-            _warn_unseen(feature, pd.unique(values[ok & ~values.isin(feature.categories).to_numpy()]), warnings)
-        return values.astype("category") if feature.dtype == "category" else values
-
-    @staticmethod
-    def _texts(
-        feature: Feature, values: pd.Series, ok: np.ndarray, problems: _Problems, warnings: list[str]
-    ) -> pd.Series:
-        if pd.api.types.is_bool_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
-            problems.rows(feature.name, ok, "expected text", values)
-            return values
-        if values.dtype != object:
-            numbers = values.to_numpy(dtype="float64", na_value=np.nan)
-            not_finite = ok & ~np.isfinite(numbers)
-            problems.rows(feature.name, not_finite, "not a finite number", values)
-            texts = values.astype(str).astype(object)
-        else:
-            types = values.map(type)
-            booleans = ok & _of_type(types, bool)
-            problems.rows(feature.name, booleans, "expected text", values)
-            not_finite = ok & values.map(lambda v: isinstance(v, float) and not np.isfinite(v)).to_numpy(dtype=bool)
-            problems.rows(feature.name, not_finite, "not a finite number", values)
-            texts = values.map(lambda v: v if isinstance(v, str) else str(v))
-            ok = ok & ~booleans & ~not_finite
-        if feature.categories is not None:
-            _warn_unseen(feature, pd.unique(texts[ok & ~texts.isin(feature.categories).to_numpy()]), warnings)
-        return texts.astype("category") if feature.dtype == "category" else texts
+    def _converted_distinct_values(
+        self, feature: Feature, column: pa.ChunkedArray, ok: np.ndarray, problems: _Problems
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A column whose type is not the feature's own: each distinct value goes through the kind's conversion."""
+        convert = CONVERSIONS[feature.kind]
+        distinct = pc.unique(column.drop_null())
+        converted: list[Any] = []
+        refused: dict[int, str] = {}
+        for index, value in enumerate(distinct.to_pylist()):
+            try:
+                converted.append(convert(value, self.max_string_length))
+            except _BadValue as bad:
+                converted.append(None)
+                refused[index] = bad.describe(value)
+        positions = pc.index_in(column, value_set=distinct).to_numpy(zero_copy_only=False)
+        positions = np.where(ok, positions, -1).astype("int64")
+        bad = np.isin(positions, list(refused)) & ok
+        for row in np.flatnonzero(bad):
+            problems.add(feature.name, int(row), refused[int(positions[row])])
+        lookup = np.array(converted + [None], dtype=object)
+        return lookup[positions], ok & ~bad
 
 
-class _BadValue(Exception):
-    def __init__(self, message: str, show_value: bool = True) -> None:
-        super().__init__(message)
-        self.message = message
-        self.show_value = show_value
-
-    def describe(self, value: Any) -> str:
-        return f"{self.message}, got {_preview(value)}" if self.show_value else self.message
-
-
-def _present(value: Any) -> Any:
-    if value is ABSENT:
-        raise _BadValue("missing", show_value=False)
-    if value is None:
-        raise _BadValue("a value is required", show_value=False)
-    if isinstance(value, dict | list):
-        raise _BadValue("nested objects and lists are not accepted", show_value=False)
-    return value
+def _native_values(kind: str, column: pa.ChunkedArray) -> np.ndarray:
+    """The values of a column that already holds the kind, as numpy (nulls are masked by the caller)."""
+    if kind in (NUMBER, INTEGER):
+        return pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+    if kind == DATETIME:
+        # Arrow keeps zoned timestamps as UTC instants: dropping the zone leaves UTC wall time.
+        return column.cast(pa.timestamp("ns")).to_numpy(zero_copy_only=False)
+    return column.to_pandas().to_numpy(dtype=object)
 
 
-def _short_text(value: str, max_length: int) -> str:
-    if len(value) > max_length:
-        raise _BadValue(f"text longer than {max_length} characters", show_value=False)
-    return value
-
-
-def _finite(number: float) -> float:
-    if not math.isfinite(number):
-        raise _BadValue("not a finite number")
-    return number
-
-
-def _scalar_number(value: Any, max_length: int) -> float:
-    if isinstance(value, str):
-        try:
-            return _finite(float(_short_text(value, max_length).strip()))
-        except ValueError:
-            raise _BadValue("expected a number") from None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        try:
-            return _finite(float(value))
-        except OverflowError:
-            raise _BadValue("not a finite number") from None
-    raise _BadValue("expected a number")
-
-
-def _scalar_boolean(value: Any, max_length: int) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and _short_text(value, max_length).strip().lower() in TRUE_TEXTS | FALSE_TEXTS:
-        return value.strip().lower() in TRUE_TEXTS
-    raise _BadValue("expected true or false")
-
-
-def _scalar_datetime(value: Any, max_length: int) -> datetime:
-    if isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(_short_text(value, max_length).strip())
-        except ValueError:
-            raise _BadValue("expected a date or time as ISO 8601 text") from None
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(UTC).replace(tzinfo=None)
-        return moment
-    raise _BadValue("expected a date or time as ISO 8601 text")
-
-
-def _scalar_text(value: Any, max_length: int) -> str:
-    if isinstance(value, str):
-        return _short_text(value, max_length)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float):
-        return str(_finite(value))
-    raise _BadValue("expected text")
-
-
-# How one JSON value becomes a value of each kind of feature (``_BadValue`` says why it cannot).
-SCALAR_RULES = {
-    NUMBER: _scalar_number,
-    INTEGER: _scalar_number,
-    BOOLEAN: _scalar_boolean,
-    DATETIME: _scalar_datetime,
-    TEXT: _scalar_text,
-}
-
-
-def _column_of(feature: Feature, values: list[Any], warnings: list[str]) -> Any:
-    """A column with the training dtype from values that passed the scalar rules."""
-    if feature.kind in (NUMBER, INTEGER):
-        numbers = np.array(values, dtype="float64")
-        _warn_out_of_range(feature, numbers, warnings)
-        if feature.kind == INTEGER and (numbers == np.floor(numbers)).all():
-            numbers = numbers.astype("int64")
-        _warn_unseen_numbers(feature, numbers, warnings)
-        return numbers
-    if feature.kind == BOOLEAN:
-        return np.array(values, dtype=bool)
-    if feature.kind == DATETIME:
-        return pd.Series(values, dtype="datetime64[ns]")
-    if feature.categories is not None:
-        _warn_unseen(feature, [v for v in dict.fromkeys(values) if v not in feature.categories], warnings)
-    return pd.Series(values, dtype="category" if feature.dtype == "category" else object)
-
-
-def _warn_out_of_range(feature: Feature, numbers: np.ndarray, warnings: list[str]) -> None:
-    if feature.minimum is None or feature.maximum is None or not len(numbers):
-        return
-    if (numbers < feature.minimum).any() or (numbers > feature.maximum).any():
-        warnings.append(
-            f"Column '{feature.name}': values outside the training range "
-            f"[{feature.minimum:g}, {feature.maximum:g}]; predictions there are extrapolations."
-        )
-
-
-def _warn_unseen_numbers(feature: Feature, numbers: np.ndarray, warnings: list[str]) -> None:
-    """A numeric feature trained as categories lists them as text, as ``str`` writes the number (3 → "3")."""
-    if feature.categories is None:
-        return
-    _warn_unseen(feature, [value for value in pd.unique(numbers) if str(value) not in feature.categories], warnings)
-
-
-def _warn_unseen(feature: Feature, unseen: Sequence[Any], warnings: list[str]) -> None:
-    if not len(unseen):
-        return
-    listed = ", ".join(_preview(value) for value in unseen[:VALUES_LISTED_PER_WARNING])
-    more = f" and {len(unseen) - VALUES_LISTED_PER_WARNING} more" if len(unseen) > VALUES_LISTED_PER_WARNING else ""
-    warnings.append(f"Column '{feature.name}': values never seen in training: {listed}{more}.")
+def _text_lengths(values: np.ndarray) -> np.ndarray:
+    return np.array([len(value) if isinstance(value, str) else 0 for value in values], dtype="float64")

@@ -42,6 +42,7 @@ import pyarrow.parquet as pq
 
 if __name__ == "__main__":  # the profiling child (``python -I`` this file) has no repository root on sys.path
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from shared.dataset_profile import dtype_name  # noqa: E402
 from shared.domain_errors import DomainError  # noqa: E402
 from shared.parquet_safety import decoded_size, is_flat_field, is_text, open_parquet  # noqa: E402
 
@@ -311,19 +312,7 @@ class _ColumnProfile:
 
     @property
     def dtype(self) -> str:
-        if pa.types.is_integer(self.type):
-            return str(self.type)
-        if pa.types.is_floating(self.type):
-            return f"float{self.type.bit_width}"
-        if pa.types.is_decimal(self.type):
-            return "decimal"
-        if pa.types.is_boolean(self.type):
-            return "bool"
-        if pa.types.is_date(self.type):
-            return "date"
-        if pa.types.is_timestamp(self.type):
-            return "timestamp"
-        return "string"
+        return dtype_name(self.type)
 
     def add(self, column: pa.Array) -> None:
         if isinstance(column, pa.DictionaryArray):

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from shared.feature_schema import MAX_CATEGORIES_RECORDED
 from services.trainer.training_jobs import (
     STAGE_COMPARING,
     STAGE_FINALIZING,
@@ -42,7 +43,6 @@ SORT_METRICS = ("R2", "MAE", "MSE", "RMSE", "RMSLE", "MAPE")
 HIGHER_IS_BETTER = {"R2"}
 # Share of the time budget spent comparing candidates; the rest is for scoring on the holdout and finalizing.
 COMPARE_SHARE_OF_BUDGET = 0.75
-MAX_CATEGORIES_RECORDED = 1000
 # PyCaret's default ``max_encoding_ohe``: a category column with more values is target-encoded, not one-hot.
 MAX_ONE_HOT_CATEGORIES = 25
 # What a target-encoded numeric category column is turned into: pandas' text dtype, which that encoder looks for.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -11,15 +10,11 @@ from urllib.parse import urlencode
 import requests
 
 from services.trainer.automl import minimum_rows
+from shared import dataset_profile
 from shared.domain_errors import DatasetNotFound, ProjectHasNoDataset, ProjectNotFound, UpstreamBroken
 from shared.internal_auth import internal_headers
 from shared.service_client import service_client
 
-# The dtype names of the projects service's dataset profile (parquet_ingest): int8…uint64, float16…64, decimal,
-# bool, date, timestamp, string.
-_NUMERIC_DTYPE = re.compile(r"^(u?int|float|decimal)", re.IGNORECASE)
-TEXT_DTYPE = "string"
-DATE_DTYPES = ("date", "timestamp")
 # A text column is ID-like (an order number, a product code) when it has more distinct values than one-hot encoding
 # handles and too few rows per value for target encoding to learn more than noise.
 ID_LIKE_MIN_DISTINCT = 50
@@ -74,10 +69,6 @@ def _message(response: requests.Response) -> str | None:
     return message if isinstance(message, str) else None
 
 
-def is_numeric_dtype_name(dtype: str) -> bool:
-    return bool(_NUMERIC_DTYPE.match(dtype.strip()))
-
-
 def problems_with_dataset(
     training_input: TrainingInput,
     target: str,
@@ -115,12 +106,12 @@ def problems_with_dataset(
             message = f"column `{name}` is not in the dataset (its columns: {names})"
         elif name in ignored:
             message = f"column `{name}` is ignored (see ignore_features); it cannot also be a categorical feature"
-        elif columns[name].get("dtype") in DATE_DTYPES:
+        elif dataset_profile.is_date(columns[name].get("dtype", "")):
             message = f"column `{name}` is a {columns[name].get('dtype')}; dates are split into parts, not categories"
         else:
             continue
         problems.setdefault("categorical_features", []).append(message)
-    if not is_numeric_dtype_name(str(column.get("dtype", ""))):
+    if not dataset_profile.is_numeric(str(column.get("dtype", ""))):
         problems["target"] = [
             f"column `{target}` is {column.get('dtype')}, not numeric; a regression target needs numbers"
         ]
@@ -149,7 +140,7 @@ def ignored_features(
     ignored = []
     for column in training_input.columns:
         distinct = int(column.get("distinct") or 0)
-        if column["name"] == target or column.get("dtype") != TEXT_DTYPE or distinct <= ID_LIKE_MIN_DISTINCT:
+        if column["name"] == target or column.get("dtype") != dataset_profile.TEXT or distinct <= ID_LIKE_MIN_DISTINCT:
             continue
         rows_per_value = (training_input.rows - int(column.get("nulls") or 0)) / distinct
         if rows_per_value < ID_LIKE_MAX_ROWS_PER_VALUE:
