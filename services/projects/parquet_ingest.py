@@ -221,7 +221,9 @@ def _open_parquet(source: Any, read_dictionary: list[str] | None = None) -> Iter
 
 def _unreadable() -> DatasetRejected:
     return DatasetRejected(
-        422, "This is not a readable parquet file; upload a file written by pandas.DataFrame.to_parquet or pyarrow."
+        422,
+        "This is not a readable parquet file; upload a file written by pandas.DataFrame.to_parquet or pyarrow "
+        "(`salesml upload` converts CSV and Excel files to parquet).",
     )
 
 
