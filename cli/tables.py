@@ -179,7 +179,7 @@ def _seen_values(feature: dict) -> str | None:
         more = len(categories) - CATEGORIES_SHOWN
         return f"{shown}, and {more} more" if more > 0 else shown
     if feature.get("min") is not None or feature.get("max") is not None:
-        return f"{format_value(feature.get('min'))} to {format_value(feature.get('max'))}"
+        return f"{_short_number(feature.get('min'))} to {_short_number(feature.get('max'))}"
     return None
 
 
@@ -194,6 +194,11 @@ def importance_bars(importance: Sequence[dict], width: int = IMPORTANCE_BAR_WIDT
         bar = "#" * (round(width * value / largest) if largest > 0 else 0)
         lines.append(f"{str(entry.get('feature')).ljust(name_width)}  {bar.ljust(width)}  {format_value(value)}")
     return "\n".join(lines)
+
+
+def _short_number(value: Any) -> str:
+    """`0.0` → `0`, `349.87` → `349.87`: six significant digits, no trailing zeros."""
+    return f"{value:g}" if isinstance(value, float) else format_value(value)
 
 
 def _is_number(value: Any) -> bool:

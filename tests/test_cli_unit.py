@@ -648,7 +648,7 @@ MODEL = {
             "categories": ["BCAA", "Creatina", "Glutamina", "Multi", "Whey", "Zinco"],
         },
         {"name": "price", "dtype": "float64", "min": 50.1, "max": 349.9},
-        {"name": "promotion", "dtype": "int64", "min": 0, "max": 1},
+        {"name": "promotion", "dtype": "int64", "min": 0.0, "max": 1.0},
     ],
     "feature_importance": [
         {"feature": "promotion", "importance": 0.25},
@@ -668,7 +668,7 @@ def test_one_model_shows_metrics_features_and_ranked_importance(capsys):
     metrics = text.split("metric", 1)[1].splitlines()
     assert metrics[2].split() == ["MAE", "2.5000", "2.7500"] and metrics[3].split() == ["R2", "0.9800", "0.9700"]
     assert "BCAA, Creatina, Glutamina, Multi, Whey, and 1 more" in text
-    assert "50.1000 to 349.9000" in text
+    assert "50.1 to 349.9" in text and "0 to 1" in text
     bars = text.split("feature importance\n", 1)[1].splitlines()
     assert [line.split()[0] for line in bars] == ["price", "product", "promotion"]
     assert [line.count("#") for line in bars] == [30, 15, 8]
