@@ -45,10 +45,6 @@ SEPARATOR_NAMES = {"tab": "\t", "\\t": "\t", "semicolon": ";", "comma": ",", "pi
 CLOSED_OUTPUT_STATUS = 128 + signal.SIGPIPE
 
 
-class OutputClosed(Exception):
-    """Standard output was closed by its reader (`salesml projects | head -1`)."""
-
-
 def parse_feature_value(text: str) -> int | float | str:
     """`150` → 150, `19.9` → 19.9, anything else (including `nan`, `inf`) stays a string."""
     if INTEGER.fullmatch(text):
@@ -149,15 +145,12 @@ def show(output: str | None, data: Any, table: Table | None = None, text: str | 
     (by default the table as text). Every command prints through here."""
     if output == "json":
         rendered = json.dumps(data, indent=2, ensure_ascii=False)
-    elif output == "csv":
+    elif output == "csv" and table is not None:
         rendered = table.csv().removesuffix("\n")
     else:
         rendered = text if text is not None else table.text()
-    try:
-        print(rendered)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        raise OutputClosed() from None
+    print(rendered)
+    sys.stdout.flush()  # here, where main() sees a closed pipe, not at exit
 
 
 # --- commands ---------------------------------------------------------------------------------------------------
@@ -250,7 +243,8 @@ def report_finished_run(run: dict, output: str | None = None) -> int:
     lines = [leaderboard_table(run["leaderboard"]).text()] if run.get("leaderboard") else []
     if run["status"] == "succeeded":
         lines.append(f"run {run['id']} succeeded: model version {run.get('model_version')}")
-    show(output, run, text="\n".join(lines))
+    if lines or output is not None:
+        show(output, run, text="\n".join(lines))
     if run["status"] == "succeeded":
         return 0
     message = (run.get("error") or {}).get("message") or "no reason given"
@@ -368,34 +362,12 @@ def option_parents() -> dict[str, argparse.ArgumentParser]:
         "--url", default=argparse.SUPPRESS, help=f"the SalesML gateway (default: ${URL_ENV} or {DEFAULT_URL})"
     )
 
-    json_output = argparse.ArgumentParser(add_help=False)
-    json_output.add_argument(
-        "--json",
-        dest="output",
-        action="store_const",
-        const="json",
-        default=argparse.SUPPRESS,
-        help="print the API's JSON",
-    )
-
-    table_output = argparse.ArgumentParser(add_help=False)
-    formats = table_output.add_mutually_exclusive_group()
-    formats.add_argument(
-        "--json",
-        dest="output",
-        action="store_const",
-        const="json",
-        default=argparse.SUPPRESS,
-        help="print the API's JSON",
-    )
-    formats.add_argument(
-        "--csv",
-        dest="output",
-        action="store_const",
-        const="csv",
-        default=argparse.SUPPRESS,
-        help="print the table as CSV",
-    )
+    json_only = argparse.ArgumentParser(add_help=False)
+    add_output_flag(json_only, "json", "print the API's JSON")
+    json_or_csv = argparse.ArgumentParser(add_help=False)
+    formats = json_or_csv.add_mutually_exclusive_group()
+    add_output_flag(formats, "json", "print the API's JSON")
+    add_output_flag(formats, "csv", "print the table's rows as CSV")
 
     csv_format = argparse.ArgumentParser(add_help=False)
     csv_format.add_argument(
@@ -411,7 +383,13 @@ def option_parents() -> dict[str, argparse.ArgumentParser]:
         metavar="MARK",
         help="CSV decimal mark, '.' or ',' (default: detected when reading, '.' when writing)",
     )
-    return {"url": url, "json": json_output, "json-csv": table_output, "dialect": csv_format}
+    return {"url": url, "json": json_only, "json-csv": json_or_csv, "dialect": csv_format}
+
+
+def add_output_flag(options: Any, name: str, text: str) -> None:
+    options.add_argument(
+        f"--{name}", dest="output", action="store_const", const=name, default=argparse.SUPPRESS, help=text
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -478,7 +456,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int)
     train.add_argument("--wait", action="store_true", help="show progress until the run ends, then the leaderboard")
 
-    runs = command("runs", cmd_runs, "list a project's training runs, or show one with its leaderboard", ["json-csv"])
+    runs = command(
+        "runs",
+        cmd_runs,
+        "list a project's training runs, or show one with its leaderboard (--csv: the leaderboard)",
+        ["json-csv"],
+    )
     runs.add_argument("project_id", type=int)
     runs.add_argument("run_id", type=int, nargs="?")
 
@@ -489,7 +472,7 @@ def build_parser() -> argparse.ArgumentParser:
     models = command(
         "models",
         cmd_models,
-        "list a project's model versions, or show one (metrics, features, importance)",
+        "list a project's model versions, or show one: metrics, features, importance (--csv: the features)",
         ["json-csv"],
     )
     models.add_argument("project_id", type=int)
@@ -556,9 +539,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     client = SalesMLClient(args.url)
     try:
         return args.handler(client, args)
-    except OutputClosed:
-        # The reader has gone: nothing more to say, and nothing at exit either (stdout's buffer would fail again).
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except BrokenPipeError:
+        # Our output's reader has gone (`salesml projects | head -1`): nothing more to say, and nothing at exit
+        # either, where flushing what is left in the buffers would fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, sys.stderr.fileno())
         return CLOSED_OUTPUT_STATUS
     except ClientError as exc:
         print(format_api_error(exc), file=sys.stderr)

@@ -237,8 +237,13 @@ def _excel_column(values: Sequence[Any]) -> pa.Array:
 
 
 def write_excel(table: pa.Table, destination: Path) -> None:
+    """Write `table` as the one sheet of an .xlsx workbook; Excel has no time zones, so timestamps are in UTC."""
     import openpyxl  # as in read_excel
 
+    for index, field in enumerate(table.schema):
+        if pa.types.is_timestamp(field.type) and field.type.tz is not None:
+            in_utc = pc.cast(table.column(index), pa.timestamp(field.type.unit))
+            table = table.set_column(index, pa.field(field.name, in_utc.type), in_utc)
     workbook = openpyxl.Workbook(write_only=True)
     sheet = workbook.create_sheet()
     sheet.append(table.column_names)

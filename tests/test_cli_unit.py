@@ -809,6 +809,22 @@ def test_xlsx_column_with_values_but_no_name_is_refused(tmp_path):
         converted(path)
 
 
+def test_xlsx_written_keeps_values_and_puts_timestamps_in_utc(tmp_path):
+    noon_utc = datetime.datetime(2024, 1, 1, 12, 0, tzinfo=datetime.UTC)
+    table = pa.table(
+        {
+            "at": pa.array([noon_utc], pa.timestamp("us", tz="America/Sao_Paulo")),
+            "product": ["Multivitamínico"],
+            "prediction": [12.5],
+        }
+    )
+    path = tmp_path / "scored.xlsx"
+    tabular.write_table(table, path)
+    assert converted(path).to_pylist() == [
+        {"at": datetime.datetime(2024, 1, 1, 12, 0), "product": "Multivitamínico", "prediction": 12.5}
+    ]
+
+
 def test_a_file_named_xlsx_that_is_not_one_is_refused(tmp_path):
     path = tmp_path / "vendas.xlsx"
     path.write_text("product,price\nBCAA,1\n")
