@@ -16,7 +16,7 @@ from urllib.parse import quote
 import requests
 
 from cli.credentials import Credentials, CredentialStore
-from cli.tabular import open_as_parquet, save_parquet_as
+from cli.tabular import DEFAULT_DIALECT, CsvDialect, open_as_parquet, save_parquet_as
 from shared.media_types import PARQUET
 
 API_PREFIX = "/api/v1"
@@ -90,14 +90,7 @@ class SalesMLClient:
     # --- projects and datasets --------------------------------------------------------------------------------
 
     def list_projects(self) -> list[dict]:
-        projects: list[dict] = []
-        page: int | None = 1
-        while page is not None:
-            response = self.request("GET", "/projects", params={"page": page, "page_size": PAGE_SIZE})
-            batch = self._json(response)
-            projects.extend(batch)
-            page = _next_page(response) if batch else None
-        return projects
+        return self._every_page("/projects")
 
     def create_project(self, name: str, target: str | None = None, description: str | None = None) -> dict:
         body = {"name": name, "target": target, "description": description}
@@ -109,9 +102,9 @@ class SalesMLClient:
     def delete_project(self, project_id: int) -> None:
         self.request("DELETE", f"/projects/{project_id}")
 
-    def upload_dataset(self, project_id: int, path: Path) -> dict:
-        """Send a .parquet file as the raw body (streamed from disk); a .csv is converted to parquet first."""
-        with open_as_parquet(path) as parquet:
+    def upload_dataset(self, project_id: int, path: Path, dialect: CsvDialect = DEFAULT_DIALECT) -> dict:
+        """Send a .parquet file as the raw body (streamed from disk); a .csv or .xlsx is converted to parquet first."""
+        with open_as_parquet(path, dialect) as parquet:
             headers = {
                 "Content-Type": PARQUET,
                 "Content-Disposition": f"attachment; filename*=UTF-8''{quote(Path(parquet.name).name)}",
@@ -120,6 +113,14 @@ class SalesMLClient:
                 "POST", f"/projects/{project_id}/datasets", data=parquet, headers=headers, timeout=TRANSFER_TIMEOUT_S
             )
         return self._json(response)
+
+    def list_datasets(self, project_id: int) -> list[dict]:
+        return self._every_page(f"/projects/{project_id}/datasets")
+
+    def preview_dataset(self, project_id: int, dataset_id: str, limit: int | None = None) -> dict:
+        params = {} if limit is None else {"limit": limit}
+        path = f"/projects/{project_id}/datasets/{quote(dataset_id, safe='')}/preview"
+        return self._json(self.request("GET", path, params=params))
 
     # --- training and models ----------------------------------------------------------------------------------
 
@@ -138,6 +139,9 @@ class SalesMLClient:
     def list_models(self, project_id: int) -> list[dict]:
         return self._json(self.request("GET", f"/projects/{project_id}/models"))
 
+    def get_model(self, project_id: int, version: int) -> dict:
+        return self._json(self.request("GET", f"/projects/{project_id}/models/{version}"))
+
     def activate_model(self, project_id: int, version: int) -> dict:
         return self._json(self.request("POST", f"/projects/{project_id}/models/{version}/activate"))
 
@@ -148,9 +152,11 @@ class SalesMLClient:
         body = {"records": features} if isinstance(features, list) else features
         return self._json(self.request("POST", f"/projects/{project_id}/predict", json=body, params=_version(version)))
 
-    def predict_file(self, project_id: int, source: Path, version: int | None = None) -> list[dict]:
-        """Predict every row of a .parquet/.csv file; the rows come back as JSON records with `prediction`."""
-        with open_as_parquet(source) as parquet:
+    def predict_file(
+        self, project_id: int, source: Path, version: int | None = None, dialect: CsvDialect = DEFAULT_DIALECT
+    ) -> list[dict]:
+        """Predict every row of a .parquet/.csv/.xlsx file; the rows come back as JSON records with `prediction`."""
+        with open_as_parquet(source, dialect) as parquet:
             response = self.request(
                 "POST",
                 f"/projects/{project_id}/predict",
@@ -162,9 +168,17 @@ class SalesMLClient:
         body = self._json(response)
         return body.get("records", body) if isinstance(body, dict) else body
 
-    def predict_file_to(self, project_id: int, source: Path, destination: Path, version: int | None = None) -> None:
-        """Predict every row of a .parquet/.csv file into `destination` (.parquet or .csv): parquet in and out."""
-        with open_as_parquet(source) as parquet, tempfile.TemporaryDirectory(prefix="salesml-") as folder:
+    def predict_file_to(
+        self,
+        project_id: int,
+        source: Path,
+        destination: Path,
+        version: int | None = None,
+        dialect: CsvDialect = DEFAULT_DIALECT,
+    ) -> None:
+        """Predict every row of a .parquet/.csv/.xlsx file into `destination` (.parquet, .csv or .xlsx): parquet in
+        and out on the wire; `dialect` is how CSV files are read and written."""
+        with open_as_parquet(source, dialect) as parquet, tempfile.TemporaryDirectory(prefix="salesml-") as folder:
             response = self.request(
                 "POST",
                 f"/projects/{project_id}/predict",
@@ -178,7 +192,7 @@ class SalesMLClient:
             with response, downloaded.open("wb") as handle:
                 for chunk in response.iter_content(chunk_size=1 << 16):
                     handle.write(chunk)
-            save_parquet_as(downloaded, destination)
+            save_parquet_as(downloaded, destination, dialect)
 
     # --- transport --------------------------------------------------------------------------------------------
 
@@ -195,6 +209,17 @@ class SalesMLClient:
             _rewind(kwargs.get("data"))
             response = self._send(method, path, token=credentials.access_token, **kwargs)
         return self._checked(response)
+
+    def _every_page(self, path: str) -> list[dict]:
+        """Every item of a paginated list, following `X-Pagination`'s `next_page`."""
+        items: list[dict] = []
+        page: int | None = 1
+        while page is not None:
+            response = self.request("GET", path, params={"page": page, "page_size": PAGE_SIZE})
+            batch = self._json(response)
+            items.extend(batch)
+            page = _next_page(response) if batch else None
+        return items
 
     def _refresh(self, credentials: Credentials) -> None:
         response = self._send("POST", "/auth/refresh", headers=_bearer(credentials.refresh_token))

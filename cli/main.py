@@ -1,6 +1,8 @@
 """The SalesML command line: log in, upload sales data, train models and predict through the gateway.
 
 Every failure prints the gateway's message (and its per-field `errors`) to stderr and exits 1; usage errors exit 2.
+Options may come anywhere after the command (`salesml predict 14 price=150 --version 2`). Table commands print
+`--json` (the API's objects) or `--csv` (the table's rows) instead of the text table.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import math
 import os
 import re
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,14 +21,28 @@ from typing import Any
 
 from cli.client import ApiError, ClientError, SalesMLClient
 from cli.progress import follow_run
-from cli.tables import format_table, leaderboard_table, models_table, projects_table, runs_table
-from cli.tabular import UnsupportedFile
+from cli.samples import SAMPLES, sample_table
+from cli.tables import (
+    Table,
+    datasets_table,
+    features_table,
+    leaderboard_table,
+    model_text,
+    models_table,
+    projects_table,
+    records_table,
+    runs_table,
+)
+from cli.tabular import DECIMALS, CsvDialect, UnsupportedFile, file_kind, write_table
 
 DEFAULT_URL = "http://localhost:8000"
 URL_ENV = "SALESML_URL"
 PASSWORD_ENV = "SALESML_PASSWORD"
 SORT_METRICS = ("R2", "MAE", "MSE", "RMSE", "RMSLE", "MAPE")
 INTEGER = re.compile(r"[+-]?\d+")
+SEPARATOR_NAMES = {"tab": "\t", "\\t": "\t", "semicolon": ";", "comma": ",", "pipe": "|"}
+# A process ended by SIGPIPE has this status in the shell; `salesml ... | head` ends with it, as other tools do.
+CLOSED_OUTPUT_STATUS = 128 + signal.SIGPIPE
 
 
 def parse_feature_value(text: str) -> int | float | str:
@@ -56,6 +73,13 @@ def parse_model_ids(text: str) -> list[str]:
     return ids
 
 
+def parse_separator(text: str) -> str:
+    separator = SEPARATOR_NAMES.get(text.lower(), text)
+    if len(separator) != 1 or separator in '"\r\n':
+        raise argparse.ArgumentTypeError(f"expected one character (or tab), got {text!r}")
+    return separator
+
+
 def training_params(args: argparse.Namespace) -> dict[str, Any]:
     """The train request body: only the options the user gave, so the server's defaults apply to the rest."""
     params = {
@@ -69,6 +93,10 @@ def training_params(args: argparse.Namespace) -> dict[str, Any]:
         "seed": args.seed,
     }
     return {name: value for name, value in params.items() if value is not None}
+
+
+def csv_dialect(args: argparse.Namespace) -> CsvDialect:
+    return CsvDialect(separator=args.sep, decimal=args.decimal)
 
 
 def load_json_features(path: str) -> dict | list:
@@ -101,10 +129,28 @@ def read_password(args: argparse.Namespace, confirm: bool = False) -> str:
         return args.password
     if os.environ.get(PASSWORD_ENV):
         return os.environ[PASSWORD_ENV]
-    password = getpass.getpass("Password: ")
-    if confirm and getpass.getpass("Repeat password: ") != password:
-        raise ClientError("the passwords do not match")
+    if not sys.stdin.isatty():
+        raise ClientError(f"no terminal to ask for the password: give --password or set ${PASSWORD_ENV}")
+    try:
+        password = getpass.getpass("Password: ")
+        if confirm and getpass.getpass("Repeat password: ") != password:
+            raise ClientError("the passwords do not match")
+    except EOFError:
+        raise ClientError("no password given") from None
     return password
+
+
+def show(output: str | None, data: Any, table: Table | None = None, text: str | None = None) -> None:
+    """Print a command's result on stdout: `--json` the API's objects, `--csv` the table's rows, otherwise `text`
+    (by default the table as text). Every command prints through here."""
+    if output == "json":
+        rendered = json.dumps(data, indent=2, ensure_ascii=False)
+    elif output == "csv" and table is not None:
+        rendered = table.csv().removesuffix("\n")
+    else:
+        rendered = text if text is not None else table.text()
+    print(rendered)
+    sys.stdout.flush()  # here, where main() sees a closed pipe, not at exit
 
 
 # --- commands ---------------------------------------------------------------------------------------------------
@@ -112,51 +158,73 @@ def read_password(args: argparse.Namespace, confirm: bool = False) -> str:
 
 def cmd_register(client: SalesMLClient, args: argparse.Namespace) -> int:
     user = client.register(args.username, read_password(args, confirm=True))
-    print(f"registered user {user['username']} (id {user['id']}); now run: salesml login {user['username']}")
+    text = f"registered user {user['username']} (id {user['id']}); now run: salesml login {user['username']}"
+    show(args.output, user, text=text)
     return 0
 
 
 def cmd_login(client: SalesMLClient, args: argparse.Namespace) -> int:
     client.login(args.username, read_password(args))
-    print(f"logged in to {client.url} as {args.username}")
+    show(args.output, None, text=f"logged in to {client.url} as {args.username}")
     return 0
 
 
 def cmd_logout(client: SalesMLClient, args: argparse.Namespace) -> int:
     client.logout()
-    print(f"logged out of {client.url}")
+    show(args.output, None, text=f"logged out of {client.url}")
     return 0
 
 
 def cmd_whoami(client: SalesMLClient, args: argparse.Namespace) -> int:
     user = client.me()
-    print(f"{user['username']} (id {user['id']}) at {client.url}")
+    show(args.output, user, text=f"{user['username']} (id {user['id']}) at {client.url}")
     return 0
 
 
 def cmd_projects(client: SalesMLClient, args: argparse.Namespace) -> int:
     if args.projects_command == "create":
         project = client.create_project(args.name, target=args.target, description=args.description)
-        print(f"created project {project['id']} {project['name']!r} (target {project['target']})")
+        text = f"created project {project['id']} {project['name']!r} (target {project['target']})"
+        show(args.output, project, text=text)
     elif args.projects_command == "delete":
         client.delete_project(args.project_id)
-        print(f"deleted project {args.project_id}")
+        show(args.output, None, text=f"deleted project {args.project_id}")
     else:
-        print(projects_table(client.list_projects()))
+        projects = client.list_projects()
+        show(args.output, projects, projects_table(projects))
     return 0
 
 
 def cmd_upload(client: SalesMLClient, args: argparse.Namespace) -> int:
-    dataset = client.upload_dataset(args.project_id, args.file)
+    dataset = client.upload_dataset(args.project_id, args.file, csv_dialect(args))
     columns = ", ".join(column["name"] for column in dataset.get("columns", []))
-    print(f"uploaded dataset {dataset['id']} to project {args.project_id}: {dataset['rows']} rows; columns: {columns}")
+    text = f"uploaded dataset {dataset['id']} to project {args.project_id}: {dataset['rows']} rows; columns: {columns}"
+    show(args.output, dataset, text=text)
+    return 0
+
+
+def cmd_datasets(client: SalesMLClient, args: argparse.Namespace) -> int:
+    datasets = client.list_datasets(args.project_id)
+    show(args.output, datasets, datasets_table(datasets))
+    return 0
+
+
+def cmd_preview(client: SalesMLClient, args: argparse.Namespace) -> int:
+    dataset_id = args.dataset_id
+    if dataset_id is None:
+        dataset_id = client.get_project(args.project_id).get("latest_dataset")
+        if dataset_id is None:
+            raise ClientError(f"project {args.project_id} has no dataset yet; upload one with: salesml upload")
+    preview = client.preview_dataset(args.project_id, dataset_id, args.limit)
+    show(args.output, preview, records_table(preview.get("records") or [], columns=preview.get("columns") or []))
     return 0
 
 
 def cmd_train(client: SalesMLClient, args: argparse.Namespace) -> int:
     run = client.train(args.project_id, training_params(args))
     if not args.wait:
-        print(f"training run {run['id']} {run['status']}; follow it with: salesml runs {args.project_id} {run['id']}")
+        text = f"training run {run['id']} {run['status']}; follow it with: salesml runs {args.project_id} {run['id']}"
+        show(args.output, run, text=text)
         return 0
     print(f"training run {run['id']} {run['status']}", file=sys.stderr)
     try:
@@ -167,14 +235,17 @@ def cmd_train(client: SalesMLClient, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 130
-    return report_finished_run(run)
+    return report_finished_run(run, args.output)
 
 
-def report_finished_run(run: dict) -> int:
-    if run.get("leaderboard"):
-        print(leaderboard_table(run["leaderboard"]))
+def report_finished_run(run: dict, output: str | None = None) -> int:
+    """The finished run on stdout (its leaderboard, its model version); why it failed on stderr. Exit 0 or 1."""
+    lines = [leaderboard_table(run["leaderboard"]).text()] if run.get("leaderboard") else []
     if run["status"] == "succeeded":
-        print(f"run {run['id']} succeeded: model version {run.get('model_version')}")
+        lines.append(f"run {run['id']} succeeded: model version {run.get('model_version')}")
+    if lines or output is not None:
+        show(output, run, text="\n".join(lines))
+    if run["status"] == "succeeded":
         return 0
     message = (run.get("error") or {}).get("message") or "no reason given"
     print(f"error: training run {run['id']} {run['status']}: {message}", file=sys.stderr)
@@ -183,104 +254,197 @@ def report_finished_run(run: dict) -> int:
 
 def cmd_runs(client: SalesMLClient, args: argparse.Namespace) -> int:
     if args.run_id is None:
-        print(runs_table(client.list_runs(args.project_id)))
+        runs = client.list_runs(args.project_id)
+        show(args.output, runs, runs_table(runs))
         return 0
     run = client.get_run(args.project_id, args.run_id)
-    print(runs_table([run]))
+    lines = [runs_table([run]).text()]
     if run.get("error"):
-        print(f"error: {run['error'].get('message')}")
+        lines.append(f"error: {run['error'].get('message')}")
+    leaderboard = leaderboard_table(run.get("leaderboard") or [])
     if run.get("leaderboard"):
-        print()
-        print(leaderboard_table(run["leaderboard"]))
+        lines += ["", leaderboard.text()]
+    show(args.output, run, leaderboard, text="\n".join(lines))
     return 0
 
 
 def cmd_cancel(client: SalesMLClient, args: argparse.Namespace) -> int:
     run = client.cancel_run(args.project_id, args.run_id)
-    print(f"training run {run['id']} {run['status']}")
+    show(args.output, run, text=f"training run {run['id']} {run['status']}")
     return 0
 
 
 def cmd_models(client: SalesMLClient, args: argparse.Namespace) -> int:
-    print(models_table(client.list_models(args.project_id)))
+    if args.version is None:
+        models = client.list_models(args.project_id)
+        show(args.output, models, models_table(models))
+        return 0
+    model = client.get_model(args.project_id, args.version)
+    show(args.output, model, features_table(model), text=model_text(model))
     return 0
 
 
 def cmd_activate(client: SalesMLClient, args: argparse.Namespace) -> int:
     model = client.activate_model(args.project_id, args.version)
-    print(f"model version {model['version']} ({model['algorithm']}) now serves project {args.project_id}")
+    text = f"model version {model['version']} ({model['algorithm']}) now serves project {args.project_id}"
+    show(args.output, model, text=text)
     return 0
 
 
 def cmd_predict(client: SalesMLClient, args: argparse.Namespace) -> int:
-    if args.input is not None:
-        if args.output is not None:
-            client.predict_file_to(args.project_id, args.input, args.output, version=args.version)
-            print(f"wrote predictions to {args.output}")
+    if args.input is not None and not is_json_input(args.input):
+        source = Path(args.input)
+        if args.output_file is not None:
+            file_kind(args.output_file)  # a suffix it cannot write is refused before the rows are sent
+            client.predict_file_to(args.project_id, source, args.output_file, args.version, csv_dialect(args))
+            show(args.output, None, text=f"wrote predictions to {args.output_file}")
         else:
-            records = client.predict_file(args.project_id, args.input, version=args.version)
-            print(records_table(records))
+            records = client.predict_file(args.project_id, source, args.version, csv_dialect(args))
+            show(args.output, records, records_table(records, last="prediction"))
         return 0
-    features = load_json_features(args.json) if args.json is not None else parse_feature_pairs(args.features)
+    features = load_json_features(args.input) if args.input is not None else parse_feature_pairs(args.features)
     answer = client.predict(args.project_id, features, version=args.version)
     for warning in answer.get("warnings") or []:
         print(f"warning: {warning}", file=sys.stderr)
     if isinstance(features, list):
         rows = [{**row, "prediction": value} for row, value in zip(features, answer["predictions"], strict=True)]
-        print(records_table(rows))
-        print(f"(model version {answer.get('model_version')})")
+        text = f"{records_table(rows, last='prediction').text()}\n(model version {answer.get('model_version')})"
     else:
-        print(f"prediction: {answer['prediction']:.4f} (model version {answer.get('model_version')})")
+        rows = [{**features, "prediction": answer["prediction"]}]
+        text = f"prediction: {answer['prediction']:.4f} (model version {answer.get('model_version')})"
+    show(args.output, answer, records_table(rows, last="prediction"), text=text)
     return 0
 
 
-def records_table(records: Sequence[dict]) -> str:
-    """Rows with their prediction, which comes last even when rows do not all have the same columns."""
-    headers = [name for name in dict.fromkeys(name for record in records for name in record) if name != "prediction"]
-    headers.append("prediction")
-    return format_table(headers, [[record.get(name) for name in headers] for record in records])
+def is_json_input(name: str) -> bool:
+    return name == "-" or name.lower().endswith(".json")
+
+
+def cmd_sample(client: SalesMLClient, args: argparse.Namespace) -> int:
+    table = sample_table(args.name, rows=args.rows, seed=args.seed)
+    write_table(table, args.file, csv_dialect(args))
+    show(
+        args.output,
+        None,
+        text=f"wrote {table.num_rows} rows of {args.name} to {args.file}: {', '.join(table.column_names)}",
+    )
+    return 0
 
 
 # --- parser -----------------------------------------------------------------------------------------------------
 
 
+class CommandParser(argparse.ArgumentParser):
+    """A parser whose commands take their options anywhere among their arguments.
+
+    Plain argparse stops filling positionals at the first option: `predict 14 --version 2 price=150` leaves
+    `price=150` over. A command without sub-commands therefore parses intermixed (`parse_known_intermixed_args`,
+    which itself calls `parse_known_args`, hence the guard).
+    """
+
+    _parsing_intermixed = False
+
+    def parse_known_args(self, args=None, namespace=None):
+        if self._subparsers is not None or self._parsing_intermixed:
+            return super().parse_known_args(args, namespace)
+        self._parsing_intermixed = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._parsing_intermixed = False
+
+
+def option_parents() -> dict[str, argparse.ArgumentParser]:
+    """Options shared by several commands. Their defaults are set once on the top parser (SUPPRESS here), so a
+    command's parser does not overwrite an option given before the command (`salesml --url X whoami`)."""
+    url = argparse.ArgumentParser(add_help=False)
+    url.add_argument(
+        "--url", default=argparse.SUPPRESS, help=f"the SalesML gateway (default: ${URL_ENV} or {DEFAULT_URL})"
+    )
+
+    json_only = argparse.ArgumentParser(add_help=False)
+    add_output_flag(json_only, "json", "print the API's JSON")
+    json_or_csv = argparse.ArgumentParser(add_help=False)
+    formats = json_or_csv.add_mutually_exclusive_group()
+    add_output_flag(formats, "json", "print the API's JSON")
+    add_output_flag(formats, "csv", "print the table's rows as CSV")
+
+    csv_format = argparse.ArgumentParser(add_help=False)
+    csv_format.add_argument(
+        "--sep",
+        type=parse_separator,
+        default=argparse.SUPPRESS,
+        help="CSV field separator: ';', ',', tab or '|' (default: detected when reading, ',' when writing)",
+    )
+    csv_format.add_argument(
+        "--decimal",
+        choices=DECIMALS,
+        default=argparse.SUPPRESS,
+        metavar="MARK",
+        help="CSV decimal mark, '.' or ',' (default: detected when reading, '.' when writing)",
+    )
+    return {"url": url, "json": json_only, "json-csv": json_or_csv, "dialect": csv_format}
+
+
+def add_output_flag(options: Any, name: str, text: str) -> None:
+    options.add_argument(
+        f"--{name}", dest="output", action="store_const", const=name, default=argparse.SUPPRESS, help=text
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="salesml", description=__doc__.splitlines()[0])
+    parser = CommandParser(prog="salesml", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--url",
         default=os.environ.get(URL_ENV, DEFAULT_URL),
         help=f"the SalesML gateway (default: ${URL_ENV} or {DEFAULT_URL})",
     )
+    parser.set_defaults(output=None, sep=None, decimal=None)
+    parents = option_parents()
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    for name, handler, text in (
-        ("register", cmd_register, "create a user"),
-        ("login", cmd_login, "log in and keep the tokens for the next commands"),
-    ):
-        command = commands.add_parser(name, help=text)
-        command.add_argument("username")
-        command.add_argument("--password", help=f"(default: ${PASSWORD_ENV}, else asked for)")
-        command.set_defaults(handler=handler)
-    commands.add_parser("logout", help="revoke and forget the stored tokens").set_defaults(handler=cmd_logout)
-    commands.add_parser("whoami", help="show the logged-in user").set_defaults(handler=cmd_whoami)
+    def command(name: str, handler: Any, text: str, options: Sequence[str] = (), **kwargs: Any) -> CommandParser:
+        added = commands.add_parser(name, help=text, parents=[parents["url"], *(parents[o] for o in options)], **kwargs)
+        added.set_defaults(handler=handler)
+        return added
 
-    projects = commands.add_parser("projects", help="list, create or delete projects")
-    projects.set_defaults(handler=cmd_projects)
+    register = command("register", cmd_register, "create a user", ["json"])
+    login = command("login", cmd_login, "log in and keep the tokens for the next commands")
+    for account in (register, login):
+        account.add_argument("username")
+        account.add_argument("--password", help=f"(default: ${PASSWORD_ENV}, else asked for)")
+    command("logout", cmd_logout, "revoke and forget the stored tokens")
+    command("whoami", cmd_whoami, "show the logged-in user", ["json"])
+
+    projects = command("projects", cmd_projects, "list, create or delete projects", ["json-csv"])
     project_commands = projects.add_subparsers(dest="projects_command", metavar="{list,create,delete}")
-    project_commands.add_parser("list", help="list your projects (the default)")
-    create = project_commands.add_parser("create", help="create a project")
+    project_commands.add_parser(
+        "list", help="list your projects (the default)", parents=[parents["url"], parents["json-csv"]]
+    )
+    create = project_commands.add_parser("create", help="create a project", parents=[parents["url"], parents["json"]])
     create.add_argument("name")
     create.add_argument("--target", help="the column to predict (default: sales)")
     create.add_argument("--description")
-    delete = project_commands.add_parser("delete", help="delete a project with its data and models")
+    delete = project_commands.add_parser(
+        "delete", help="delete a project with its data and models", parents=[parents["url"]]
+    )
     delete.add_argument("project_id", type=int)
 
-    upload = commands.add_parser("upload", help="upload a dataset (.parquet, or .csv converted to parquet)")
+    upload = command(
+        "upload", cmd_upload, "upload a dataset (.parquet; .csv or .xlsx are converted to parquet)", ["json", "dialect"]
+    )
     upload.add_argument("project_id", type=int)
     upload.add_argument("file", type=Path)
-    upload.set_defaults(handler=cmd_upload)
 
-    train = commands.add_parser("train", help="start a training run (AutoML over the project's latest dataset)")
+    datasets = command("datasets", cmd_datasets, "list a project's datasets", ["json-csv"])
+    datasets.add_argument("project_id", type=int)
+
+    preview = command("preview", cmd_preview, "show the first rows of a dataset", ["json-csv"])
+    preview.add_argument("project_id", type=int)
+    preview.add_argument("dataset_id", nargs="?", metavar="DATASET_ID", help="(default: the latest dataset)")
+    preview.add_argument("--limit", type=int, help="rows to show (default 20)")
+
+    train = command("train", cmd_train, "start a training run (AutoML over the project's latest dataset)", ["json"])
     train.add_argument("project_id", type=int)
     train.add_argument("--include", type=parse_model_ids, help="model ids to compare, e.g. lr,ridge,rf,lightgbm")
     train.add_argument("--exclude", type=parse_model_ids, help="model ids to leave out")
@@ -291,40 +455,67 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--dataset", metavar="DATASET_ID", help="dataset to train on (default: latest)")
     train.add_argument("--seed", type=int)
     train.add_argument("--wait", action="store_true", help="show progress until the run ends, then the leaderboard")
-    train.set_defaults(handler=cmd_train)
 
-    runs = commands.add_parser("runs", help="list a project's training runs, or show one with its leaderboard")
+    runs = command(
+        "runs",
+        cmd_runs,
+        "list a project's training runs, or show one with its leaderboard (--csv: the leaderboard)",
+        ["json-csv"],
+    )
     runs.add_argument("project_id", type=int)
     runs.add_argument("run_id", type=int, nargs="?")
-    runs.set_defaults(handler=cmd_runs)
 
-    cancel = commands.add_parser("cancel", help="cancel a queued or running training run")
+    cancel = command("cancel", cmd_cancel, "cancel a queued or running training run", ["json"])
     cancel.add_argument("project_id", type=int)
     cancel.add_argument("run_id", type=int)
-    cancel.set_defaults(handler=cmd_cancel)
 
-    models = commands.add_parser("models", help="list a project's model versions")
+    models = command(
+        "models",
+        cmd_models,
+        "list a project's model versions, or show one: metrics, features, importance (--csv: the features)",
+        ["json-csv"],
+    )
     models.add_argument("project_id", type=int)
-    models.set_defaults(handler=cmd_models)
+    models.add_argument("version", type=int, nargs="?")
 
-    activate = commands.add_parser("activate", help="make a model version serve predictions (promote or roll back)")
+    activate = command(
+        "activate", cmd_activate, "make a model version serve predictions (promote or roll back)", ["json"]
+    )
     activate.add_argument("project_id", type=int)
     activate.add_argument("version", type=int)
-    activate.set_defaults(handler=cmd_activate)
 
-    predict = commands.add_parser(
+    predict = command(
         "predict",
-        help="predict from FEATURE=VALUE pairs, a JSON file, or a .parquet/.csv file",
+        cmd_predict,
+        "predict from FEATURE=VALUE pairs or a file of rows (.parquet, .csv, .xlsx or .json)",
+        ["json-csv", "dialect"],
         epilog="example: salesml predict 1 price=150 promotion=1 product=Creatina weekday=Saturday",
     )
     predict.add_argument("project_id", type=int)
     predict.add_argument("features", nargs="*", metavar="FEATURE=VALUE", help="one row; numbers are parsed")
-    source = predict.add_mutually_exclusive_group()
-    source.add_argument("--json", metavar="FILE", help="a JSON object (one row) or a list of objects ('-': stdin)")
-    source.add_argument("--input", type=Path, metavar="FILE", help="a .parquet or .csv file of rows")
-    predict.add_argument("--output", type=Path, metavar="FILE", help="with --input: write rows + prediction here")
+    predict.add_argument(
+        "--input",
+        metavar="FILE",
+        help="rows to predict: .parquet, .csv, .xlsx, or .json (an object, a list of objects; '-': stdin)",
+    )
+    predict.add_argument(
+        "--output",
+        dest="output_file",
+        type=Path,
+        metavar="FILE",
+        help="write the rows + prediction here (.parquet, .csv, .xlsx)",
+    )
     predict.add_argument("--version", type=int, help="model version to use (default: the active one)")
-    predict.set_defaults(handler=cmd_predict)
+
+    sample = command(
+        "sample", cmd_sample, "write an example file (.parquet, .csv or .xlsx, by its suffix)", ["dialect"]
+    )
+    sample.add_argument(
+        "name", choices=sorted(SAMPLES), help="; ".join(f"{n}: {s.description}" for n, s in SAMPLES.items())
+    )
+    sample.add_argument("file", type=Path)
+    sample.add_argument("--rows", type=int, help="how many rows (default: 2000 to train on, 10 to score)")
+    sample.add_argument("--seed", type=int, help="seed of the generated values")
     return parser
 
 
@@ -332,11 +523,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "predict":
-        given = [bool(args.features), args.json is not None, args.input is not None]
-        if sum(given) != 1:
-            parser.error("predict: give FEATURE=VALUE pairs, --json FILE or --input FILE (exactly one)")
-        if args.output is not None and args.input is None:
-            parser.error("predict: --output needs --input")
+        if bool(args.features) == (args.input is not None):
+            parser.error("predict: give FEATURE=VALUE pairs or --input FILE (exactly one)")
+        if args.output_file is not None and (args.input is None or is_json_input(args.input)):
+            parser.error("predict: --output needs --input FILE (.parquet, .csv or .xlsx)")
         try:
             parse_feature_pairs(args.features)
         except argparse.ArgumentTypeError as exc:
@@ -349,6 +539,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     client = SalesMLClient(args.url)
     try:
         return args.handler(client, args)
+    except BrokenPipeError:
+        # Our output's reader has gone (`salesml projects | head -1`): nothing more to say, and nothing at exit
+        # either, where flushing what is left in the buffers would fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, sys.stderr.fileno())
+        return CLOSED_OUTPUT_STATUS
     except ClientError as exc:
         print(format_api_error(exc), file=sys.stderr)
     except UnsupportedFile as exc:

@@ -13,6 +13,7 @@ import pandas as pd
 PRODUCTS = ("Whey Protein", "Creatina", "Glutamina", "BCAA", "Multivitamínico")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 PRICE_MIN, PRICE_MAX = 50.0, 350.0
+TARGET = "sales"
 
 # Units sold per day at price 0, before the weekend and promotion effects.
 BASE_SALES = {"Whey Protein": 160.0, "Creatina": 140.0, "Glutamina": 90.0, "BCAA": 110.0, "Multivitamínico": 80.0}
@@ -45,6 +46,6 @@ def generate_supplements_sales(rows: int = 2000, seed: int = 0) -> pd.DataFrame:
             "price": price,
             "promotion": promotion.astype("int64"),
             "weekday": pd.Series(weekday, dtype=object),
-            "sales": sales,
+            TARGET: sales,
         }
     )

@@ -8,6 +8,7 @@ promotion? The answers are printed next to the rule the data was generated from.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import tempfile
 import uuid
@@ -24,6 +25,7 @@ from cli.main import DEFAULT_URL, format_api_error, report_finished_run  # noqa:
 from cli.progress import follow_run  # noqa: E402
 from cli.tables import format_table  # noqa: E402
 from demo.supplements import expected_sales, generate_supplements_sales  # noqa: E402
+from shared.config import REPO_ROOT  # noqa: E402
 
 FULL_TRAINING = {"include": ["lr", "ridge", "dt", "rf", "gbr"], "folds": 3}
 QUICK_TRAINING = {"include": ["lr", "dt"], "folds": 2}
@@ -87,9 +89,21 @@ def run_demo(args: argparse.Namespace, client: SalesMLClient) -> int:
     print(f"\nHow many Creatina sell at R${QUESTION['price']} on a {QUESTION['weekday']}?")
     print(format_table(["promotion", "predicted", "rule"], answer_question(client, project["id"])))
     username = client.store.load(client.url).username
-    print(f"\nTry it yourself: salesml --url {client.url} login {username} --password {args.password}")
-    print(f"                 salesml predict {project['id']} product=Creatina price=150 promotion=1 weekday=Saturday")
+    salesml = f"{salesml_command()} --url {shlex.quote(client.url)}"
+    print("\nTry it yourself (from the repository's folder):")
+    print(f"  {salesml} login {shlex.quote(username)} --password {shlex.quote(args.password)}")
+    print(f"  {salesml} predict {project['id']} product=Creatina price=150 promotion=1 weekday=Saturday")
     return 0
+
+
+def salesml_command() -> str:
+    """The `salesml` installed beside this interpreter, as a path from the repository's folder when it is inside it
+    (`.venv/bin/salesml`); `python -m cli.main` when there is none."""
+    script = Path(sys.executable).with_name("salesml")
+    if not script.exists():
+        return f"{shlex.quote(sys.executable)} -m cli.main"
+    absolute = script.absolute()
+    return shlex.quote(str(absolute.relative_to(REPO_ROOT) if absolute.is_relative_to(REPO_ROOT) else absolute))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -148,7 +148,9 @@ def test_chunked_upload_of_unknown_length_stops_at_the_cap(upload_dir):
     ids=["empty", "text", "fake-magic", "random"],
 )
 def test_garbage_is_422_not_readable(data, upload_dir):
-    assert "not a readable parquet file" in assert_rejected(data, upload_dir, 422)
+    message = assert_rejected(data, upload_dir, 422)
+    assert "not a readable parquet file" in message
+    assert "`salesml upload` converts CSV and Excel files" in message
 
 
 def test_truncated_parquet_is_422(upload_dir):

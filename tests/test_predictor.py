@@ -346,6 +346,7 @@ def test_parquet_nested_unreadable_and_missing_columns_answer_422(app, models, h
     response = predict(client, headers, data=b"PAR1 not really", content_type=PARQUET)
     assert response.status_code == 422
     assert "not a readable parquet file" in response.json["errors"]["body"][0]
+    assert "`salesml predict --input FILE` converts CSV and Excel files" in response.json["errors"]["body"][0]
     response = predict(client, headers, data=parquet_of(sample_rows(3)[["product", "price"]]), content_type=PARQUET)
     assert response.status_code == 422
     assert response.json["errors"] == {"promotion": ["missing"], "weekday": ["missing"]}

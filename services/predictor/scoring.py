@@ -54,7 +54,7 @@ def read_parquet(body: bytes, max_rows: int, max_decoded_bytes: int) -> pa.Table
         parquet = open_parquet(pa.BufferReader(body))
         metadata, schema = parquet.metadata, parquet.schema_arrow
     except (pa.ArrowException, OSError) as exc:
-        raise InputRejected({"body": [f"not a readable parquet file ({type(exc).__name__})"]}) from exc
+        raise _not_parquet(exc) from exc
     if metadata.num_rows > max_rows:
         raise InputTooLarge(f"The file has {metadata.num_rows} rows; at most {max_rows} are scored per request.")
     errors = {
@@ -77,7 +77,7 @@ def read_parquet(body: bytes, max_rows: int, max_decoded_bytes: int) -> pa.Table
     try:
         table = open_parquet(pa.BufferReader(body), read_dictionary=text_columns).read(use_threads=False)
     except (pa.ArrowException, OSError) as exc:
-        raise InputRejected({"body": [f"not a readable parquet file ({type(exc).__name__})"]}) from exc
+        raise _not_parquet(exc) from exc
     decoded = encoded + sum(decoded_size(chunk) for name in text_columns for chunk in table.column(name).chunks)
     if decoded > max_decoded_bytes:
         raise InputTooLarge(f"The file decodes to more than {max_decoded_bytes} bytes.")
@@ -86,6 +86,17 @@ def read_parquet(body: bytes, max_rows: int, max_decoded_bytes: int) -> pa.Table
         text_type = table.schema.field(name).type.value_type
         table = table.set_column(index, pa.field(name, text_type), table.column(name).cast(text_type))
     return table.replace_schema_metadata(None)
+
+
+def _not_parquet(error: Exception) -> InputRejected:
+    return InputRejected(
+        {
+            "body": [
+                f"not a readable parquet file ({type(error).__name__}); `salesml predict --input FILE` converts CSV "
+                "and Excel files to parquet"
+            ]
+        }
+    )
 
 
 def score_table(model: LoadedModel, table: pa.Table, chunk_rows: int) -> ScoredTable:

@@ -225,7 +225,8 @@ def _open_parquet(source: Any, read_dictionary: list[str] | None = None) -> Iter
 
 def _unreadable() -> DatasetRejected:
     return DatasetRejected(
-        "This is not a readable parquet file; upload a file written by pandas.DataFrame.to_parquet or pyarrow."
+        "This is not a readable parquet file; upload a file written by pandas.DataFrame.to_parquet or pyarrow "
+        "(`salesml upload` converts CSV and Excel files to parquet)."
     )
 
 

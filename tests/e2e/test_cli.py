@@ -35,7 +35,8 @@ class Cli:
         self.config_dir = config_dir
 
     def __call__(self, *args: str, password: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-        env = {**os.environ, "SALESML_CONFIG_DIR": str(self.config_dir)}
+        # PYTHONPATH: this checkout's code, even when the virtualenv's editable install points at another checkout.
+        env = {**os.environ, "SALESML_CONFIG_DIR": str(self.config_dir), "PYTHONPATH": str(REPO_ROOT)}
         env.pop("SALESML_PASSWORD", None)
         if password is not None:
             env["SALESML_PASSWORD"] = password
@@ -172,6 +173,20 @@ def test_upload_train_wait_and_predict(logged_in, tmp_path):
     activated = cli.ok("activate", str(project_id), "1").stdout
     assert "model version 1" in activated
 
+    model = json.loads(cli.ok("models", str(project_id), "1", "--json").stdout)
+    assert [feature["name"] for feature in model["features"]] == ["product", "price", "promotion", "weekday"]
+    view = cli.ok("models", str(project_id), "1").stdout
+    assert view.startswith("model version 1 (active")
+    bars = view.split("feature importance\n", 1)[1].splitlines()
+    ranked = sorted(model["feature_importance"], key=lambda entry: entry["importance"], reverse=True)
+    assert [line.split()[0] for line in bars] == [entry["feature"] for entry in ranked]
+    assert bars[0].count("#") == 30
+
+    after = cli.ok(
+        "predict", str(project_id), "price=150", "--version", "1", "promotion=1", "product=Creatina", "weekday=Saturday"
+    )
+    assert re.search(r"prediction: -?[\d.]+ \(model version 1\)", after.stdout), after.stdout
+
     one = cli.ok("predict", str(project_id), "price=150", "promotion=1", "product=Creatina", "weekday=Saturday").stdout
     match = re.search(r"prediction: (-?[\d.]+) \(model version 1\)", one)
     assert match, one
@@ -183,7 +198,7 @@ def test_upload_train_wait_and_predict(logged_in, tmp_path):
     ]
     json_path = tmp_path / "rows.json"
     json_path.write_text(json.dumps(rows))
-    table = cli.ok("predict", str(project_id), "--json", str(json_path)).stdout.splitlines()
+    table = cli.ok("predict", str(project_id), "--input", str(json_path)).stdout.splitlines()
     assert table[0].split()[-1] == "prediction" and len(table) == 2 + len(rows) + 1
 
     output_path = tmp_path / "predicted.parquet"
@@ -199,3 +214,28 @@ def test_upload_train_wait_and_predict(logged_in, tmp_path):
     assert missing.returncode == 1
     assert missing.stderr.startswith("error: ")
     assert "weekday" in missing.stderr and "promotion" in missing.stderr
+
+
+def test_spreadsheet_files_upload_with_numbers_kept_then_datasets_and_preview(logged_in, tmp_path):
+    cli = logged_in
+    project_id = created_project_id(cli, "Planilhas")
+    vendas = tmp_path / "vendas.csv"
+    vendas.write_text("produto;preço;promoção;vendas\nCreatina;150,5;1;1.234,5\nBCAA;90;0;12,25\n", encoding="cp1252")
+    uploaded = json.loads(cli.ok("upload", str(project_id), str(vendas), "--json").stdout)
+    dtypes = {column["name"]: column["dtype"] for column in uploaded["columns"]}
+    assert dtypes == {"produto": "string", "preço": "float64", "promoção": "int64", "vendas": "float64"}, dtypes
+
+    cli.ok("sample", "supplements", str(tmp_path / "sales.xlsx"), "--rows", "30")
+    from_excel = json.loads(cli.ok("upload", "--json", str(project_id), str(tmp_path / "sales.xlsx")).stdout)
+    assert from_excel["rows"] == 30
+    assert {column["name"]: column["dtype"] for column in from_excel["columns"]}["price"] == "float64"
+
+    listed = json.loads(cli.ok("datasets", str(project_id), "--json").stdout)
+    assert sorted(dataset["id"] for dataset in listed) == sorted([uploaded["id"], from_excel["id"]])
+    table = cli.ok("datasets", str(project_id)).stdout.splitlines()
+    assert len(table) == 2 + 2 and {line.split()[0] for line in table[2:]} == {uploaded["id"], from_excel["id"]}
+
+    preview = cli.ok("preview", str(project_id), uploaded["id"], "--csv").stdout.splitlines()
+    assert preview == ["produto,preço,promoção,vendas", "Creatina,150.5,1,1234.5", "BCAA,90.0,0,12.25"]
+    latest = cli.ok("preview", str(project_id), "--limit", "2", "--csv").stdout.splitlines()
+    assert latest[0] == "product,price,promotion,weekday,sales" and len(latest) == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -22,11 +23,29 @@ def test_make_demo_runs_the_script_against_the_given_url():
     assert "scripts/demo.py --url http://gateway.test:8123" in dry_run.stdout
 
 
+def test_demo_hint_names_the_salesml_beside_its_interpreter(tmp_path, monkeypatch):
+    from scripts import demo
+
+    scripts = tmp_path / "clone" / ".venv" / "bin"
+    scripts.mkdir(parents=True)
+    (scripts / "salesml").touch()
+    monkeypatch.setattr(sys, "executable", str(scripts / "python"))
+    monkeypatch.setattr(demo, "REPO_ROOT", tmp_path / "clone")
+    assert demo.salesml_command() == ".venv/bin/salesml"
+    monkeypatch.setattr(demo, "REPO_ROOT", tmp_path / "another-clone")
+    assert demo.salesml_command() == str(scripts / "salesml")
+    (scripts / "salesml").unlink()
+    assert demo.salesml_command() == f"{scripts / 'python'} -m cli.main"
+
+
 @pytest.mark.e2e
-def test_demo_trains_and_answers_the_creatina_question(platform):
+def test_demo_trains_and_answers_the_creatina_question(platform, tmp_path):
+    # PYTHONPATH: this checkout's code, even when the virtualenv's editable install points at another checkout.
+    this_checkout = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     finished = subprocess.run(
         [sys.executable, "scripts/demo.py", "--url", platform.gateway_url, "--quick"],
         cwd=REPO_ROOT,
+        env=this_checkout,
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -47,3 +66,19 @@ def test_demo_trains_and_answers_the_creatina_question(platform):
         assert rule == pytest.approx(expected_sales("Creatina", 150, promotion, "Saturday"), abs=1e-3)
         assert abs(predicted - rule) < 15, stdout
     assert answers[1][0] > answers[0][0]
+
+    # "Try it yourself" works as printed, from the repository's folder.
+    hint = stdout.split("Try it yourself (from the repository's folder):\n", 1)[1]
+    commands = [line.strip() for line in hint.splitlines() if line.strip()]
+    assert len(commands) == 2 and " login " in commands[0] and " predict " in commands[1], stdout
+    tried = subprocess.run(
+        ["bash", "-c", "set -euo pipefail\n" + "\n".join(commands)],
+        cwd=REPO_ROOT,
+        env={**this_checkout, "SALESML_CONFIG_DIR": str(tmp_path / "salesml-config")},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert tried.returncode == 0, f"{tried.stdout}\n{tried.stderr}"
+    assert re.search(r"^prediction: -?[\d.]+ \(model version 1\)$", tried.stdout, re.MULTILINE), tried.stdout
