@@ -1,9 +1,9 @@
 """The platform under benchmark: a throwaway PostgreSQL database, a file:// object store, and every service under
 gunicorn sized as ``docker/start.sh`` serves it, on free 127.0.0.1 ports.
 
-The process handling (start, wait until ready, stop a whole process group) is the end-to-end harness's
-``Platform``; this adds the production gunicorn sizes, a restart with other settings (batching off, a Dask
-scheduler for the worker) and a second training worker.
+The process handling (start, wait until ready, stop a whole process group) is ``harness.processes.Platform``; this
+adds the production gunicorn sizes, a restart with other settings (batching off, a Dask scheduler for the worker)
+and a second training worker.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 import psutil
 
-from tests.platform_harness import (
+from harness.processes import (
     APP_FACTORIES,
     SERVICES,
     START_TIMEOUT_S,

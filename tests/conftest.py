@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
+from harness.databases import LOCAL_POSTGRES_SERVER, throwaway_database
 from shared.config import normalize_database_url
 from shared.internal_auth import INTERNAL_TOKEN_HEADER, issue_internal_token
 from shared.migrate import upgrade
-from tests.helpers.databases import LOCAL_POSTGRES_SERVER, throwaway_database
 
 # The end-to-end platform (gunicorn processes behind the gateway), shared by tests/e2e and tests/security; the
 # trainer's and the projects service's fixtures and helpers (imported by their tests, so registered here, before

@@ -12,7 +12,6 @@ from flask_smorest import abort
 from services.predictor.input_contract import InputRejected
 from services.predictor.model_cache import LoadedModel, find_serving_version
 from services.predictor.schemas import (
-    PARQUET_MEDIA_TYPE,
     PARQUET_RESPONSE_DOC,
     PREDICT_REQUEST_BODY,
     PredictionSchema,
@@ -28,6 +27,7 @@ from services.predictor.scoring import (
 )
 from shared.api import Blueprint
 from shared.internal_auth import current_user_id
+from shared.media_types import PARQUET
 
 blp = Blueprint("predict", __name__, url_prefix="/api/v1/projects", description="Predictions with a project's model.")
 
@@ -51,11 +51,11 @@ class Predict(MethodView):
     def post(self, query: dict[str, Any], project_id: int):
         """Predict with the project's active model (or ?version=N): one object, {"records": [...]}, or parquet."""
         media_type = request.mimetype
-        if media_type not in (JSON_MEDIA_TYPE, PARQUET_MEDIA_TYPE):
-            abort(415, message=f"Send {JSON_MEDIA_TYPE} or {PARQUET_MEDIA_TYPE}.")
+        if media_type not in (JSON_MEDIA_TYPE, PARQUET):
+            abort(415, message=f"Send {JSON_MEDIA_TYPE} or {PARQUET}.")
         config = current_app.config
         model = serving_model(project_id, query.get("version"))
-        if media_type == PARQUET_MEDIA_TYPE:
+        if media_type == PARQUET:
             request.max_content_length = config["PREDICT_MAX_PARQUET_BYTES"]
             return predict_parquet(model, request.get_data(cache=False))
         request.max_content_length = config["PREDICT_MAX_JSON_BYTES"]
@@ -102,7 +102,7 @@ def predict_parquet(model: LoadedModel, body: bytes) -> Response:
     config = current_app.config
     table = read_parquet(body, config["PREDICT_MAX_ROWS"], config["PREDICT_MAX_DECODED_BYTES"])
     scored = score_table(model, table, config["PREDICT_CHUNK_ROWS"])
-    wants = request.accept_mimetypes.best_match([PARQUET_MEDIA_TYPE, JSON_MEDIA_TYPE], default=PARQUET_MEDIA_TYPE)
+    wants = request.accept_mimetypes.best_match([PARQUET, JSON_MEDIA_TYPE], default=PARQUET)
     if wants == JSON_MEDIA_TYPE:
         tail = with_warnings({"model_version": model.version}, scored.warnings)
         chunks = json_records(scored.table, config["PREDICT_CHUNK_ROWS"])
@@ -110,7 +110,7 @@ def predict_parquet(model: LoadedModel, body: bytes) -> Response:
     headers = {MODEL_VERSION_HEADER: str(model.version)}
     if scored.warnings:
         headers[WARNINGS_HEADER] = json.dumps(scored.warnings)[:4000]
-    return Response(parquet_bytes(scored.table), mimetype=PARQUET_MEDIA_TYPE, headers=headers)
+    return Response(parquet_bytes(scored.table), mimetype=PARQUET, headers=headers)
 
 
 def _json_object_stream(records_json, tail: dict[str, Any]):

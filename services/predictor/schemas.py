@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from marshmallow import Schema, fields, validate
 
-PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
+from shared.media_types import PARQUET
 
 
 class PredictQuerySchema(Schema):
@@ -57,7 +57,7 @@ PREDICT_REQUEST_BODY = {
                 ]
             }
         },
-        PARQUET_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+        PARQUET: {"schema": {"type": "string", "format": "binary"}},
     },
 }
 
@@ -65,7 +65,7 @@ PARQUET_RESPONSE_DOC = {
     "responses": {
         200: {
             "content": {
-                PARQUET_MEDIA_TYPE: {
+                PARQUET: {
                     "schema": {
                         "type": "string",
                         "format": "binary",

@@ -11,11 +11,12 @@ import pandas as pd
 import pytest
 import requests
 
+from harness.processes import SERVICES
 from shared.internal_auth import INTERNAL_TOKEN_HEADER, issue_internal_token
 from shared.media_types import PARQUET
 from tests.conftest import TEST_SECRET
 from tests.helpers.datasets import real_dataset
-from tests.platform_harness import SERVICES, bearer, unique_username
+from tests.platform_harness import bearer, unique_username
 
 pytestmark = pytest.mark.e2e
 

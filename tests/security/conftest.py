@@ -7,8 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from harness.processes import Platform
 from tests.helpers.data import sales_frame
-from tests.platform_harness import ApiClient, Platform
+from tests.platform_harness import ApiClient
 from tests.security.support import TrainedProject, create_project_with_data, new_account, start_training, wait_for_run
 
 

@@ -14,9 +14,10 @@ import psutil
 import requests
 from minio import Minio
 
+from harness.processes import Platform
 from shared.media_types import PARQUET
 from tests.helpers.data import parquet_bytes
-from tests.platform_harness import ApiClient, Platform, unique_username
+from tests.platform_harness import ApiClient, unique_username
 
 TINY_TRAINING = {"include": ["lr"], "folds": 2}
 TRAINING_TIMEOUT_S = 300

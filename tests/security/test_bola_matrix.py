@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
+from harness.processes import Platform
 from tests.helpers.data import parquet_bytes, sales_frame
-from tests.platform_harness import ApiClient, Platform
+from tests.platform_harness import ApiClient
 from tests.security.support import (
     FEATURE_ROW,
     MISSING_PROJECT_ID,

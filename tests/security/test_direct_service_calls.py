@@ -14,8 +14,8 @@ import jwt
 import pytest
 import requests
 
+from harness.processes import SERVICES
 from shared.internal_auth import INTERNAL_ALGORITHM, INTERNAL_TOKEN_HEADER, ISSUER, issue_internal_token
-from tests.platform_harness import SERVICES
 from tests.security.support import FEATURE_ROW, assert_error_shape, new_account
 
 pytestmark = pytest.mark.e2e
