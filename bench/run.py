@@ -174,7 +174,7 @@ NOTES = [
     "candidate), and saving the artifact. The in-process figure is the same PyCaret calls with the same settings "
     "(seed, folds, sort, candidates, 1 thread) in an already-warm process.",
     "Accuracy: the platform's default training (every fast PyCaret model, 5 folds, sorted by R²) on the uploaded "
-    "file, as a user would do it; the references are from /work/shared/datasets/README.md. PyCaret cross-validates "
+    "file, as a user would do it; the references are from the shared datasets' README.md. PyCaret cross-validates "
     "on its 70% training split (and in time order when the data has a date column), the references on all rows. "
     "The row 'with categorical_features=[Store]' is the one training not made with the defaults: the user names the "
     "integer store number as a category. No default rule does it: an integer column with few values is as often a "

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from shared.feature_schema import MAX_CATEGORIES_RECORDED
 from services.trainer.training_jobs import (
     STAGE_COMPARING,
     STAGE_FINALIZING,
@@ -25,6 +24,7 @@ from services.trainer.training_jobs import (
     TrainingJob,
     TrainingResult,
 )
+from shared.feature_schema import MAX_CATEGORIES_RECORDED
 
 if TYPE_CHECKING:
     import pandas as pd
