@@ -1,5 +1,6 @@
 # SalesML: `make run` starts the platform on the embedded default, `make test` runs the tests.
-# Both create .venv and install the pinned dependencies (requirements.lock) themselves.
+# Both create .venv and install the pinned dependencies themselves: requirements.lock (what the platform runs on,
+# all the Docker image gets) and requirements-dev.lock (test and development tools).
 
 PYTHON ?= python3
 VENV := .venv
@@ -10,9 +11,9 @@ INSTALLED := $(VENV)/.installed
 
 venv: $(INSTALLED)
 
-$(INSTALLED): requirements.lock pyproject.toml
+$(INSTALLED): requirements.lock requirements-dev.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock -r requirements-dev.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
@@ -36,11 +37,15 @@ migrate: venv
 up:
 	docker compose up --build
 
-# Re-resolve the pins from requirements.in (run by hand, then commit requirements.lock).
+# Re-resolve the pins (run by hand, then commit both locks): the runtime set from requirements.in, then the tools of
+# requirements-dev.in constrained by it, so that a tool never moves a runtime pin.
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/pip install --quiet -r requirements.in
-	.lock-venv/bin/pip freeze --exclude-editable > requirements.lock
+	.lock-venv/bin/pip freeze --exclude-editable | sort > requirements.lock
+	.lock-venv/bin/pip install --quiet -c requirements.lock -r requirements-dev.in
+	( echo "# Development and test tools pinned on top of requirements.lock (make lock regenerates both)."; \
+	  .lock-venv/bin/pip freeze --exclude-editable | sort | comm -13 requirements.lock - ) > requirements-dev.lock
 	rm -rf .lock-venv
 
 clean:

@@ -456,6 +456,23 @@ def test_dockerfile_installs_the_lock_and_runs_as_a_user():
         assert any("libgomp1" in instructions[i][1] for i in runs), "LightGBM needs libgomp1; the slim image lacks it"
 
 
+def test_the_image_installs_the_runtime_pins_only():
+    """Test and development tools (pytest, moto, schemathesis, ruff) are pinned apart and never reach the image."""
+    runtime = {
+        line.split("==")[0].lower() for line in (REPO / "requirements.lock").read_text().splitlines() if "==" in line
+    }
+    development = {
+        line.split("==")[0].lower()
+        for line in (REPO / "requirements-dev.lock").read_text().splitlines()
+        if "==" in line
+    }
+    assert {"pytest", "moto", "schemathesis", "ruff"} <= development
+    assert not runtime & development
+    assert {"pycaret", "flask", "gunicorn", "openpyxl"} <= runtime
+    assert "requirements-dev" not in (REPO / "Dockerfile").read_text()
+    assert "requirements-dev" not in (REPO / ".dockerignore").read_text()
+
+
 def test_dockerignore_lets_only_the_code_into_the_image():
     patterns = [
         line.strip() for line in (REPO / ".dockerignore").read_text().splitlines() if line.strip()[:1] not in ("", "#")
