@@ -14,13 +14,27 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from gateway.routing import resolve
+from gateway.routing import Route, resolve
 
 log = logging.getLogger(__name__)
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 BEARER_AUTH = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
 _PATH_PARAMETER = re.compile(r"\{[^}/]+\}")
+ERROR_SCHEMA_REF = "#/components/schemas/Error"
+# Answers any operation may get from the gateway or the shared machinery of every service, whatever its own
+# document says: the services' documents list only what their own code answers.
+UPSTREAM_FAILURES = {
+    502: "A service failed to answer properly.",
+    503: "A service, the database or the object store is unavailable; retry shortly.",
+    504: "A service did not answer in time.",
+}
+WITH_ACCESS_TOKEN = {401: "Missing, invalid, expired or revoked access token."}
+OF_A_PROJECT = {404: "No such project among the caller's (another user's project answers the same)."}
+WITH_A_BODY = {
+    400: "The body is not valid JSON or is malformed.",
+    413: "The body is larger than this route accepts.",
+}
 
 
 def _rename_refs(node: Any, old_ref: str, new_ref: str) -> Any:
@@ -52,6 +66,27 @@ def _route_of_documented_path(path: str):
     return resolve(_PATH_PARAMETER.sub("1", path))
 
 
+def _with_gateway_answers(operation: dict[str, Any], route: Route) -> dict[str, Any]:
+    """The operation with its security requirement and every error status it can get documented."""
+    operation = dict(operation)
+    answers = dict(UPSTREAM_FAILURES)
+    if route.needs_access_token or route.forwards_authorization:
+        operation["security"] = [{"bearerAuth": []}]
+        answers |= WITH_ACCESS_TOKEN
+    if route.project_id is not None:
+        answers |= OF_A_PROJECT
+    if "requestBody" in operation:
+        answers |= WITH_A_BODY
+    responses = dict(operation.get("responses", {}))
+    for status, description in answers.items():
+        responses.setdefault(
+            str(status),
+            {"description": description, "content": {"application/json": {"schema": {"$ref": ERROR_SCHEMA_REF}}}},
+        )
+    operation["responses"] = responses
+    return operation
+
+
 def merge_documents(
     documents: Mapping[str, dict[str, Any]], missing: Iterable[str], title: str, version: str
 ) -> dict[str, Any]:
@@ -71,8 +106,8 @@ def merge_documents(
                 continue
             merged_item = paths.setdefault(path, {})
             for key, value in item.items():
-                if key in HTTP_METHODS and (route.needs_access_token or route.forwards_authorization):
-                    value = {**value, "security": [{"bearerAuth": []}]}
+                if key in HTTP_METHODS:
+                    value = _with_gateway_answers(value, route)
                 merged_item[key] = value
     components.setdefault("securitySchemes", {})["bearerAuth"] = BEARER_AUTH
     description = "SalesML public API, served by the gateway."

@@ -15,6 +15,8 @@ from shared.errors import ErrorSchema
 
 class Api(flask_smorest.Api):
     ERROR_SCHEMA = ErrorSchema
+    # No catch-all "default" response: every status an operation can answer is listed, so it can be checked.
+    DEFAULT_ERROR_RESPONSE_NAME = None
 
 
 class Blueprint(flask_smorest.Blueprint):

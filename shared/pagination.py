@@ -16,6 +16,8 @@ from flask_smorest.pagination import PaginationParameters
 
 # flask-smorest's own ceiling; PAGE_SIZE_MAX, checked per request, is the real cap.
 PAGE_SIZE_CEILING = 10_000
+# Rows skipped before a page: a database offset is a 64-bit integer, and no list holds this many rows.
+MAX_FIRST_ITEM = 2**31 - 1
 
 
 def cap_page_size(pagination_parameters: PaginationParameters, page_size_max: int, page_size_given: bool) -> None:
@@ -24,6 +26,9 @@ def cap_page_size(pagination_parameters: PaginationParameters, page_size_max: in
         pagination_parameters.page_size = min(pagination_parameters.page_size, page_size_max)
     elif pagination_parameters.page_size > page_size_max:
         abort(422, errors={"page_size": [f"Must be less than or equal to {page_size_max}."]})
+    if pagination_parameters.first_item > MAX_FIRST_ITEM:
+        last_page = MAX_FIRST_ITEM // pagination_parameters.page_size + 1
+        abort(422, errors={"page": [f"Must be less than or equal to {last_page} with this page_size."]})
 
 
 def paginate(blp: Blueprint, page_size: int = 20) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -126,7 +126,9 @@ def test_list_shows_only_the_callers_projects_page_by_page(alice, bob):
     assert [project["name"] for project in bobs.json] == ["bob's"]
 
 
-@pytest.mark.parametrize("query", ["page_size=6", "page_size=0", "page=0", "page_size=abc"])
+@pytest.mark.parametrize(
+    "query", ["page_size=6", "page_size=0", "page=0", "page_size=abc", "page=2922084721648207501721600"]
+)
 def test_list_refuses_page_sizes_over_the_cap_and_bad_numbers(alice, query):
     response = alice.get(f"/api/v1/projects?{query}")
     assert response.status_code == 422

@@ -49,6 +49,11 @@ class Projects(MethodView):
     @blp.response(201, ProjectSchema)
     @blp.alt_response(413, description="The data file is over the upload size limit.")
     @blp.alt_response(415, description="Neither JSON nor multipart/form-data.")
+    @blp.alt_response(
+        422,
+        description="Invalid fields, or a data file that is not a readable parquet file, has no rows, is over the "
+        "row/column limits or has nested or extension column types; nothing stored.",
+    )
     def post(self):
         """Create a project from JSON, or from multipart/form-data with its first dataset in 'data_file'."""
         owner_id = current_user_id()
