@@ -19,14 +19,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from services.projects.api.errors import ERROR_STATUSES
-from services.projects.parquet_ingest import (
+from services.projects.parquet_ingest import receive_upload, sanitize_filename
+from services.projects.parquet_profile import (
     DISTINCT_EXACT_LIMIT,
     PROFILE_MEMORY_BYTES,
     DatasetLimits,
     DatasetRejected,
     preview_records,
-    receive_upload,
-    sanitize_filename,
 )
 from shared.errors import status_of
 from tests.helpers.datasets import real_dataset, real_dataset_names
@@ -220,7 +219,8 @@ BOMB_SCRIPT = """
 import json, resource, sys
 from pathlib import Path
 from services.projects.api.errors import ERROR_STATUSES
-from services.projects.parquet_ingest import DatasetLimits, DatasetRejected, receive_upload
+from services.projects.parquet_ingest import receive_upload
+from services.projects.parquet_profile import DatasetLimits, DatasetRejected
 from shared.errors import status_of
 
 path, upload_dir = Path(sys.argv[1]), Path(sys.argv[2])

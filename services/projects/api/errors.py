@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.projects.accounts import AccountLocked, InvalidCredentials, UsernameTaken, UserNotFound
-from services.projects.parquet_ingest import DatasetRejected, UploadTooLarge
+from services.projects.parquet_profile import DatasetRejected, UploadTooLarge
 from shared.domain_errors import DomainError
 
 

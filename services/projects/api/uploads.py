@@ -12,7 +12,8 @@ from flask import Request, current_app, request
 from flask_smorest import abort
 from werkzeug.http import parse_options_header
 
-from services.projects.parquet_ingest import DatasetLimits, IngestedFile, receive_upload, sanitize_filename
+from services.projects.parquet_ingest import IngestedFile, receive_upload, sanitize_filename
+from services.projects.parquet_profile import DatasetLimits
 from shared.media_types import PARQUET
 
 MULTIPART_MEDIA_TYPE = "multipart/form-data"
