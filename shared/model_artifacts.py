@@ -76,6 +76,12 @@ def check_artifact(
         raise ArtifactRejected(f"artifact was made with other library versions: {described}")
 
 
+def load_checked_artifact(artifact: bytes) -> Any:
+    """Unpickle bytes that ``check_artifact`` has accepted (the trainer's worker checks the serving model before it
+    hands it to a training process to compare with)."""
+    return joblib.load(io.BytesIO(artifact))
+
+
 def load_pipeline(
     artifact: bytes,
     signing_key: str,
@@ -85,4 +91,4 @@ def load_pipeline(
 ) -> Any:
     """Unpickle a pipeline that our trainer wrote, after ``check_artifact`` accepts it."""
     check_artifact(artifact, signing_key, expected_hmac, expected_sha256, recorded_versions)
-    return joblib.load(io.BytesIO(artifact))
+    return load_checked_artifact(artifact)

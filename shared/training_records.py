@@ -67,6 +67,8 @@ class TrainingRun(db.Model):
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     leaderboard: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
     model_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Whether the run's model serves and why (champion and challenger on the run's holdout).
+    activation: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class ModelVersion(db.Model):
@@ -92,6 +94,15 @@ class ModelVersion(db.Model):
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
     features: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     feature_importance: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    task: Mapped[str] = mapped_column(String(16), default="regression", server_default="regression")
+    # A forecast model's description (date and series columns, frequency, horizon, last dates, …); NULL otherwise.
+    forecast: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # How much the holdout MAE grows when each column is shuffled, in target units.
+    permutation_importance: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    # Each feature's training distribution and a background sample (drift of actuals, explanations).
+    training_profile: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True, deferred=True)
+    # Holdout pairs or backtest windows, for charts of the model's errors.
+    evaluation: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True, deferred=True)
 
 
 @dataclass(frozen=True)

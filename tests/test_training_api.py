@@ -34,6 +34,7 @@ RUN_FIELDS = {
     "error",
     "leaderboard",
     "model_version",
+    "activation",
 }
 
 
@@ -83,7 +84,9 @@ def test_train_queues_a_run_with_the_defaults(client, trainer_app, make_project)
         "sort": "R2",
         "time_budget_s": trainer_app.config["TRAINING_DEFAULT_TIME_BUDGET_S"],
         "seed": 42,
+        "activate": "if_better",
     }
+    assert run["activation"] is None  # decided when the run's model is saved
     fetched = client.get(response.headers["Location"], headers=headers_for(trainer_app, project.user_id))
     assert fetched.status_code == 200 and fetched.json == run
     with trainer_app.app_context():
@@ -111,6 +114,7 @@ def test_train_takes_every_parameter(client, trainer_app, make_project):
         "sort": "MAE",
         "time_budget_s": 60,
         "seed": 7,
+        "activate": "never",
     }
     response = client.post(
         f"/api/v1/projects/{project.project_id}/train", json=body, headers=headers_for(trainer_app, project.user_id)
@@ -435,9 +439,12 @@ def test_models_are_listed_read_and_activated_by_their_owner_only(client, traine
         "size_bytes",
         "sha256",
         "metrics",
+        "task",
         "features",
         "feature_importance",
+        "permutation_importance",
     }
+    assert listed.json[0]["task"] == "regression" and listed.json[0]["permutation_importance"] is None
     assert client.get(f"{base}/1", headers=headers).json["metrics"] == {"cv": {"R2": 0.9}, "holdout": {"R2": 0.8}}
     stranger = headers_for(trainer_app, make_project(sales_frame()).user_id)
     for url in (f"{base}/1", f"{base}/1/activate"):

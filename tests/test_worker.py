@@ -76,7 +76,8 @@ def test_a_real_training_makes_the_first_active_model(trainer_app, served_projec
     assert model["training_run_id"] == run_id and model["target"] == "sales"
     assert [f["name"] for f in model["features"]] == ["day", "price", "store"]
     assert model["metrics"]["cv"]["R2"] == run["leaderboard"][0]["R2"]
-    assert set(model["metrics"]["holdout"]) == {"MAE", "MSE", "RMSE", "R2", "RMSLE", "MAPE"}
+    assert set(model["metrics"]["holdout"]) == {"MAE", "MSE", "RMSE", "R2", "RMSLE", "MAPE", "WAPE", "bias"}
+    assert run["activation"]["decision"] == "activated" and "no serving model" in run["activation"]["reason"]
     with trainer_app.app_context():
         assert project_training_states([project.project_id])[project.project_id].status == "ready"
     pipeline = stored_pipeline(trainer_app)
@@ -87,6 +88,54 @@ def test_a_real_training_makes_the_first_active_model(trainer_app, served_projec
         headers=internal_token_headers(served_projects_app.config, "projects", project.user_id),
     )
     assert project_view.json["status"] == "ready"
+
+
+@pytest.mark.slow
+def test_a_worse_challenger_stays_inactive_unless_the_request_says_always(trainer_app, make_project):
+    """Champion and challenger: both scored on the new run's holdout with its metric (R2); a mean-only model does not
+    replace a good linear one by default, and serves when the request says activate: always."""
+    project = make_project(sales_frame())
+    worker = TrainingWorker(trainer_app, "test-worker")
+    start_run(trainer_app, project, include=["lr"], folds=2)
+    worker.run_once()
+    worse = start_run(trainer_app, project, include=["dummy"], folds=2)
+    worker.run_once()
+    run = api_get(trainer_app, project, f"training-runs/{worse}").json
+    assert (run["status"], run["model_version"]) == ("succeeded", 2)
+    activation = run["activation"]
+    assert activation["decision"] == "not_activated" and activation["champion_version"] == 1
+    assert "does not beat the serving model (version 1)" in activation["reason"]
+    assert activation["champion_score"] > 0.9 > activation["challenger_score"]
+    assert [(m["version"], m["active"]) for m in api_get(trainer_app, project, "models").json] == [
+        (2, False),
+        (1, True),
+    ]
+
+    promoted = start_run(trainer_app, project, include=["dummy"], folds=2, activate="always")
+    worker.run_once()
+    run = api_get(trainer_app, project, f"training-runs/{promoted}").json
+    assert run["activation"]["decision"] == "activated" and "activate: always" in run["activation"]["reason"]
+    assert [m["active"] for m in api_get(trainer_app, project, "models").json] == [True, False, False]
+
+
+@pytest.mark.slow
+def test_a_model_records_permutation_importance_holdout_pairs_and_its_training_profile(trainer_app, make_project):
+    project = make_project(sales_frame(rows=300))
+    start_run(trainer_app, project, include=["lr"], folds=2)
+    TrainingWorker(trainer_app, "test-worker").run_once()
+    model = api_get(trainer_app, project, "models/1").json
+    assert model["task"] == "regression"
+    importance = {entry["feature"]: entry["importance"] for entry in model["permutation_importance"]}
+    # sales = 50 − 3·price + …, price uniform on [1, 10]: shuffling it grows the MAE by about 3 · E|Δprice| = 9.
+    assert max(importance, key=importance.get) == "price" and importance["price"] == pytest.approx(9, rel=0.25)
+    assert {"WAPE", "bias"} <= set(model["metrics"]["holdout"])
+    holdout = api_get(trainer_app, project, "models/1/holdout").json
+    assert holdout["target"] == "sales" and 50 <= len(holdout["rows"]) <= 500
+    pairs = np.array([[row["actual"], row["predicted"]] for row in holdout["rows"]])
+    assert np.corrcoef(pairs.T)[0, 1] > 0.95
+    with trainer_app.app_context():
+        profile = db.session.query(ModelVersion).one().training_profile
+    assert set(profile["features"]) == {"price", "store"} and len(profile["background"]) == 100
 
 
 @pytest.mark.slow

@@ -15,16 +15,28 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from services.trainer.model_evaluation import (
+    Activation,
+    decide_activation,
+    holdout_sample,
+    permutation_importance,
+    regression_scores,
+    training_profile,
+)
 from services.trainer.training_jobs import (
     STAGE_COMPARING,
     STAGE_FINALIZING,
     STAGE_PREPARING,
+    TASK_REGRESSION,
     ReportProgress,
     TrainingError,
     TrainingJob,
     TrainingResult,
 )
 from shared.feature_schema import MAX_CATEGORIES_RECORDED
+from shared.model_artifacts import load_checked_artifact
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -225,6 +237,16 @@ def fit_best_model(job: TrainingJob, data: pd.DataFrame, report: ReportProgress)
     report(STAGE_FINALIZING, 0.85)
     experiment.predict_model(best_model, verbose=False)
     holdout = _metrics_from(experiment.pull().iloc[0])
+    holdout_rows, actual = experiment.X_test, experiment.y_test.to_numpy(dtype="float64")
+
+    def predict_with_training_split_model(rows: pd.DataFrame) -> np.ndarray:
+        return np.asarray(best_model.predict(experiment.pipeline.transform(rows)), dtype="float64")
+
+    predicted = predict_with_training_split_model(holdout_rows)
+    scores = regression_scores(actual, predicted)
+    holdout |= {"WAPE": scores["WAPE"], "bias": scores["bias"]}
+    activation = _activation(job, holdout_rows, actual, scores)
+    by_permutation = permutation_importance(predict_with_training_split_model, holdout_rows, actual, job.seed)
     pipeline = experiment.finalize_model(best_model)
     return pipeline, TrainingResult(
         artifact=dump_pipeline(pipeline),
@@ -233,7 +255,33 @@ def fit_best_model(job: TrainingJob, data: pd.DataFrame, report: ReportProgress)
         metrics={"cv": {m: best_row[m] for m in METRICS}, "holdout": holdout},
         features=describe_features(data, job.target, job.categorical_features),
         feature_importance=feature_importance(pipeline, [f for f in data.columns if f != job.target]),
+        activation=activation.as_record(),
+        permutation_importance=by_permutation,
+        training_profile=training_profile(data, job.target, job.seed),
+        evaluation=holdout_sample(actual, predicted, job.seed),
     )
+
+
+def _activation(job: TrainingJob, rows: pd.DataFrame, actual: np.ndarray, scores: dict[str, Any]) -> Activation:
+    """Whether the new model serves: it is scored against the champion on this run's holdout, with the run's metric
+    (``sort``, R2 by default)."""
+    champion = job.champion
+    if champion is None:
+        return decide_activation(job.activate, job.sort, scores[job.sort], None, None)
+    problem = champion.problem
+    champion_score = None
+    if problem is None and champion.task != TASK_REGRESSION:
+        problem = f"it is a {champion.task} model"
+    if problem is None:
+        champion_pipeline = load_checked_artifact(champion.artifact)
+        columns = list(champion_pipeline.feature_names_in_[:-1])
+        missing = [column for column in columns if column not in rows.columns]
+        if missing:
+            problem = f"the dataset has no column {', '.join(f'`{name}`' for name in missing[:5])}"
+        else:
+            predicted = np.asarray(champion_pipeline.predict(rows[columns]), dtype="float64")
+            champion_score = regression_scores(actual, predicted)[job.sort]
+    return decide_activation(job.activate, job.sort, scores[job.sort], champion.version, champion_score, problem)
 
 
 def _candidates(experiment: Any, job: TrainingJob) -> list[str]:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import undefer
 
 from services.trainer.training_jobs import TrainingResult
 from shared.db import db
+from shared.domain_errors import DomainError
 from shared.model_artifacts import artifact_hmac, library_versions, sha256_hex
 from shared.training_records import ModelVersion
 
@@ -69,6 +72,22 @@ def activate_model(model: ModelVersion) -> ModelVersion:
     return model
 
 
+class NoHoldoutPairs(DomainError):
+    """The version kept no holdout pairs: a forecast model (its errors are its backtest), or an older version."""
+
+    message = (
+        "This model version has no holdout pairs: a forecast model has its backtest instead, and versions "
+        "trained before holdout pairs were kept have none (retrain to get them)."
+    )
+
+
+def holdout_pairs(model: ModelVersion) -> dict[str, Any]:
+    evaluation = model.evaluation or {}
+    if evaluation.get("kind") != "holdout":
+        raise NoHoldoutPairs()
+    return {"target": model.target, "rows": evaluation["rows"]}
+
+
 def next_version(project_id: int) -> int:
     """The number the project's next model version gets (call after ``lock_project_models``)."""
     latest = db.session.scalar(select(func.max(ModelVersion.version)).where(ModelVersion.project_id == project_id))
@@ -103,5 +122,20 @@ def add_version(new: NewVersion, signing_key: str, active: bool) -> None:
             metrics=result.metrics,
             features=result.features,
             feature_importance=result.feature_importance,
+            task=result.task,
+            forecast=result.forecast,
+            permutation_importance=result.permutation_importance,
+            training_profile=result.training_profile,
+            evaluation=result.evaluation,
         )
+    )
+
+
+def serving_version(owner_id: int, project_id: int) -> ModelVersion | None:
+    """The version that serves the project now, its artifact included (the challenger of a new run is compared
+    with it)."""
+    return db.session.scalar(
+        select(ModelVersion)
+        .options(undefer(ModelVersion.artifact))
+        .where(ModelVersion.project_id == project_id, ModelVersion.owner_id == owner_id, ModelVersion.active.is_(True))
     )

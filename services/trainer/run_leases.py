@@ -171,7 +171,8 @@ def requeue_run(fence: RunFence) -> bool:
 
 
 def record_success(fence: RunFence, result: TrainingResult, target: str) -> int | None:
-    """In one transaction: a new active model version and the run succeeded. The version, or None if fenced out."""
+    """In one transaction: a new model version (serving, if the run's activation says so) and the run succeeded.
+    The version, or None if fenced out."""
     for _ in range(SAVE_TRIES):
         project_id, owner_id = db.session.execute(
             select(TrainingRun.project_id, TrainingRun.owner_id).where(TrainingRun.id == fence.run_id)
@@ -191,13 +192,14 @@ def record_success(fence: RunFence, result: TrainingResult, target: str) -> int 
             "error": None,
             "leaderboard": result.leaderboard,
             "model_version": version,
+            "activation": result.activation,
         }
         if not _fenced_update(fence, succeeded, "its model", commit=False):
             return None
         add_version(
             NewVersion(project_id, owner_id, version, fence.run_id, target, result),
             current_app.config["MODEL_SIGNING_KEY"],
-            active=True,
+            active=result.activates,
         )
         try:
             db.session.commit()

@@ -162,6 +162,7 @@ def queue_run(
         "sort": request["sort"],
         "time_budget_s": request.get("time_budget_s", config["TRAINING_DEFAULT_TIME_BUDGET_S"]),
         "seed": request["seed"],
+        "activate": request["activate"],
         "object_key": training_input.object_key,
     }
     return create_run(

@@ -8,6 +8,7 @@ from flask import current_app
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from services.trainer.automl import REGRESSION_MODEL_IDS, SORT_METRICS
+from services.trainer.model_evaluation import ACTIVATE_IF_BETTER, ACTIVATED, ACTIVATION_MODES, NOT_ACTIVATED
 from services.trainer.training_input import ID_LIKE_MAX_ROWS_PER_VALUE, ID_LIKE_MIN_DISTINCT
 from shared.schemas import UtcDateTime
 
@@ -49,6 +50,14 @@ class TrainRequestSchema(Schema):
     sort = fields.String(load_default="R2", validate=validate.OneOf(SORT_METRICS))
     time_budget_s = fields.Integer(metadata={"description": "seconds; default and maximum are set by the operator"})
     seed = fields.Integer(load_default=42, validate=validate.Range(min=0, max=2**31 - 1))
+    activate = fields.String(
+        load_default=ACTIVATE_IF_BETTER,
+        validate=validate.OneOf(ACTIVATION_MODES),
+        metadata={
+            "description": "if_better (default): the new model serves only if it beats the serving one on the new "
+            "run's holdout (same metric: `sort`); always; never. The run's `activation` says what was decided."
+        },
+    )
 
     @validates("time_budget_s")
     def _budget_within_limits(self, value: int, **_kwargs: Any) -> None:
@@ -79,6 +88,15 @@ class RunErrorSchema(Schema):
     message = fields.String()
 
 
+class ActivationSchema(Schema):
+    decision = fields.String(metadata={"enum": [ACTIVATED, NOT_ACTIVATED]})
+    reason = fields.String()
+    metric = fields.String()
+    challenger_score = fields.Float(allow_none=True)
+    champion_score = fields.Float(allow_none=True)
+    champion_version = fields.Integer(allow_none=True)
+
+
 class TrainingRunSchema(Schema):
     id = fields.Integer()
     project_id = fields.Integer()
@@ -93,6 +111,9 @@ class TrainingRunSchema(Schema):
     error = fields.Nested(RunErrorSchema, allow_none=True)
     leaderboard = fields.List(fields.Nested(LeaderboardEntrySchema), allow_none=True)
     model_version = fields.Integer(allow_none=True)
+    activation = fields.Nested(
+        ActivationSchema, allow_none=True, metadata={"description": "whether the run's model serves, and why"}
+    )
 
     def public_params(self, run: Any) -> dict[str, Any]:
         """The run's parameters as the user gave them or got by default (not where the server stores the data)."""
@@ -128,5 +149,27 @@ class ModelVersionSchema(Schema):
     size_bytes = fields.Integer()
     sha256 = fields.String()
     metrics = fields.Nested(ModelMetricsSchema)
+    task = fields.String(metadata={"enum": ["regression", "forecast"]})
     features = fields.List(fields.Nested(FeatureSchema))
-    feature_importance = fields.List(fields.Nested(FeatureImportanceSchema))
+    feature_importance = fields.List(
+        fields.Nested(FeatureImportanceSchema),
+        metadata={"description": "the estimator's own importances (or absolute coefficients), per input column"},
+    )
+    permutation_importance = fields.List(
+        fields.Nested(FeatureImportanceSchema),
+        allow_none=True,
+        metadata={
+            "description": "how much the holdout MAE grows, in target units, when the column is shuffled: "
+            "comparable across models (null for versions trained before it was measured)"
+        },
+    )
+
+
+class HoldoutPairSchema(Schema):
+    actual = fields.Float()
+    predicted = fields.Float()
+
+
+class HoldoutSchema(Schema):
+    target = fields.String()
+    rows = fields.List(fields.Nested(HoldoutPairSchema), metadata={"description": "up to 500 holdout rows"})

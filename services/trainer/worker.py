@@ -25,10 +25,19 @@ from typing import Any
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
-from services.trainer import create_app, run_leases
-from services.trainer.training_jobs import Failure, Progress, TrainingJob, TrainingResult
+from services.trainer import create_app, model_registry, run_leases
+from services.trainer.model_evaluation import ACTIVATE_IF_BETTER
+from services.trainer.training_jobs import (
+    TASK_REGRESSION,
+    Champion,
+    Failure,
+    Progress,
+    TrainingJob,
+    TrainingResult,
+)
 from services.trainer.training_process import TrainingProcess, thread_environment
 from shared.db import db
+from shared.model_artifacts import ArtifactRejected, check_artifact
 from shared.training_records import RUN_CANCELLED, RUN_FAILED
 
 log = logging.getLogger("salesml.trainer.worker")
@@ -115,6 +124,9 @@ class TrainingWorker:
     def _job(self, claimed: run_leases.ClaimedRun) -> TrainingJob:
         params = claimed.params
         return TrainingJob(
+            task=params.get("task", TASK_REGRESSION),
+            activate=params.get("activate", ACTIVATE_IF_BETTER),
+            champion=self._champion(claimed),
             run_id=claimed.fence.run_id,
             object_key=params["object_key"],
             target=params["target"],
@@ -133,6 +145,24 @@ class TrainingWorker:
             min_rows=self.config["TRAINING_MIN_ROWS"],
             dask_scheduler_address=self.config["DASK_SCHEDULER_ADDRESS"],
         )
+
+    def _champion(self, claimed: run_leases.ClaimedRun) -> Champion | None:
+        """The model serving the project now, its artifact checked as the predictor checks it before unpickling."""
+        serving = model_registry.serving_version(claimed.owner_id, claimed.project_id)
+        if serving is None:
+            return None
+        try:
+            check_artifact(
+                serving.artifact,
+                self.config["MODEL_SIGNING_KEY"],
+                serving.artifact_hmac,
+                serving.sha256,
+                serving.library_versions or {},
+            )
+        except ArtifactRejected as rejected:
+            log.warning("run %s: the serving model cannot be compared: %s", claimed.fence.run_id, rejected)
+            return Champion(serving.version, serving.task, None, "its artifact failed its integrity check")
+        return Champion(serving.version, serving.task, serving.artifact)
 
     def _supervise(
         self, fence: run_leases.RunFence, process: TrainingProcess, budget_s: int, deadline: float, target: str

@@ -57,6 +57,7 @@ EXAMPLE_REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/api/v1/projects/{project_id}/models"): {},
     ("GET", "/api/v1/projects/{project_id}/models/{version}"): {},
     ("POST", "/api/v1/projects/{project_id}/models/{version}/activate"): {},
+    ("GET", "/api/v1/projects/{project_id}/models/{version}/holdout"): {},
     ("POST", "/api/v1/projects/{project_id}/predict"): {"json": FEATURE_ROW},
 }
 

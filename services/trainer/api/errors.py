@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.trainer.model_registry import NoHoldoutPairs
 from services.trainer.run_queue import IdempotencyKeyReused, RunAlreadyFinished, TooManyActiveRuns, UntrainableRequest
 from shared.domain_errors import DomainError
 
@@ -10,4 +11,5 @@ ERROR_STATUSES: dict[type[DomainError], int] = {
     RunAlreadyFinished: 409,
     UntrainableRequest: 422,
     TooManyActiveRuns: 429,
+    NoHoldoutPairs: 409,
 }

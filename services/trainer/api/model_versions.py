@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 
 from services.trainer import model_registry
-from services.trainer.schemas import ModelVersionSchema
+from services.trainer.schemas import HoldoutSchema, ModelVersionSchema
 from shared.api import Blueprint
 from shared.domain_errors import ModelVersionNotFound
 from shared.internal_auth import current_user_id
@@ -45,6 +47,16 @@ class ActivateModel(MethodView):
     def post(self, project_id: int, version: int) -> ModelVersion:
         """Make this version the one that serves predictions (promote or roll back)."""
         return model_registry.activate_model(_find_model_or_404(project_id, version))
+
+
+@blp.route("/<int:project_id>/models/<int:version>/holdout")
+class ModelHoldout(MethodView):
+    @blp.response(200, HoldoutSchema)
+    @blp.alt_response(404, description="No such model version in this project")
+    @blp.alt_response(409, description="A forecast model, or a version trained before holdout pairs were kept")
+    def get(self, project_id: int, version: int) -> dict[str, Any]:
+        """Actual and predicted values of the model on its run's holdout rows (for an actual-vs-predicted chart)."""
+        return model_registry.holdout_pairs(_find_model_or_404(project_id, version))
 
 
 def _find_model_or_404(project_id: int, version: int) -> ModelVersion:
