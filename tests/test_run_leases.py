@@ -15,6 +15,7 @@ from sqlalchemy import update
 
 from services.trainer import create_app
 from services.trainer import run_leases as leases
+from services.trainer.queue_signal import QueueSignal, announce_queued_run
 from services.trainer.training_jobs import TrainingResult
 from shared.clock import as_utc, utcnow
 from shared.db import db
@@ -173,3 +174,25 @@ def test_success_saves_the_model_and_a_stopping_worker_gives_its_run_back(traine
         assert (model.version, model.active, model.training_run_id) == (1, True, done)
     succeeded = run_row(trainer, done)
     assert (succeeded.status, succeeded.progress, succeeded.model_version) == ("succeeded", 1.0, 1)
+
+
+def test_a_queued_run_wakes_an_idle_worker_at_once_on_postgresql(trainer):
+    """The listening worker hears of a committed run instead of waiting out its poll; SQLite only polls."""
+    signal = QueueSignal(trainer.config["DATABASE_URL"], threading.Event())
+    heard: list[bool] = []
+    try:
+        if not signal.listens:
+            assert signal.wait(0.05) is False
+            return
+        assert signal.wait(0.05) is False  # nothing queued yet (and the LISTEN is in place from here on)
+        waiting = threading.Thread(target=lambda: heard.append(signal.wait(60)))
+        waiting.start()
+        with trainer.app_context():
+            run = TrainingRun(project_id=1, owner_id=1, dataset_id="d", status="queued", params={})
+            db.session.add(run)
+            announce_queued_run()
+            db.session.commit()
+        waiting.join(60)
+        assert heard == [True], "the worker waited out its 60 s poll instead of being woken"
+    finally:
+        signal.close()

@@ -7,6 +7,7 @@ as real ``python -m services.trainer.worker`` processes that the tests kill.
 from __future__ import annotations
 
 import signal
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,10 +15,11 @@ import numpy as np
 import pandas as pd
 import psutil
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from services.predictor.input_contract import InputContract
 from services.trainer import run_leases
+from services.trainer.queue_signal import CHANNEL
 from services.trainer.training_jobs import TrainingResult
 from services.trainer.worker import TrainingWorker
 from shared.clock import utcnow
@@ -266,6 +268,36 @@ def test_a_busy_worker_rescues_a_run_whose_worker_died(trainer_config, make_trai
         worker.wait(60)
     assert (rescued.attempt, rescued.worker_id, rescued.lease_expires_at) == (1, None, None)
     assert (busy.status, busy.worker_id) == ("running", "busy")
+
+
+def listening_workers(app) -> int:
+    """Database sessions listening for queued runs (PostgreSQL)."""
+    with app.app_context():
+        return db.session.scalar(
+            text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query = :listen"),
+            {"listen": f"LISTEN {CHANNEL}"},
+        )
+
+
+@pytest.mark.slow
+def test_an_idle_worker_wakes_when_a_run_is_queued_not_when_its_poll_comes_round(
+    trainer_config, make_trainer_app, make_project, tmp_path
+):
+    app = make_trainer_app()
+    project = make_project(sales_frame())
+    worker = start_worker_process({**trainer_config, "WORKER_POLL_SECONDS": 600}, tmp_path / "idle.log", "idle")
+    try:
+        deadline = time.monotonic() + 60
+        while not listening_workers(app):
+            assert time.monotonic() < deadline and worker.poll() is None, "the worker never listened for runs"
+            time.sleep(0.2)
+        time.sleep(2)  # it has found the queue empty and waits on its 600 s poll
+        run_id = start_run(app, project, include=["lr"], folds=2)
+        claimed = wait_for_run(app, run_id, lambda r: r.status != "queued", timeout=120)
+        assert claimed.worker_id == "idle"
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(60)
 
 
 def test_a_run_whose_workers_keep_vanishing_fails_after_the_last_attempt(make_trainer_app, make_project):

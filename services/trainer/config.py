@@ -54,7 +54,13 @@ SETTINGS: tuple[Setting, ...] = (
         str(VAR_DIR / "training"),
         description="Parent of each training's temporary working directory (PyCaret's files and logs).",
     ),
-    Setting("WORKER_POLL_SECONDS", 0.5, float, description="How often an idle worker looks for queued runs."),
+    Setting(
+        "WORKER_POLL_SECONDS",
+        0.5,
+        float,
+        description="How often an idle worker looks for queued runs when nothing wakes it (on PostgreSQL a new or "
+        "re-queued run wakes idle workers at once through LISTEN/NOTIFY).",
+    ),
     Setting("WORKER_ID", "", description="The worker's name in runs; empty: host name and process id."),
     Setting(
         "DASK_SCHEDULER_ADDRESS",

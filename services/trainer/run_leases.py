@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from services.trainer.model_registry import NewVersion, add_version, lock_project_models, next_version
+from services.trainer.queue_signal import announce_queued_run
 from services.trainer.training_jobs import TrainingResult
 from shared.clock import utcnow
 from shared.db import db
@@ -167,7 +168,11 @@ def finish_run(fence: RunFence, status: str, error_message: str | None = None) -
 def requeue_run(fence: RunFence) -> bool:
     """Give the run back to the queue (its worker is stopping); False when the fence no longer holds."""
     values = {"status": RUN_QUEUED, "stage": "queued", "progress": 0.0, "worker_id": None, "lease_expires_at": None}
-    return _fenced_update(fence, values, "re-queueing it")
+    if not _fenced_update(fence, values, "re-queueing it", commit=False):
+        return False
+    announce_queued_run()
+    db.session.commit()
+    return True
 
 
 def record_success(fence: RunFence, result: TrainingResult, target: str) -> int | None:
@@ -245,6 +250,8 @@ def sweep_expired_leases(max_attempts: int) -> int:
         ).rowcount
         if updated == 1:
             swept += 1
+            if values["status"] == RUN_QUEUED:
+                announce_queued_run()
             log.warning(
                 "run %s attempt %s lost its worker: %s", run_id, attempt, values["status"], extra={"run_id": run_id}
             )

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from services.trainer.queue_signal import announce_queued_run
 from services.trainer.training_input import (
     categorical_features,
     fetch_training_input,
@@ -207,6 +208,7 @@ def create_run(
         cancel_requested=False,
     )
     db.session.add(run)
+    announce_queued_run()
     try:
         db.session.commit()
     except IntegrityError:

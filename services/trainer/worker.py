@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from services.trainer import create_app, model_registry, run_leases
 from services.trainer.model_evaluation import ACTIVATE_IF_BETTER
+from services.trainer.queue_signal import QueueSignal
 from services.trainer.training_jobs import (
     TASK_REGRESSION,
     Champion,
@@ -53,12 +54,14 @@ class TrainingWorker:
         self.worker_id = worker_id or app.config["WORKER_ID"] or f"{socket.gethostname()}-{os.getpid()}"
         self.stop_requested = threading.Event()
         self.spare_process: TrainingProcess | None = None
+        self.queue_signal = QueueSignal(app.config["DATABASE_URL"], self.stop_requested)
 
     def request_stop(self, *_signal_args: Any) -> None:
         self.stop_requested.set()
 
     def run_forever(self) -> None:
         log.info("worker %s started", self.worker_id)
+        self.queue_signal.listen()  # before the first look at the queue, so no run announced after it is missed
         while not self.stop_requested.is_set():
             try:
                 worked = self.run_once()
@@ -66,7 +69,8 @@ class TrainingWorker:
                 log.exception("worker loop failed; retrying shortly")
                 worked = False
             if not worked:
-                self.stop_requested.wait(self.config["WORKER_POLL_SECONDS"])
+                self.queue_signal.wait(self.config["WORKER_POLL_SECONDS"])
+        self.queue_signal.close()
         self.discard_spare_process()
         log.info("worker %s stopped", self.worker_id)
 
