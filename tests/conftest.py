@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from harness.databases import LOCAL_POSTGRES_SERVER, throwaway_database
+from harness.seaweedfs import SeaweedFS
 from shared.config import normalize_database_url
 from shared.internal_auth import INTERNAL_TOKEN_HEADER, issue_internal_token
 from shared.migrate import upgrade
@@ -77,27 +78,19 @@ def internal_token_headers(config: dict[str, Any], audience: str, user_id: int |
 
 
 @pytest.fixture(scope="session")
-def s3_server() -> Iterator[dict[str, Any]]:
-    """A real HTTP S3 endpoint (moto's server) on 127.0.0.1, for the s3:// object store."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A real S3 server (SeaweedFS) on 127.0.0.1, for the s3:// object store: its S3_* settings."""
+    server = SeaweedFS(tmp_path_factory.mktemp("seaweedfs"), "salesml-test", "salesml-test-secret")
     server.start()
-    host, port = server.get_host_and_port()
-    yield {
-        "S3_ENDPOINT": f"{host}:{port}",
-        "S3_ACCESS_KEY": "salesml-test",
-        "S3_SECRET_KEY": "salesml-test-secret",
-        "S3_SECURE": False,
-        "S3_REGION": "us-east-1",
-    }
+    yield server.settings
     server.stop()
 
 
 @pytest.fixture
-def s3_bucket_config(s3_server: dict[str, Any]) -> dict[str, Any]:
-    """Config overrides that point the object store at a fresh, empty bucket on the S3 endpoint."""
+def s3_bucket_config(s3_server: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Config overrides that point the object store at a fresh, empty bucket on the S3 endpoint (removed after)."""
     from minio import Minio
+    from minio.deleteobjects import DeleteObject
 
     bucket = f"salesml-test-{uuid.uuid4().hex[:12]}"
     client = Minio(
@@ -108,4 +101,8 @@ def s3_bucket_config(s3_server: dict[str, Any]) -> dict[str, Any]:
         region=s3_server["S3_REGION"],
     )
     client.make_bucket(bucket)
-    return {**s3_server, "OBJECT_STORE_URL": f"s3://{bucket}"}
+    yield {**s3_server, "OBJECT_STORE_URL": f"s3://{bucket}"}
+    stored = [DeleteObject(item.object_name) for item in client.list_objects(bucket, recursive=True)]
+    for failure in client.remove_objects(bucket, stored):
+        raise AssertionError(f"could not remove {failure.name} from the test bucket: {failure.message}")
+    client.remove_bucket(bucket)

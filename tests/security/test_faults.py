@@ -23,10 +23,10 @@ from typing import Any
 
 import pytest
 import requests
-from minio import Minio
 from sqlalchemy import create_engine, text
 
 from harness.processes import SERVICES, Platform, free_port
+from harness.seaweedfs import SeaweedFS
 from shared.config import normalize_database_url
 from shared.internal_auth import INTERNAL_TOKEN_HEADER, issue_internal_token
 from shared.migrate import upgrade
@@ -110,44 +110,10 @@ def throwaway_postgres() -> Iterator[ThrowawayPostgres]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-class OwnS3:
-    """A moto S3 endpoint on a fixed port that can be stopped and started again (its buckets live in-process)."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.server = None
-        self.settings = {
-            "S3_ENDPOINT": f"127.0.0.1:{self.port}",
-            "S3_ACCESS_KEY": "salesml-faults",
-            "S3_SECRET_KEY": "salesml-faults-secret",
-            "S3_SECURE": False,
-            "S3_REGION": "us-east-1",
-        }
-
-    def start(self) -> None:
-        from moto.server import ThreadedMotoServer
-
-        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-        self.server.start()
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
-
-    def client(self) -> Minio:
-        return Minio(
-            self.settings["S3_ENDPOINT"],
-            access_key=self.settings["S3_ACCESS_KEY"],
-            secret_key=self.settings["S3_SECRET_KEY"],
-            secure=False,
-            region="us-east-1",
-        )
-
-
 @pytest.fixture(scope="module")
-def own_s3() -> Iterator[OwnS3]:
-    s3 = OwnS3()
+def own_s3(tmp_path_factory) -> Iterator[SeaweedFS]:
+    """A real S3 server of this module's own (SeaweedFS), stopped and started again by the tests."""
+    s3 = SeaweedFS(tmp_path_factory.mktemp("own-s3"), "salesml-faults", "salesml-faults-secret")
     s3.start()
     yield s3
     s3.stop()
@@ -157,7 +123,7 @@ def own_s3() -> Iterator[OwnS3]:
 def fault_platform(throwaway_postgres, own_s3, tmp_path_factory) -> Iterator[Platform]:
     """Gateway and services (no worker) on the throwaway cluster and the stoppable S3 endpoint."""
     bucket = f"salesml-faults-{uuid.uuid4().hex[:12]}"
-    own_s3.client().make_bucket(bucket)
+    own_s3.make_bucket(bucket)
     running = make_platform(
         throwaway_postgres.url("salesml"),
         own_s3.settings,
