@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import uuid
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +21,7 @@ from shared.storage import ObjectStoreUnavailable
 from shared.storage.filesystem import FileSystemObjectStore
 from shared.training_records import TrainingRun
 from tests.conftest import internal_token_headers
+from tests.helpers.data import parquet_bytes, sales_frame
 from tests.helpers.datasets import datasets_dir, real_dataset, real_dataset_names
 from tests.helpers.servers import served
 from tests.projects_support import UserClient, create_user, projects_app
@@ -511,3 +513,20 @@ def test_deleting_a_project_removes_its_dataset_objects(app_config, tmp_path, st
     assert alice.delete(f"/api/v1/projects/{doomed['id']}").status_code == 204
     assert {SERVER_KEY.match(key).group(1) for key in stored_keys(app)} == {str(kept["id"])}
     assert {row.project_id for row in dataset_rows(app)} == {kept["id"]}
+
+
+def test_download_gives_back_the_stored_file_byte_for_byte_to_its_owner_only(alice, bob, project):
+    body = parquet_bytes(sales_frame(rows=500, seed=11))
+    dataset = upload_raw(alice, project["id"], body, filename="ventas de março.parquet").json
+    path = f"/api/v1/projects/{project['id']}/datasets/{dataset['id']}/download"
+    answer = alice.get(path)
+    assert answer.status_code == 200
+    assert answer.data == body and answer.headers["Content-Length"] == str(len(body))
+    assert answer.mimetype == PARQUET
+    disposition = answer.headers["Content-Disposition"]
+    assert (
+        'filename="ventas de mar_o.parquet"' in disposition
+        and "filename*=UTF-8''ventas%20de%20mar%C3%A7o" in disposition
+    )
+    assert bob.get(path).status_code == 404
+    assert alice.get(path.replace(dataset["id"], str(uuid.uuid4()))).status_code == 404

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import uuid
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
@@ -126,6 +127,16 @@ def read_preview(dataset: Dataset, object_store: ObjectStore, limit: int) -> dic
     except (ObjectStoreUnavailable, OSError) as exc:
         raise ObjectStoreUnavailable(str(exc)) from exc
     return {"columns": preview["columns"], "records": preview["records"][:limit]}
+
+
+def stream_file(dataset: Dataset, object_store: ObjectStore, chunk_bytes: int = 1024 * 1024) -> Iterator[bytes]:
+    """The dataset's stored file, a chunk at a time (the object stays open until the last chunk is read)."""
+    try:
+        with object_store.open(dataset.object_key) as stream:
+            while chunk := stream.read(chunk_bytes):
+                yield chunk
+    except (ObjectStoreUnavailable, OSError) as exc:
+        raise ObjectStoreUnavailable(str(exc)) from exc
 
 
 def delete_object(object_store: ObjectStore, key: str) -> None:

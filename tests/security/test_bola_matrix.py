@@ -50,6 +50,7 @@ EXAMPLE_REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/api/v1/projects/{project_id}/datasets/{dataset_id}"): {},
     ("DELETE", "/api/v1/projects/{project_id}/datasets/{dataset_id}"): {},
     ("GET", "/api/v1/projects/{project_id}/datasets/{dataset_id}/preview"): {"params": {"limit": 5}},
+    ("GET", "/api/v1/projects/{project_id}/datasets/{dataset_id}/download"): {},
     ("POST", "/api/v1/projects/{project_id}/train"): {"json": TINY_TRAINING},
     ("GET", "/api/v1/projects/{project_id}/training-runs"): {},
     ("GET", "/api/v1/projects/{project_id}/training-runs/{run_id}"): {},
