@@ -17,7 +17,6 @@ from services.predictor.model_cache import (
     ModelVersionNotFound,
     NoServingModel,
     PredictionFailed,
-    find_serving_version,
 )
 from services.predictor.schemas import (
     PARQUET_MEDIA_TYPE,
@@ -40,6 +39,7 @@ blp = Blueprint("predict", __name__, url_prefix="/api/v1/projects", description=
 
 JSON_MEDIA_TYPE = "application/json"
 MODEL_CACHE_EXTENSION = "predictor.models"
+SERVING_VERSIONS_EXTENSION = "predictor.serving_versions"
 WARNINGS_HEADER = "X-Prediction-Warnings"
 MODEL_VERSION_HEADER = "X-Model-Version"
 INVALID_INPUT = "The input does not fit the model; see 'errors' for each column."
@@ -82,7 +82,7 @@ class Predict(MethodView):
 def serving_model(project_id: int, version: int | None) -> LoadedModel:
     """The caller's model for the project: 409 when none serves, 404 for a missing pinned version."""
     try:
-        serving = find_serving_version(project_id, current_user_id(), version)
+        serving = current_app.extensions[SERVING_VERSIONS_EXTENSION].find(project_id, current_user_id(), version)
         return current_app.extensions[MODEL_CACHE_EXTENSION].get(serving)
     except NoServingModel:
         abort(

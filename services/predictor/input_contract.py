@@ -12,6 +12,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -89,8 +90,12 @@ def _finite_or_none(value: Any) -> float | None:
 
 @dataclass
 class PreparedInput:
-    frame: pd.DataFrame
+    columns: dict[str, Any]  # feature name → values, in the training order (a compiled scorer reads these)
     warnings: list[str] = field(default_factory=list)
+
+    @cached_property
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.columns, columns=list(self.columns))
 
 
 class _Problems:
@@ -190,7 +195,7 @@ class InputContract:
             if feature.name not in problems:
                 columns[feature.name] = _column_of(feature, values, warnings)
         problems.raise_if_any()
-        return PreparedInput(pd.DataFrame(columns, columns=self.names), warnings)
+        return PreparedInput(columns, warnings)
 
     def prepare_table(self, table: pa.Table, row_offset: int = 0) -> PreparedInput:
         """A DataFrame of the feature columns of a (slice of a) flat arrow table; call ``column_warnings`` first."""
@@ -208,7 +213,7 @@ class InputContract:
             else:
                 columns[feature.name] = self._coerce(feature, values, is_null, problems, warnings)
         problems.raise_if_any()
-        return PreparedInput(pd.DataFrame(columns, columns=self.names), warnings)
+        return PreparedInput(columns, warnings)
 
     def _coerce(
         self,
@@ -441,7 +446,9 @@ def _column_of(feature: Feature, values: list[Any], warnings: list[str]) -> Any:
         return pd.Series(values, dtype="datetime64[ns]")
     if feature.categories is not None:
         _warn_unseen(feature, [v for v in dict.fromkeys(values) if v not in feature.categories], warnings)
-    return pd.Series(values, dtype="category" if feature.dtype == "category" else object)
+    if feature.dtype == "category":
+        return pd.Series(values, dtype="category")
+    return np.array(values, dtype=object)
 
 
 def _warn_out_of_range(feature: Feature, numbers: np.ndarray, warnings: list[str]) -> None:
