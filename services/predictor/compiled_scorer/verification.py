@@ -67,4 +67,6 @@ def differs(got: np.ndarray, expected: np.ndarray) -> np.ndarray:
 
 
 def _shown(record: dict[str, Any]) -> str:
-    return reprlib.Repr(maxdict=8, maxstring=40).repr(record)
+    shown = reprlib.Repr()
+    shown.maxdict, shown.maxstring = 12, 40
+    return shown.repr(record)
