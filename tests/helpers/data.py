@@ -28,8 +28,9 @@ def parquet_bytes(frame: pd.DataFrame) -> bytes:
 
 
 def shop_sales_frame(rows: int = 240, seed: int = 0) -> pd.DataFrame:
-    """Daily sales with every kind of column the trainer meets; ``code``, ``promo`` and ``region`` are numbers meant
-    to be trained as categories (60, 2 and 5 values: target-encoded, ordinal, one-hot).
+    """Daily sales (ten years of days, then the same days again) with every kind of column the trainer meets;
+    ``code``, ``promo`` and ``region`` are numbers meant to be trained as categories (60, 2 and 5 values:
+    target-encoded, ordinal, one-hot).
 
     ``price[eur]`` makes PyCaret clean the column names; ``store`` is one-hot encoded, ``channel`` (two values)
     ordinal-encoded, ``sku`` (40 values) target-encoded, ``holiday`` a flag.
@@ -58,7 +59,7 @@ def shop_sales_frame(rows: int = 240, seed: int = 0) -> pd.DataFrame:
     )
     return pd.DataFrame(
         {
-            "day": pd.date_range("2023-01-01", periods=rows, freq="D"),
+            "day": pd.Timestamp("2023-01-01") + pd.to_timedelta(np.arange(rows) % 3650, unit="D"),  # ten years
             "price[eur]": price,
             "units": units,
             "store": store,
