@@ -39,6 +39,7 @@ MODELS = ("lr", "ridge", "lightgbm", "dt", "gbr", "et", "rf")
 TRAINING_ROWS = 600
 BULK_ROWS = 100_000
 COMPARED_ROWS = 40
+THREADS = (1, 8, 32)
 
 
 def main() -> None:
@@ -130,10 +131,10 @@ def _batching_figures(pipeline: Any, contract: InputContract, records: list[dict
         "pipeline, batcher": batched_with(pipeline_batcher),
     }
     print("one-row predictions per second (input contract included), by threads")
-    print(f"{'':<20} " + " ".join(f"{threads:>8}" for threads in (1, 8, 32)))
+    print(f"{'':<20} " + " ".join(f"{threads:>8}" for threads in THREADS))
     for name, way in ways.items():
-        per_thread = (20 if quick else 100) if name.startswith("pipeline") else (200 if quick else 2000)
-        rates = [_rate(way, records, threads, per_thread) for threads in (1, 8, 32)]
+        total = (64 if quick else 320) if name.startswith("pipeline") else (640 if quick else 6400)
+        rates = [_rate(way, records, threads, total // threads) for threads in THREADS]
         print(f"{name:<20} " + " ".join(f"{rate:>8.0f}" for rate in rates), flush=True)
     compiled_batcher.close()
     pipeline_batcher.close()
