@@ -1,7 +1,8 @@
 """The predictor app against real PostgreSQL, with pipelines trained for real by PyCaret on the supplements example.
 
 Model rows are written as the trainer writes them (``dump_pipeline``, its HMAC and sha256, ``library_versions``,
-the trainer's ``describe_features``), straight into the test database.
+the trainer's ``describe_features``), straight into the test database. The models are served by their compiled
+scorers, which answer each row as a one-row ``pipeline.predict`` does; the batching tests turn them off.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import os
 import pickle
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +25,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, update
 
 from demo.supplements import expected_sales, generate_supplements_sales
 from services.predictor import create_app, model_cache
-from services.predictor.api import MODEL_CACHE_EXTENSION
+from services.predictor.api import MODEL_CACHE_EXTENSION, SERVING_VERSIONS_EXTENSION
 from services.predictor.model_cache import find_serving_version
 from services.trainer.automl import describe_features
 from shared.db import db
@@ -49,10 +52,22 @@ class TrainedModel:
         self.artifact = dump_pipeline(pipeline)
         self.sha256 = sha256_hex(self.artifact)
         self.features = describe_features(data, "sales")
+        self._answers_alone: dict[tuple, float] = {}
 
     def predict(self, rows: pd.DataFrame | list[dict]) -> np.ndarray:
+        """The pipeline's answers for all rows in one call."""
         frame = pd.DataFrame(rows)[FEATURES]
         return np.asarray(self.pipeline.predict(frame), dtype=float)
+
+    def predict_alone(self, rows: pd.DataFrame | list[dict]) -> np.ndarray:
+        """The pipeline's answer for each row scored alone (in a larger call BLAS may add another way round)."""
+        frame = pd.DataFrame(rows)[FEATURES]
+        answers = []
+        for row in frame.itertuples(index=False):
+            if row not in self._answers_alone:
+                self._answers_alone[row] = float(self.pipeline.predict(pd.DataFrame([row], columns=FEATURES))[0])
+            answers.append(self._answers_alone[row])
+        return np.array(answers)
 
 
 def train(data: pd.DataFrame, work_dir: Path) -> TrainedModel:
@@ -86,8 +101,12 @@ def models(tmp_path_factory) -> dict[str, TrainedModel]:
 
 @pytest.fixture
 def make_app(app_config):
+    """Apps that ask the database which version serves on every request (most tests change it between requests)."""
+
     def factory(**overrides: Any):
-        return create_app({**app_config, "PREDICT_BATCH_WINDOW_MS": 1.0, **overrides})
+        return create_app(
+            {**app_config, "PREDICT_BATCH_WINDOW_MS": 1.0, "PREDICT_SERVING_VERSION_TTL_S": 0.0, **overrides}
+        )
 
     return factory
 
@@ -202,7 +221,7 @@ def test_records_answer_the_pipelines_own_predictions_in_order(app, models, head
     response = predict(app.test_client(), headers, {"records": records})
     assert response.status_code == 200, response.json
     assert response.json["model_version"] == 1
-    assert response.json["predictions"] == models["v1"].predict(rows).tolist()
+    assert response.json["predictions"] == models["v1"].predict_alone(rows).tolist()
 
 
 def test_parquet_in_parquet_out_appends_a_prediction_column(app, models, headers):
@@ -215,7 +234,7 @@ def test_parquet_in_parquet_out_appends_a_prediction_column(app, models, headers
     answered = pq.read_table(io.BytesIO(response.data)).to_pandas()
     assert list(answered.columns) == [*rows.columns, "prediction"]
     pd.testing.assert_frame_equal(answered[list(rows.columns)], rows)
-    assert answered["prediction"].tolist() == models["v1"].predict(rows).tolist()
+    assert answered["prediction"].tolist() == models["v1"].predict_alone(rows).tolist()
     warnings = json.loads(response.headers["X-Prediction-Warnings"])
     assert warnings[:2] == [
         "Ignored column 'sales': it is what the model predicts.",
@@ -229,7 +248,7 @@ def test_parquet_is_scored_in_chunks_with_the_same_answers(make_app, models, hea
     rows = sample_rows(300)[FEATURES]
     response = predict(app.test_client(), headers, data=parquet_of(rows), content_type=PARQUET)
     answered = pq.read_table(io.BytesIO(response.data)).column("prediction").to_pylist()
-    assert answered == models["v1"].predict(rows).tolist()
+    assert answered == models["v1"].predict_alone(rows).tolist()
 
 
 def test_parquet_in_json_records_out_when_the_client_accepts_json(app, models, headers):
@@ -503,6 +522,64 @@ def test_pinned_versions_and_activation_changes_take_effect_without_restart(app,
     assert predict(client, headers, CREATINA_SATURDAY, query="?version=2").status_code == 200
 
 
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@contextmanager
+def counted_queries(app) -> Iterator[list[str]]:
+    """The SQL statements the app's engine runs inside the block."""
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_which_version_serves_is_remembered_for_its_ttl_without_asking_the_database(make_app, models, headers):
+    app = make_app(PREDICT_SERVING_VERSION_TTL_S=2.0)
+    clock = app.extensions[SERVING_VERSIONS_EXTENSION].clock = FakeClock()
+    client = app.test_client()
+    store_model(app, models["v1"], 1)
+    assert predict(client, headers, CREATINA_SATURDAY).json["model_version"] == 1
+    store_model(app, models["v2"], 2)
+    with counted_queries(app) as statements:
+        assert predict(client, headers, CREATINA_SATURDAY).json["model_version"] == 1
+    assert statements == []
+    assert predict(client, headers, CREATINA_SATURDAY, query="?version=2").json["model_version"] == 2
+    with counted_queries(app) as statements:
+        assert predict(client, headers, CREATINA_SATURDAY, query="?version=2").json["model_version"] == 2
+    assert statements == []
+
+    clock.now += 2.0
+    assert predict(client, headers, CREATINA_SATURDAY).json["model_version"] == 2
+    activate(app, 0)
+    clock.now += 2.0
+    assert predict(client, headers, CREATINA_SATURDAY).status_code == 409
+    assert predict(client, headers, CREATINA_SATURDAY, query="?version=1").json["model_version"] == 1
+
+
+def test_the_remembered_version_is_the_callers_own(make_app, models, app_config):
+    app = make_app(PREDICT_SERVING_VERSION_TTL_S=60.0)
+    client = app.test_client()
+    store_model(app, models["v1"], 1)
+    assert predict(client, internal_token_headers(app_config, "predictor", OWNER), CREATINA_SATURDAY).status_code == 200
+    stranger = internal_token_headers(app_config, "predictor", OTHER_USER)
+    assert predict(client, stranger, CREATINA_SATURDAY).status_code == 409
+    assert predict(client, stranger, CREATINA_SATURDAY, query="?version=1").status_code == 404
+
+
 def count_artifact_loads(monkeypatch) -> list[str]:
     """Record the sha256 of every artifact the predictor reads and unpickles (a cache miss)."""
     loads: list[str] = []
@@ -533,6 +610,45 @@ def test_a_loaded_pipeline_is_reused_until_evicted_by_the_byte_budget(make_app, 
     predict(client, headers, CREATINA_SATURDAY, query="?version=1")
     predict(client, headers, CREATINA_SATURDAY)
     assert loads == [v1, v2, v1, v2]
+
+
+# --- compiled scorer or pipeline -------------------------------------------------------------------------------
+
+
+def loaded_model(app) -> model_cache.LoadedModel:
+    with app.app_context():
+        return app.extensions[MODEL_CACHE_EXTENSION].get(find_serving_version(PROJECT, OWNER))
+
+
+def test_the_compiled_scorer_serves_json_and_parquet_without_the_pipeline(make_app, models, headers, monkeypatch):
+    app = make_app(PREDICT_CHUNK_ROWS=40)
+    store_model(app, models["v1"], 1)
+    model = loaded_model(app)
+    assert model.scorer is not None and model.batcher is None
+
+    def refuse(frame, *args, **kwargs):
+        raise AssertionError("the pipeline was called")
+
+    monkeypatch.setattr(model.pipeline, "predict", refuse)
+    client = app.test_client()
+    rows = sample_rows(100)[FEATURES]
+    one = predict(client, headers, CREATINA_SATURDAY)
+    assert one.json == {"prediction": models["v1"].predict_alone([CREATINA_SATURDAY])[0], "model_version": 1}
+    records = predict(client, headers, {"records": rows.to_dict(orient="records")})
+    assert records.json["predictions"] == models["v1"].predict_alone(rows).tolist()
+    parquet = predict(client, headers, data=parquet_of(rows), content_type=PARQUET)
+    assert pq.read_table(io.BytesIO(parquet.data)).column("prediction").to_pylist() == records.json["predictions"]
+
+
+def test_with_compiled_scoring_off_the_pipeline_serves(make_app, models, headers, monkeypatch):
+    app = make_app(PREDICT_COMPILED=False, PREDICT_BATCHING=False)
+    store_model(app, models["v1"], 1)
+    assert loaded_model(app).scorer is None
+    spy = PipelineSpy(app, monkeypatch)
+    rows = sample_rows(30)[FEATURES]
+    response = predict(app.test_client(), headers, {"records": rows.to_dict(orient="records")})
+    assert response.json["predictions"] == models["v1"].predict(rows).tolist()
+    assert spy.calls == [30]
 
 
 # --- integrity ---------------------------------------------------------------------------------------------------
@@ -585,6 +701,12 @@ def test_an_artifact_from_other_library_versions_is_refused(app, models, headers
 
 
 WAIT_S = 60.0
+
+
+@pytest.fixture
+def pipeline_app(make_app):
+    """Models served through ``pipeline.predict``: batching is for them (a compiled scorer answers at once)."""
+    return make_app(PREDICT_COMPILED=False)
 
 
 class PipelineSpy:
@@ -648,7 +770,8 @@ def predict_concurrently(app, headers, bodies: list[dict]) -> list:
         return list(pool.map(one, bodies))
 
 
-def test_64_concurrent_requests_each_get_their_own_answer_from_two_calls(app, models, headers, monkeypatch):
+def test_64_concurrent_requests_each_get_their_own_answer_from_two_calls(pipeline_app, models, headers, monkeypatch):
+    app = pipeline_app
     store_model(app, models["v1"], 1)
     spy = PipelineSpy(app, monkeypatch, hold_first=True)
     bodies = [
@@ -664,7 +787,7 @@ def test_64_concurrent_requests_each_get_their_own_answer_from_two_calls(app, mo
 
 
 def test_without_batching_each_request_is_its_own_call(make_app, models, headers, monkeypatch):
-    app = make_app(PREDICT_BATCHING=False)
+    app = make_app(PREDICT_BATCHING=False, PREDICT_COMPILED=False)
     store_model(app, models["v1"], 1)
     spy = PipelineSpy(app, monkeypatch)
     bodies = [{**CREATINA_SATURDAY, "price": 60 + i} for i in range(8)]
@@ -673,7 +796,10 @@ def test_without_batching_each_request_is_its_own_call(make_app, models, headers
     assert spy.calls == [1] * 8
 
 
-def test_a_request_the_pipeline_fails_on_does_not_disturb_the_others_in_its_batch(app, models, headers, monkeypatch):
+def test_a_request_the_pipeline_fails_on_does_not_disturb_the_others_in_its_batch(
+    pipeline_app, models, headers, monkeypatch
+):
+    app = pipeline_app
     store_model(app, models["v1"], 1)
     spy = PipelineSpy(app, monkeypatch, hold_first=True, poison_price=63.5)
     bodies = [{**CREATINA_SATURDAY, "price": 60 + i} for i in range(8)]
@@ -688,7 +814,7 @@ def test_a_request_the_pipeline_fails_on_does_not_disturb_the_others_in_its_batc
 
 
 def test_a_prediction_not_answered_in_time_is_503(make_app, models, headers, monkeypatch):
-    app = make_app(PREDICT_BATCH_TIMEOUT_S=0.05)
+    app = make_app(PREDICT_BATCH_TIMEOUT_S=0.05, PREDICT_COMPILED=False)
     store_model(app, models["v1"], 1)
     spy = PipelineSpy(app, monkeypatch, hold_first=True)
     try:

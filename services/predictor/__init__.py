@@ -11,7 +11,7 @@ from services.predictor import api as predict_api
 from services.predictor.config import SETTINGS
 from services.predictor.errors import ERROR_STATUSES
 from services.predictor.extensions import api
-from services.predictor.model_cache import BatchingSettings, ModelCache, quiet_pycaret_logging
+from services.predictor.model_cache import BatchingSettings, ModelCache, ServingVersions, quiet_pycaret_logging
 from shared.app import create_service_app
 
 SERVICE = "predictor"
@@ -32,5 +32,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         ),
         max_string_length=app.config["PREDICT_MAX_STRING_LENGTH"],
         signing_key=app.config["MODEL_SIGNING_KEY"],
+        compiled=app.config["PREDICT_COMPILED"],
+    )
+    app.extensions[predict_api.SERVING_VERSIONS_EXTENSION] = ServingVersions(
+        app.config["PREDICT_SERVING_VERSION_TTL_S"]
     )
     return app

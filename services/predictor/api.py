@@ -10,7 +10,7 @@ from flask.views import MethodView
 from flask_smorest import abort
 
 from services.predictor.input_contract import InputRejected
-from services.predictor.model_cache import LoadedModel, find_serving_version
+from services.predictor.model_cache import LoadedModel
 from services.predictor.schemas import (
     PARQUET_RESPONSE_DOC,
     PREDICT_REQUEST_BODY,
@@ -33,6 +33,7 @@ blp = Blueprint("predict", __name__, url_prefix="/api/v1/projects", description=
 
 JSON_MEDIA_TYPE = "application/json"
 MODEL_CACHE_EXTENSION = "predictor.models"
+SERVING_VERSIONS_EXTENSION = "predictor.serving_versions"
 WARNINGS_HEADER = "X-Prediction-Warnings"
 MODEL_VERSION_HEADER = "X-Model-Version"
 
@@ -64,7 +65,7 @@ class Predict(MethodView):
 
 def serving_model(project_id: int, version: int | None) -> LoadedModel:
     """The caller's model for the project: ``NoServingModel``, ``ModelVersionNotFound``, ``ModelUnusable``."""
-    serving = find_serving_version(project_id, current_user_id(), version)
+    serving = current_app.extensions[SERVING_VERSIONS_EXTENSION].find(project_id, current_user_id(), version)
     return current_app.extensions[MODEL_CACHE_EXTENSION].get(serving)
 
 

@@ -21,9 +21,28 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "PREDICT_MAX_STRING_LENGTH", 1000, int, description="Longest text value accepted in a feature (422 above)."
     ),
-    Setting("PREDICT_CHUNK_ROWS", 100_000, int, description="Rows of a parquet body scored per pipeline call."),
+    Setting("PREDICT_CHUNK_ROWS", 100_000, int, description="Rows of a parquet body scored per call."),
     Setting(
-        "PREDICT_BATCHING", True, bool, description="Gather concurrent requests for one model into one predict call."
+        "PREDICT_COMPILED",
+        True,
+        bool,
+        description="Score with a compiled scorer: the pipeline's fitted steps as plain lookups and arithmetic, used "
+        "only if it gives the pipeline's answers bit for bit on rows synthesized from the feature schema at load "
+        "(otherwise, or when off, `pipeline.predict` serves).",
+    ),
+    Setting(
+        "PREDICT_SERVING_VERSION_TTL_S",
+        1.0,
+        float,
+        description="How long a process remembers which version serves a project: activating a version or a finished "
+        "training takes effect within this many seconds (0: ask the database on every request).",
+    ),
+    Setting(
+        "PREDICT_BATCHING",
+        True,
+        bool,
+        description="Gather concurrent requests for one model into one pipeline call (a compiled scorer answers each "
+        "request at once).",
     ),
     Setting(
         "PREDICT_BATCH_WINDOW_MS",

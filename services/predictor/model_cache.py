@@ -1,10 +1,11 @@
 """Which model serves a project, and its pipeline: verified, deserialized once, kept per process.
 
-Every request asks the database which version serves (id, version and sha256 only), so activating another version
-or a new training takes effect on the next request. The artifact bytes are read only when that (id, sha256) is not
-cached yet, unpickled only after ``shared.model_artifacts.load_pipeline`` has checked their HMAC (under the server's
-``MODEL_SIGNING_KEY``), sha256 and library versions, and the cache is bounded by the total size of the artifacts
-it holds.
+Which version serves (id, version and sha256 only) is asked of the database and remembered for a short TTL
+(``ServingVersions``), so activating another version or a new training takes effect within it. The artifact bytes are
+read only when that (id, sha256) is not cached yet, unpickled only after ``shared.model_artifacts.load_pipeline`` has
+checked their HMAC (under the server's ``MODEL_SIGNING_KEY``), sha256 and library versions, and the cache is bounded
+by the total size of the artifacts it holds. A loaded model is served by its compiled scorer when one was proven
+identical to the pipeline at load (``services.predictor.compiled_scorer``), otherwise by the pipeline itself.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +25,8 @@ import pandas as pd
 from sqlalchemy import select
 
 from services.predictor.batching import Arrival, BatchUnavailable, MicroBatcher
-from services.predictor.input_contract import InputContract
+from services.predictor.compiled_scorer import CompiledScorer, verified_scorer
+from services.predictor.input_contract import InputContract, PreparedInput
 from shared.db import db
 from shared.domain_errors import DomainError, ModelVersionNotFound
 from shared.model_artifacts import ArtifactRejected, load_pipeline
@@ -41,7 +45,7 @@ class NoServingModel(DomainError):
 
 
 class PredictionFailed(DomainError):
-    """The pipeline raised while scoring rows that passed the input contract."""
+    """The model raised while scoring rows that passed the input contract."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(f"The model could not score these rows ({reason}).")
@@ -80,7 +84,11 @@ class BatchingSettings:
 
 
 class LoadedModel:
-    """A verified, deserialized pipeline with its input contract and its batcher."""
+    """A verified, deserialized pipeline with its input contract, and its compiled scorer or its batcher.
+
+    With a compiled scorer every call is scored at once: it takes microseconds and is safe from many threads, so
+    there is nothing for a batch to share. Without one, calls to the pipeline take turns and may be batched.
+    """
 
     def __init__(
         self,
@@ -89,11 +97,13 @@ class LoadedModel:
         contract: InputContract,
         size_bytes: int,
         batching: BatchingSettings,
+        scorer: CompiledScorer | None = None,
     ) -> None:
         self.serving = serving
         self.pipeline = pipeline
         self.contract = contract
         self.size_bytes = size_bytes
+        self.scorer = scorer
         # A PyCaret pipeline is not safe to call from two threads at once (seen: "cannot reindex on an axis with
         # duplicate labels" from concurrent predicts), so calls take turns; batching is what makes them few.
         self._predict_lock = threading.Lock()
@@ -105,7 +115,7 @@ class LoadedModel:
                 batching.timeout_s,
                 name=f"model-{serving.model_id}",
             )
-            if batching.enabled
+            if batching.enabled and scorer is None
             else None
         )
 
@@ -119,19 +129,22 @@ class LoadedModel:
             return np.asarray(self.pipeline.predict(frame), dtype="float64")
 
     def arriving(self) -> AbstractContextManager[Arrival | None]:
-        """Around preparing a request's rows and ``predict(frame, arrival)`` (see ``MicroBatcher.arriving``)."""
+        """Around preparing a request's rows and ``predict(prepared, arrival)`` (see ``MicroBatcher.arriving``)."""
         return nullcontext() if self.batcher is None else self.batcher.arriving()
 
-    def predict(self, frame: pd.DataFrame, arrival: Arrival | None = None) -> np.ndarray:
-        """Predictions for ``frame``, gathered with concurrent requests' rows when batching is on."""
+    def predict(self, prepared: PreparedInput, arrival: Arrival | None = None) -> np.ndarray:
+        """Predictions for the prepared rows: by the compiled scorer, or the pipeline (batched when that is on)."""
         try:
+            if self.scorer is not None:
+                return self.scorer.predict(prepared.columns)
             if self.batcher is None:
-                return self.predict_now(frame)
-            return self.batcher.predict(frame, arrival)
+                return self.predict_now(prepared.frame)
+            return self.batcher.predict(prepared.frame, arrival)
         except BatchUnavailable:
             raise
         except Exception as exc:
-            log.warning("model %s failed to score %d rows: %r", self.serving.model_id, len(frame), exc)
+            rows = len(next(iter(prepared.columns.values()), ()))
+            log.warning("model %s failed to score %d rows: %r", self.serving.model_id, rows, exc)
             raise PredictionFailed(f"{type(exc).__name__}: {str(exc)[:200]}") from exc
 
     def close(self) -> None:
@@ -161,14 +174,51 @@ def find_serving_version(project_id: int, owner_id: int, version: int | None = N
     return ServingVersion(model_id=row.id, version=row.version, sha256=row.sha256)
 
 
+class ServingVersions:
+    """``find_serving_version`` answers remembered ``ttl_seconds`` per process (found versions only: a project
+    without a model, or a missing pinned version, is asked about every time)."""
+
+    def __init__(self, ttl_seconds: float, max_entries: int = 10_000, clock: Callable[[], float] = time.monotonic):
+        self.ttl_seconds = ttl_seconds
+        self.max_entries = max_entries
+        self.clock = clock
+        self._found: dict[tuple[int, int, int | None], tuple[ServingVersion, float]] = {}
+        self._lock = threading.Lock()
+
+    def find(self, project_id: int, owner_id: int, version: int | None = None) -> ServingVersion:
+        key = (project_id, owner_id, version)
+        with self._lock:
+            remembered = self._found.get(key)
+            if remembered is not None and remembered[1] > self.clock():
+                return remembered[0]
+        serving = find_serving_version(project_id, owner_id, version)
+        if self.ttl_seconds > 0:
+            with self._lock:
+                now = self.clock()
+                if len(self._found) >= self.max_entries:
+                    self._found = {key: entry for key, entry in self._found.items() if entry[1] > now}
+                    if len(self._found) >= self.max_entries:
+                        self._found.clear()
+                self._found[key] = (serving, now + self.ttl_seconds)
+        return serving
+
+
 class ModelCache:
     """Loaded models of this process, least recently used evicted once their artifacts exceed ``max_bytes``."""
 
-    def __init__(self, max_bytes: int, batching: BatchingSettings, max_string_length: int, signing_key: str) -> None:
+    def __init__(
+        self,
+        max_bytes: int,
+        batching: BatchingSettings,
+        max_string_length: int,
+        signing_key: str,
+        compiled: bool = True,
+    ) -> None:
         self.max_bytes = max_bytes
         self.signing_key = signing_key
         self.batching = batching
         self.max_string_length = max_string_length
+        self.compiled = compiled
         self._models: OrderedDict[tuple[int, str], LoadedModel] = OrderedDict()
         self._lock = threading.Lock()
         self._loading: dict[tuple[int, str], threading.Lock] = {}
@@ -231,4 +281,6 @@ class ModelCache:
             log.error("refused model %s (version %s): %s", serving.model_id, serving.version, exc)
             raise ModelUnusable(serving.version) from exc
         contract = InputContract(row.features or [], row.target, self.max_string_length)
-        return LoadedModel(serving, pipeline, contract, len(row.artifact), self.batching)
+        label = f"model {serving.model_id} (version {serving.version})"
+        scorer = verified_scorer(pipeline, contract, label) if self.compiled else None
+        return LoadedModel(serving, pipeline, contract, len(row.artifact), self.batching, scorer)

@@ -41,7 +41,7 @@ def score_records(model: LoadedModel, records: Sequence[Any], with_rows: bool = 
         raise InputRejected({"records": ["send at least one record"]})
     with model.arriving() as arrival:
         prepared = model.contract.prepare_records(records, with_rows=with_rows)
-        return Scored(model.predict(prepared.frame, arrival), prepared.warnings)
+        return Scored(model.predict(prepared, arrival), prepared.warnings)
 
 
 def read_parquet(body: bytes, max_rows: int, max_decoded_bytes: int) -> pa.Table:
@@ -100,7 +100,7 @@ def _not_parquet(error: Exception) -> InputRejected:
 
 
 def score_table(model: LoadedModel, table: pa.Table, chunk_rows: int) -> ScoredTable:
-    """``table`` with a ``prediction`` column appended, scored ``chunk_rows`` rows per pipeline call."""
+    """``table`` with a ``prediction`` column appended, scored ``chunk_rows`` rows per call."""
     warnings = model.contract.column_warnings(table.column_names)
     if PREDICTION_COLUMN in table.column_names:
         warnings.append(f"Replaced the column '{PREDICTION_COLUMN}' that the file already had.")
@@ -109,7 +109,7 @@ def score_table(model: LoadedModel, table: pa.Table, chunk_rows: int) -> ScoredT
     for offset in range(0, table.num_rows, chunk_rows):
         prepared = model.contract.prepare_table(table.slice(offset, chunk_rows), row_offset=offset)
         warnings.extend(warning for warning in prepared.warnings if warning not in warnings)
-        predictions.append(model.predict(prepared.frame))
+        predictions.append(model.predict(prepared))
     column = pa.chunked_array([pa.array(chunk, type=pa.float64()) for chunk in predictions], type=pa.float64())
     return ScoredTable(table.append_column(PREDICTION_COLUMN, column), warnings)
 
