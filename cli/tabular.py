@@ -17,22 +17,22 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from shared.tabular_files import CSV, DEFAULT_DIALECT, EXCEL, CsvDialect, UnsupportedFile, convert_to_parquet
-
-PARQUET_SUFFIXES = {".parquet", ".pq"}
-CSV_SUFFIXES = {".csv"}
-EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+from shared.tabular_files import (
+    CSV_FILE,
+    DEFAULT_DIALECT,
+    PARQUET_FILE,
+    CsvDialect,
+    UnsupportedFile,
+    convert_to_parquet,
+    kind_of_filename,
+)
 
 
 def file_kind(path: Path) -> str:
-    suffix = path.suffix.lower()
-    if suffix in PARQUET_SUFFIXES:
-        return "parquet"
-    if suffix in CSV_SUFFIXES:
-        return CSV
-    if suffix in EXCEL_SUFFIXES:
-        return EXCEL
-    raise UnsupportedFile(f"{path}: expected a .parquet, .csv or .xlsx file")
+    kind = kind_of_filename(path.name)
+    if kind is None:
+        raise UnsupportedFile(f"{path}: expected a .parquet, .csv or .xlsx file")
+    return kind
 
 
 @contextlib.contextmanager
@@ -41,7 +41,7 @@ def open_as_parquet(path: Path, dialect: CsvDialect = DEFAULT_DIALECT) -> Iterat
     if not path.is_file():
         raise UnsupportedFile(f"{path}: no such file")
     kind = file_kind(path)
-    if kind == "parquet":
+    if kind == PARQUET_FILE:
         with path.open("rb") as handle:
             yield handle
         return
@@ -88,9 +88,9 @@ def write_excel(table: pa.Table, destination: Path) -> None:
 def write_table(table: pa.Table, destination: Path, dialect: CsvDialect = DEFAULT_DIALECT) -> None:
     """Write `table` as .parquet, .csv (in `dialect`) or .xlsx, by the suffix of `destination`."""
     kind = file_kind(destination)
-    if kind == "parquet":
+    if kind == PARQUET_FILE:
         pq.write_table(table, destination)
-    elif kind == "csv":
+    elif kind == CSV_FILE:
         write_csv(table, destination, dialect)
     else:
         write_excel(table, destination)
@@ -98,7 +98,7 @@ def write_table(table: pa.Table, destination: Path, dialect: CsvDialect = DEFAUL
 
 def save_parquet_as(downloaded: Path, destination: Path, dialect: CsvDialect = DEFAULT_DIALECT) -> None:
     """Put a downloaded parquet file at `destination`, converted to CSV or Excel when its suffix says so."""
-    if file_kind(destination) == "parquet":
+    if file_kind(destination) == PARQUET_FILE:
         shutil.move(downloaded, destination)
         return
     try:

@@ -26,8 +26,19 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-CSV = "csv"
-EXCEL = "excel"
+# The kinds of files a dataset can come as, and the suffixes that name them.
+PARQUET_FILE = "parquet"
+CSV_FILE = "csv"
+EXCEL_FILE = "excel"
+SUFFIX_KINDS = {
+    ".parquet": PARQUET_FILE,
+    ".pq": PARQUET_FILE,
+    ".csv": CSV_FILE,
+    ".xlsx": EXCEL_FILE,
+    ".xlsm": EXCEL_FILE,
+}
+# The suffix a file of each kind is given on disk (openpyxl opens only the workbook suffixes it knows).
+KIND_SUFFIXES = {PARQUET_FILE: ".parquet", CSV_FILE: ".csv", EXCEL_FILE: ".xlsx"}
 CSV_BLOCK_BYTES = 16 * 1024 * 1024
 DIALECT_SAMPLE_BYTES = 64 * 1024
 SEPARATORS = (";", ",", "\t", "|")
@@ -57,11 +68,16 @@ class CsvDialect:
 DEFAULT_DIALECT = CsvDialect()
 
 
+def kind_of_filename(name: str | None) -> str | None:
+    """The kind of file a name's suffix says (``.parquet``, ``.csv``, ``.xlsx``…), or None."""
+    return SUFFIX_KINDS.get(Path(name or "").suffix.lower())
+
+
 def convert_to_parquet(source: Path, kind: str, destination: Path, dialect: CsvDialect = DEFAULT_DIALECT) -> None:
-    """Write the CSV (``kind`` ``"csv"``, in ``dialect``, the rest detected) or Excel file at ``source`` as parquet."""
-    if kind == CSV:
+    """Write the CSV (``CSV_FILE``, in ``dialect``, the rest detected) or Excel file at ``source`` as parquet."""
+    if kind == CSV_FILE:
         csv_to_parquet(source, destination, detect_csv_dialect(source, dialect))
-    elif kind == EXCEL:
+    elif kind == EXCEL_FILE:
         pq.write_table(read_excel(source), destination)
     else:
         raise ValueError(f"not a kind of file read here: {kind!r}")
@@ -83,6 +99,8 @@ def detect_csv_dialect(path: Path, given: CsvDialect = DEFAULT_DIALECT) -> CsvDi
     with path.open("rb") as handle:
         sample = handle.read(DIALECT_SAMPLE_BYTES)
         cut = bool(handle.read(1))
+    if b"\x00" in sample:
+        raise UnsupportedFile("not a CSV text file (it holds NUL bytes); save it as CSV in UTF-8")
     if cut:  # keep whole lines: a newline byte never falls inside a UTF-8 character
         sample = sample[: sample.rfind(b"\n") + 1] or sample
     encoding = given.encoding
@@ -114,10 +132,7 @@ def _guess_separator(text: str, last_row_may_be_cut: bool) -> str:
 
 
 def _csv_rows(text: str, separator: str) -> list[list[str]]:
-    try:
-        return list(csv.reader(io.StringIO(text), delimiter=separator))
-    except csv.Error:  # e.g. a NUL byte: not text at all, so no rows in this dialect
-        return []
+    return list(csv.reader(io.StringIO(text), delimiter=separator))
 
 
 def csv_to_parquet(source: Path, destination: Path, dialect: CsvDialect) -> None:
