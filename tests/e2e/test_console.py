@@ -121,6 +121,7 @@ def test_sign_up_upload_train_read_the_leaderboard_and_predict(watched, api, tmp
         "product": "string",
         "price": "float64",
         "promotion": "int64",
+        "weekday": "string",
         XSS: "float64",
         "sales": "float64",
     }
