@@ -18,33 +18,13 @@ import pytest
 
 from demo.supplements import generate_supplements_sales
 from shared.media_types import CSV
-from tests.helpers.browser import BROWSER_MISSING, WatchedPage, launched_browser, screenshots_dir
+from tests.helpers.browser import WatchedPage
 from tests.platform_harness import DEFAULT_PASSWORD, unique_username
 
 pytestmark = pytest.mark.e2e
 
 XSS = "<img src=x onerror=alert(1)>"
 TRAINING_TIMEOUT_MS = 240_000
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if BROWSER_MISSING:
-        pytest.skip(BROWSER_MISSING)
-    with launched_browser() as launched:
-        yield launched
-
-
-@pytest.fixture(scope="session")
-def screenshots(tmp_path_factory):
-    return screenshots_dir(tmp_path_factory)
-
-
-@pytest.fixture
-def watched(browser, platform, screenshots):
-    page = WatchedPage(browser, platform.gateway_url, screenshots)
-    yield page
-    page.close()
 
 
 def sales_csv(rows: int = 300) -> bytes:

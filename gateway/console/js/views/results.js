@@ -134,7 +134,7 @@ async function showModel(project, caps, version, box) {
   const model = await get(`/projects/${project.id}/models/${version}`);
   const metricsTable = Object.entries(model.metrics || {}).map(([split, values]) => ({ split, ...values }));
   const metricNames = [...new Set(metricsTable.flatMap((row) => Object.keys(row).filter((key) => key !== "split")))];
-  const importance = chartBox("feature-importance", true);
+  const importance = chartBox("feature-importance");
   const permutation = chartBox("permutation-importance");
   const backtest = h("div", { id: "backtest" });
   replace(

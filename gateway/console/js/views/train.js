@@ -111,7 +111,7 @@ function trainForm(context, project, caps, dataset) {
       };
     }
     const chosen = regressionModels.chosen();
-    const leftOut = ignored.chosen();
+    const leftOut = ignored.chosen().filter((name) => name !== target.value);
     return {
       ...common,
       folds: Number(folds.value),

@@ -91,7 +91,7 @@ function drawCurve(chart, result, model, varied, answer) {
     title: `${model.target} as ${varied} varies`,
     xaxis: { title: { text: plotText(varied) } },
     yaxis: { title: { text: plotText(model.target) } },
-    ...(hasRevenue ? { yaxis2: { title: { text: "revenue" }, overlaying: "y", side: "right" } } : {}),
+    ...(hasRevenue ? { yaxis2: { title: { text: "revenue" }, overlaying: "y", side: "right" }, margin: { l: 60, r: 70, t: 40, b: 50 } } : {}),
     legend: { orientation: "h" },
   });
 }
