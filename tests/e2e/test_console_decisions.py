@@ -1,7 +1,7 @@
 """The console's views of the routes being added now (docs/API.md, Forecasting and Decisions): the forecast page,
-what-if, the explanation of a prediction, actuals. Each test skips, naming the route, while that route is absent from
-the gateway's OpenAPI document, and starts running the day it lands. Until then the fallback runs: a view whose
-route is missing says the feature is not available on this server.
+what-if, the explanation of a prediction, actuals, and actual against predicted on the holdout. Each test skips,
+naming the route, while that route is absent from the gateway's OpenAPI document, and starts running the day it
+lands. Until then the fallback runs: a view whose route is missing says the feature is not available on this server.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ BACKTEST = ("get", "/api/v1/projects/{}/models/{}/backtest")
 WHAT_IF = ("post", "/api/v1/projects/{}/what-if")
 ACTUALS = ("post", "/api/v1/projects/{}/actuals")
 PREDICT = ("post", "/api/v1/projects/{}/predict")
+HOLDOUT = ("get", "/api/v1/projects/{}/models/{}/holdout")
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,7 @@ def documented(document: dict, method: str, path: str) -> dict | None:
 def require(document: dict, method: str, path: str) -> dict:
     operation = documented(document, method, path)
     if operation is None:
-        pytest.skip(f"{method.upper()} {path} is not in the gateway's OpenAPI document yet (docs/API.md documents it)")
+        pytest.skip(f"{method.upper()} {path} is not in the gateway's OpenAPI document yet (tested once it is)")
     return operation
 
 
@@ -265,4 +266,17 @@ def test_actuals_page_reports_accuracy_and_drift_and_draws_actual_vs_predicted(
     assert "price" in page.text_content("#actuals-report")
     page.wait_for_selector("[data-chart=actuals-vs-predicted][data-drawn=true]")
     watched.screenshot("actuals")
+    watched.assert_nothing_went_wrong()
+
+
+def test_results_draw_actual_against_predicted_on_the_holdout(watched, openapi_document, request):
+    require(openapi_document, *HOLDOUT)
+    analyst, project = request.getfixturevalue("supplements_model")
+    analyst.sign_in(watched)
+    page = watched.page
+    watched.open(f"#/projects/{project}/results")
+    page.wait_for_selector("[data-chart=holdout][data-drawn=true]")
+    points = page.evaluate("document.querySelector('[data-chart=holdout]').data[0].x.length")
+    assert 0 < points <= 500
+    watched.screenshot("holdout")
     watched.assert_nothing_went_wrong()

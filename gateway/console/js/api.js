@@ -125,7 +125,7 @@ function normalized(path) {
   return path.replace(/\{[^}/]+\}/g, "{}").replace(/\/$/, "");
 }
 
-// {forecast, backtest, whatIf, actuals, explain, forecastTask, modelIds}: which documented features this gateway
+// {forecast, backtest, holdout, whatIf, actuals, explain, forecastTask, modelIds, sortMetrics}: which documented features this gateway
 // routes today. Views of features it lacks say so instead of calling routes that are not there.
 export function capabilities() {
   if (!capabilitiesPromise) {
@@ -157,6 +157,7 @@ function describeCapabilities(document) {
   return {
     forecast: has("/api/v1/projects/{}/forecast", "post"),
     backtest: has("/api/v1/projects/{}/models/{}/backtest", "get"),
+    holdout: has("/api/v1/projects/{}/models/{}/holdout", "get"),
     whatIf: has("/api/v1/projects/{}/what-if", "post"),
     actuals: has("/api/v1/projects/{}/actuals", "post"),
     explain: (predict.parameters || []).some((parameter) => resolveSchema(document, parameter).name === "explain"),

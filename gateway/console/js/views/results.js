@@ -2,7 +2,7 @@
 // model's metrics and feature importance (and, for a forecast model, its backtest windows).
 
 import { get, post } from "../api.js";
-import { chartBox, horizontalBars, plot, plotText } from "../charts.js";
+import { actualVersusPredicted, chartBox, horizontalBars, plot, plotText } from "../charts.js";
 import { errorNotice, formatDate, formatNumber, h, notice, replace, table } from "../dom.js";
 import { leaderboard } from "./leaderboard.js";
 import { isForecast, notAvailable, projectShell, statusBadge } from "./project_shell.js";
@@ -137,13 +137,14 @@ async function showModel(project, caps, version, box) {
   const importance = chartBox("feature-importance");
   const permutation = chartBox("permutation-importance");
   const backtest = h("div", { id: "backtest" });
+  const holdout = h("div", { id: "holdout" });
   replace(
     box,
     h("h3", {}, `Model v${model.version}: ${model.algorithm}`),
     h("dl", { class: "facts" }, h("dt", {}, "Target"), h("dd", {}, model.target), h("dt", {}, "Trained by run"), h("dd", {}, `#${model.training_run_id}`), h("dt", {}, "Artifact"), h("dd", {}, `${formatNumber(model.size_bytes / 1024, 1)} KB, sha256 ${String(model.sha256).slice(0, 12)}…`)),
     metricsTable.length ? table([{ key: "split", label: "Metrics" }, ...metricNames.map((name) => ({ key: name, numeric: true }))], metricsTable) : null,
     h("div", { class: "columns" }, model.feature_importance && model.feature_importance.length ? importance : null, model.permutation_importance && model.permutation_importance.length ? permutation : null),
-    isForecast(model) ? backtest : h("p", { class: "muted small" }, "Actual vs predicted: score a file that holds the target column on the Predict page", project && caps.actuals ? ", or upload actuals" : "", "."),
+    isForecast(model) ? backtest : holdout,
   );
   if (model.feature_importance && model.feature_importance.length) {
     await horizontalBars(importance, model.feature_importance.map((row) => row.feature), model.feature_importance.map((row) => row.importance), { title: "Feature importance", xTitle: "importance" });
@@ -152,6 +153,28 @@ async function showModel(project, caps, version, box) {
     await horizontalBars(permutation, model.permutation_importance.map((row) => row.feature), model.permutation_importance.map((row) => row.importance), { title: "Permutation importance (MAE increase on the holdout)", xTitle: `MAE increase (${model.target})`, color: "#1e7d46" });
   }
   if (isForecast(model)) await showBacktest(project, caps, model, backtest);
+  else await showHoldout(project, caps, model, holdout);
+}
+
+// Actual vs predicted on the run's holdout rows (GET .../holdout), where the server keeps them.
+async function showHoldout(project, caps, model, box) {
+  const elsewhere = "score a file that holds the target column on the Predict page to see actual against predicted.";
+  if (!caps.holdout) {
+    replace(box, h("p", { class: "muted small" }, `This server keeps no holdout predictions: ${elsewhere}`));
+    return;
+  }
+  let answer;
+  try {
+    answer = await get(`/projects/${project.id}/models/${model.version}/holdout`);
+  } catch (error) {
+    const reason = error.status === 409 ? error.message : error.routeMissing ? "not available on this server" : null;
+    replace(box, reason ? h("p", { class: "muted small" }, `No holdout predictions for this version (${reason}): ${elsewhere}`) : errorNotice(error));
+    return;
+  }
+  const rows = answer.rows || [];
+  const chart = chartBox("holdout");
+  replace(box, chart);
+  await actualVersusPredicted(chart, rows.map((row) => row.actual), rows.map((row) => row.predicted), { title: `Actual vs predicted on the holdout (${rows.length} rows)`, target: answer.target || model.target });
 }
 
 // Backtest windows: per origin, the actual values and the forecast made from that origin (GET .../backtest).
