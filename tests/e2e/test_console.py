@@ -271,6 +271,38 @@ def test_user_strings_are_shown_as_text_and_never_run(watched, api):
     watched.assert_nothing_went_wrong()
 
 
+def test_tokens_live_in_the_tab_renew_themselves_and_go_at_sign_out(watched, api):
+    username = unique_username("session")
+    api.register(username)
+    page = watched.page
+    watched.open("#/projects")
+    page.wait_for_selector("form.narrow")  # not signed in: the sign-in page
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", DEFAULT_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#project-list")
+    assert watched.context.cookies() == []
+    stored = page.evaluate("Object.keys(sessionStorage).sort()")
+    assert stored == ["salesml.access", "salesml.refresh", "salesml.username"]
+
+    # An access token the gateway refuses is renewed with the refresh token, and the page loads.
+    page.evaluate("sessionStorage.setItem('salesml.access', 'not-a-token')")
+    watched.open("#/projects")
+    page.reload()
+    page.wait_for_selector("#project-list")
+    renewed = page.evaluate("sessionStorage.getItem('salesml.access')")
+    assert renewed != "not-a-token"
+    assert api.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {renewed}"}).json()["username"] == username
+
+    refresh = page.evaluate("sessionStorage.getItem('salesml.refresh')")
+    page.click("#sign-out")
+    page.wait_for_selector("form.narrow")
+    assert page.evaluate("Object.keys(sessionStorage)") == []
+    assert api.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {renewed}"}).status_code == 401
+    assert api.post("/api/v1/auth/refresh", headers={"Authorization": f"Bearer {refresh}"}).status_code == 401
+    watched.assert_nothing_went_wrong()
+
+
 def wait_for_run(api, headers, project_id: int, run_id: int, timeout_s: float = 240) -> dict:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
