@@ -16,8 +16,9 @@ from urllib.parse import quote
 import requests
 
 from cli.credentials import Credentials, CredentialStore
-from cli.tabular import DEFAULT_DIALECT, CsvDialect, open_as_parquet, save_parquet_as
+from cli.tabular import open_as_parquet, save_parquet_as
 from shared.media_types import PARQUET
+from shared.tabular_files import DEFAULT_DIALECT, CsvDialect
 
 API_PREFIX = "/api/v1"
 CONNECT_TIMEOUT_S = 10

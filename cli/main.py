@@ -33,7 +33,8 @@ from cli.tables import (
     records_table,
     runs_table,
 )
-from cli.tabular import DECIMALS, CsvDialect, UnsupportedFile, file_kind, write_table
+from cli.tabular import file_kind, write_table
+from shared.tabular_files import DECIMALS, CsvDialect, UnsupportedFile
 
 DEFAULT_URL = "http://localhost:8000"
 URL_ENV = "SALESML_URL"

@@ -1,4 +1,5 @@
-"""Gateway: the only public entry. Checks JWTs and project ownership, then proxies to the owning service."""
+"""Gateway: the only public entry. Checks JWTs and project ownership, then proxies to the owning service; serves the
+web console at ``/``."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from gateway import views
+from gateway import console, views
 from gateway.config import SETTINGS
 from gateway.openapi import MergedDocument
 from gateway.ownership import OwnershipCache
@@ -39,6 +40,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         SERVICES, views.fetch_service_document, app.config["OPENAPI_CACHE_SECONDS"], "SalesML API", __version__
     )
     app.register_blueprint(views.blp)
+    app.register_blueprint(console.blp)
     checks: dict[str, ReadinessCheck] = {"database": check_database}
     for service in SERVICES:
         checks[service] = _service_health_check(services, service, app.config["HEALTH_CHECK_TIMEOUT_S"])

@@ -93,6 +93,7 @@ wait_healthy gateway "http://${GATEWAY_HOST/#0.0.0.0/127.0.0.1}:${GATEWAY_PORT}"
 cat >&2 <<EOF
 
 SalesML is running (Ctrl-C stops everything):
+  console    http://localhost:${GATEWAY_PORT}/
   API        http://localhost:${GATEWAY_PORT}/api/v1
   API docs   http://localhost:${GATEWAY_PORT}/api/docs
   health     http://localhost:${GATEWAY_PORT}/health/ready

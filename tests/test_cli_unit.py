@@ -35,6 +35,7 @@ from cli.main import (
 from cli.progress import ProgressLine, follow_run, render_progress
 from cli.tables import format_table, leaderboard_table, records_table, runs_table
 from demo.supplements import generate_supplements_sales
+from shared import tabular_files
 from shared.config import REPO_ROOT
 from tests.helpers.servers import served
 
@@ -411,7 +412,7 @@ def test_csv_becomes_parquet_with_inferred_types(tmp_path):
     source = tmp_path / "sales.csv"
     source.write_text("product,price,promotion,sales\nCreatina,150.5,1,30\nBCAA,90,0,12\n")
     converted = tmp_path / "sales.parquet"
-    tabular.csv_to_parquet(source, converted, tabular.detect_csv_dialect(source))
+    tabular_files.csv_to_parquet(source, converted, tabular_files.detect_csv_dialect(source))
     table = pq.read_table(converted)
     assert table.column_names == ["product", "price", "promotion", "sales"]
     assert table.schema.field("price").type == pa.float64()
@@ -420,11 +421,11 @@ def test_csv_becomes_parquet_with_inferred_types(tmp_path):
 
 
 def test_csv_whose_type_changes_after_the_first_block_still_converts(tmp_path, monkeypatch):
-    monkeypatch.setattr(tabular, "CSV_BLOCK_BYTES", 64)
+    monkeypatch.setattr(tabular_files, "CSV_BLOCK_BYTES", 64)
     source = tmp_path / "sales.csv"
     source.write_text("price\n" + "1\n" * 100 + "2.5\n")
     converted = tmp_path / "sales.parquet"
-    tabular.csv_to_parquet(source, converted, tabular.detect_csv_dialect(source))
+    tabular_files.csv_to_parquet(source, converted, tabular_files.detect_csv_dialect(source))
     column = pq.read_table(converted).column("price")
     assert column.type == pa.float64() and len(column) == 101 and column[-1].as_py() == 2.5
 
@@ -703,7 +704,7 @@ def converted(path, dialect=tabular.DEFAULT_DIALECT) -> pa.Table:
 def test_semicolon_csv_with_decimal_commas_keeps_numbers_numbers(tmp_path, encoding):
     path = tmp_path / "vendas.csv"
     path.write_bytes(BRAZILIAN_CSV.encode(encoding))
-    assert tabular.detect_csv_dialect(path) == tabular.CsvDialect(
+    assert tabular_files.detect_csv_dialect(path) == tabular.CsvDialect(
         ";", ",", "cp1252" if encoding == "cp1252" else "utf-8"
     )
     table = converted(path)
@@ -743,7 +744,7 @@ def test_text_that_only_looks_like_numbers_in_places_stays_text(tmp_path):
 def test_dialect_rule(tmp_path, text, separator, decimal):
     path = tmp_path / "rows.csv"
     path.write_text(text)
-    dialect = tabular.detect_csv_dialect(path)
+    dialect = tabular_files.detect_csv_dialect(path)
     assert (dialect.separator, dialect.decimal) == (separator, decimal)
 
 
@@ -751,7 +752,7 @@ def test_sep_and_decimal_given_override_the_detection(tmp_path):
     path = tmp_path / "vendas.csv"
     # Decimal commas only after the first 64 KiB: the detection sees none, so the column would stay text.
     path.write_text("produto;preço\n" + "BCAA;90\n" * 10_000 + "Creatina;150,5\n")
-    assert tabular.detect_csv_dialect(path).decimal == "."
+    assert tabular_files.detect_csv_dialect(path).decimal == "."
     assert converted(path).schema.field("preço").type == pa.string()
     table = converted(path, tabular.CsvDialect(decimal=","))
     assert table.schema.field("preço").type == pa.float64() and table.column("preço")[-1].as_py() == 150.5
@@ -856,7 +857,7 @@ def test_sample_csv_in_the_brazilian_dialect_reads_back(tmp_path):
     path = tmp_path / "vendas.csv"
     assert main(["sample", "supplements", str(path), "--sep", ";", "--decimal", ",", "--rows", "50"]) == 0
     assert ";" in path.read_text().splitlines()[1] and "," in path.read_text().splitlines()[1]
-    assert tabular.detect_csv_dialect(path) == tabular.CsvDialect(";", ",", "utf-8")
+    assert tabular_files.detect_csv_dialect(path) == tabular.CsvDialect(";", ",", "utf-8")
     assert converted(path).equals(pa.Table.from_pandas(generate_supplements_sales(rows=50), preserve_index=False))
 
 

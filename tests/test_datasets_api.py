@@ -217,7 +217,7 @@ def test_dataset_lists_are_paginated_under_page_size_max(alice, project, small_p
 def test_openapi_documents_both_ways_to_send_a_file(alice):
     paths = alice.get("/openapi.json").json["paths"]
     upload = paths["/api/v1/projects/{project_id}/datasets/"]["post"]["requestBody"]["content"]
-    assert set(upload) == {"multipart/form-data", PARQUET}
+    assert {"multipart/form-data", PARQUET} <= set(upload)
     create = paths["/api/v1/projects/"]["post"]["requestBody"]["content"]
     assert set(create) == {"application/json", "multipart/form-data"}
 
@@ -235,7 +235,7 @@ def test_multipart_without_a_file_part_or_with_another_content_type(app, alice, 
     )
     assert no_file.status_code == 422
     assert "file" in no_file.json["errors"]
-    for content_type in ("text/csv", "application/octet-stream", "application/json", "application/x-python-pickle"):
+    for content_type in ("text/plain", "application/octet-stream", "application/json", "application/x-python-pickle"):
         response = alice.post(path, data=small_parquet, content_type=content_type)
         assert response.status_code == 415, content_type
         assert response.json["code"] == 415

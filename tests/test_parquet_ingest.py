@@ -149,7 +149,7 @@ def test_chunked_upload_of_unknown_length_stops_at_the_cap(upload_dir):
 def test_garbage_is_422_not_readable(data, upload_dir):
     message = assert_rejected(data, upload_dir, 422)
     assert "not a readable parquet file" in message
-    assert "`salesml upload` converts CSV and Excel files" in message
+    assert "or a CSV or .xlsx file" in message
 
 
 def test_truncated_parquet_is_422(upload_dir):

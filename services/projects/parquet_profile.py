@@ -1,4 +1,6 @@
-"""Check and profile a parquet file, in a child process of its own: ``python -I parquet_profile.py FILE LIMITS``.
+"""Check and profile a parquet file, in a child process of its own: ``python -I parquet_profile.py FILE LIMITS``;
+``python -I parquet_profile.py FILE LIMITS KIND SOURCE`` first converts the CSV or Excel file SOURCE into FILE
+(``shared.tabular_files``, the CLI's rules), under the same heap cap and time limit.
 
 The file is checked from its metadata (rows, columns, flat types only: ``shared.parquet_safety`` lists them and the
 reasons), then decoded in bounded batches under a decoded-size budget while its columns are profiled, under a capped
@@ -39,6 +41,7 @@ if __name__ == "__main__":  # the profiling child (``python -I`` this file) has 
 from shared.dataset_profile import dtype_name  # noqa: E402
 from shared.domain_errors import DomainError  # noqa: E402
 from shared.parquet_safety import decoded_size, is_flat_field, is_text, open_parquet  # noqa: E402
+from shared.tabular_files import UnsupportedFile, convert_to_parquet  # noqa: E402
 
 READ_BUFFER_BYTES = 1024 * 1024
 BATCH_TARGET_BYTES = 32 * 1024 * 1024
@@ -74,11 +77,14 @@ class UploadTooLarge(DatasetRejected):
 REJECTIONS: dict[str, type[DatasetRejected]] = {cls.__name__: cls for cls in (DatasetRejected, UploadTooLarge)}
 
 
-def profile_in_this_process(path: Path, limits: DatasetLimits) -> dict:
-    """The child's side: cap its own heap, profile, and answer with JSON (a rejection or the profile)."""
+def profile_in_this_process(path: Path, limits: DatasetLimits, converted_from: tuple[str, Path] | None = None) -> dict:
+    """The child's side: cap its own heap, convert ``converted_from`` (kind, CSV or Excel file) into ``path`` when
+    given, profile, and answer with JSON (a rejection or the profile)."""
     heap_cap = _data_segment_bytes() + PROFILE_MEMORY_BYTES
     resource.setrlimit(resource.RLIMIT_DATA, (heap_cap, heap_cap))
     try:
+        if converted_from is not None:
+            _convert(*converted_from, path)
         rows, columns = _profile_parquet(path, limits)
         preview = preview_records(path, limits.preview_rows)
     except DatasetRejected as rejected:
@@ -90,6 +96,16 @@ def profile_in_this_process(path: Path, limits: DatasetLimits) -> dict:
             "upload fewer rows or shorter values.",
         }
     return {"rows": rows, "columns": columns, "preview": preview}
+
+
+def _convert(kind: str, source: Path, destination: Path) -> None:
+    try:
+        convert_to_parquet(source, kind, destination)
+    except UnsupportedFile as unreadable:
+        raise DatasetRejected(f"The file could not be read: {unreadable}. Fix it, or upload it as parquet.") from None
+    except (pa.ArrowException, OSError, ValueError) as error:
+        reason = str(error).replace(str(source), "the file")[:200]
+        raise DatasetRejected(f"The file could not be converted to parquet ({reason}); upload a valid file.") from None
 
 
 def _data_segment_bytes() -> int:
@@ -148,8 +164,8 @@ def _open_parquet(source: Any, read_dictionary: list[str] | None = None) -> Iter
 
 def _unreadable() -> DatasetRejected:
     return DatasetRejected(
-        "This is not a readable parquet file; upload a file written by pandas.DataFrame.to_parquet or pyarrow "
-        "(`salesml upload` converts CSV and Excel files to parquet)."
+        "This is not a readable parquet file; upload a file written by pandas.DataFrame.to_parquet or pyarrow, "
+        "or a CSV or .xlsx file (sent as text/csv or as a file named .csv or .xlsx)."
     )
 
 
@@ -395,4 +411,7 @@ def human_bytes(size: int) -> str:
 
 
 if __name__ == "__main__":
-    print(json.dumps(profile_in_this_process(Path(sys.argv[1]), DatasetLimits(**json.loads(sys.argv[2])))))
+    converted_from = (sys.argv[3], Path(sys.argv[4])) if len(sys.argv) > 3 else None
+    print(
+        json.dumps(profile_in_this_process(Path(sys.argv[1]), DatasetLimits(**json.loads(sys.argv[2])), converted_from))
+    )

@@ -55,7 +55,10 @@ class ProjectCreateSchema(Schema):
 
 
 class ProjectCreateFormSchema(ProjectCreateSchema):
-    data_file = Upload(required=True, metadata={"description": "The project's first dataset, a parquet file."})
+    data_file = Upload(
+        required=True,
+        metadata={"description": "The project's first dataset: a parquet, CSV or .xlsx file (as for dataset uploads)."},
+    )
 
 
 class ProjectUpdateSchema(Schema):
@@ -104,7 +107,7 @@ class DatasetSchema(Schema):
 
 
 class DatasetUploadFormSchema(Schema):
-    file = Upload(metadata={"description": "The parquet file (or send it in 'data_file')."})
+    file = Upload(metadata={"description": "The parquet, CSV or .xlsx file (or send it in 'data_file')."})
     data_file = Upload()
 
 

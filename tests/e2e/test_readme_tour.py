@@ -18,8 +18,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from cli.tabular import detect_csv_dialect, open_as_parquet
+from cli.tabular import open_as_parquet
 from shared.config import REPO_ROOT
+from shared.tabular_files import detect_csv_dialect
 
 pytestmark = pytest.mark.e2e
 

@@ -1,4 +1,5 @@
-"""``/api/v1/projects/<id>/datasets``: upload parquet files, list, inspect, preview and delete them."""
+"""``/api/v1/projects/<id>/datasets``: upload datasets (parquet, or CSV and Excel converted to parquet), list,
+inspect, preview and delete them."""
 
 from __future__ import annotations
 
@@ -9,28 +10,35 @@ from flask import Response, current_app
 from flask.views import MethodView
 
 from services.projects import dataset_store, project_store
-from services.projects.api.uploads import allow_upload_body, received_parquet
+from services.projects.api.uploads import allow_upload_body, received_dataset
 from services.projects.schemas import DatasetSchema, DatasetUploadFormSchema, PreviewQuerySchema, PreviewSchema
 from shared.api import Blueprint
 from shared.db import db
 from shared.http_headers import content_disposition
 from shared.internal_auth import current_user_id
-from shared.media_types import PARQUET
+from shared.media_types import CSV, PARQUET, XLSX
 from shared.pagination import paginate
 
 blp = Blueprint(
     "datasets",
     __name__,
     url_prefix="/api/v1/projects/<int:project_id>/datasets",
-    description="Parquet datasets of a project.",
+    description="Datasets of a project, stored as parquet (CSV and .xlsx uploads are converted).",
 )
 
-BINARY = {"type": "string", "format": "binary"}
+BINARY_FILE = {"schema": {"type": "string", "format": "binary"}}
 UPLOAD_REQUEST_BODY = {
     "required": True,
+    "description": "The dataset as parquet, as CSV (separator `,` `;` tab or `|`, decimal point or decimal comma "
+    "and UTF-8 or Windows-1252, detected from the first 64 KiB) or as an .xlsx workbook (its first sheet; the "
+    "first row names the columns). CSV and .xlsx are converted to parquet on the server: the dataset's filename "
+    "becomes `<name>.parquet` and its size_bytes and sha256 are those of the stored parquet file. A multipart part "
+    "is read as the kind its filename's suffix says (.parquet, .csv, .xlsx), else its content type, else parquet.",
     "content": {
         "multipart/form-data": {"schema": DatasetUploadFormSchema},
-        PARQUET: {"schema": BINARY},
+        PARQUET: BINARY_FILE,
+        CSV: BINARY_FILE,
+        XLSX: BINARY_FILE,
     },
 }
 
@@ -51,20 +59,20 @@ class Datasets(MethodView):
     @blp.doc(requestBody=UPLOAD_REQUEST_BODY)
     @blp.response(201, DatasetSchema)
     @blp.alt_response(413, description="Over the upload size limit; nothing stored.")
-    @blp.alt_response(415, description="Neither multipart/form-data nor application/vnd.apache.parquet.")
+    @blp.alt_response(415, description=f"Neither multipart/form-data nor one of {', '.join((PARQUET, CSV, XLSX))}.")
     @blp.alt_response(
         422,
-        description="Not a readable parquet file, no rows, over the row/column limits, or nested "
+        description="Not a readable parquet, CSV or .xlsx file, no rows, over the row/column limits, or nested "
         "or extension column types; nothing stored.",
     )
     @blp.alt_response(503, description="The object store is unavailable; nothing stored.")
     def post(self, project_id):
-        """Upload a parquet file (multipart field 'file' or 'data_file', or the raw body)."""
+        """Upload a parquet, CSV or .xlsx file (multipart field 'file' or 'data_file', or the raw body)."""
         project_store.owned_project(current_user_id(), project_id)
         # Streaming, profiling and storing the file may take minutes: hold no database connection meanwhile.
         db.session.close()
         allow_upload_body()
-        with received_parquet(("file", "data_file")) as (ingested, filename):
+        with received_dataset(("file", "data_file")) as (ingested, filename):
             return dataset_store.store_dataset(project_id, ingested, filename, current_app.extensions["object_store"])
 
 
@@ -85,7 +93,7 @@ class DatasetById(MethodView):
 
 @blp.route("/<uuid:dataset_id>/download")
 class DatasetDownload(MethodView):
-    @blp.doc(responses={200: {"description": "the stored parquet file", "content": {PARQUET: {"schema": BINARY}}}})
+    @blp.doc(responses={200: {"description": "the stored parquet file", "content": {PARQUET: BINARY_FILE}}})
     @blp.alt_response(503, description="The object store is unavailable.")
     def get(self, project_id, dataset_id: UUID):
         """The dataset's file as it is stored (the uploaded parquet), under its uploaded file name."""

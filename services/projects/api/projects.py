@@ -8,7 +8,7 @@ from flask_smorest import abort
 
 from services.projects import dataset_store, project_store
 from services.projects.api.errors import ProjectPartlyDeleted
-from services.projects.api.uploads import allow_upload_body, is_multipart, received_parquet
+from services.projects.api.uploads import allow_upload_body, is_multipart, received_dataset
 from services.projects.schemas import (
     ProjectCreateFormSchema,
     ProjectCreateSchema,
@@ -51,8 +51,8 @@ class Projects(MethodView):
     @blp.alt_response(415, description="Neither JSON nor multipart/form-data.")
     @blp.alt_response(
         422,
-        description="Invalid fields, or a data file that is not a readable parquet file, has no rows, is over the "
-        "row/column limits or has nested or extension column types; nothing stored.",
+        description="Invalid fields, or a data file that is not a readable parquet, CSV or .xlsx file, has no "
+        "rows, is over the row/column limits or has nested or extension column types; nothing stored.",
     )
     def post(self):
         """Create a project from JSON, or from multipart/form-data with its first dataset in 'data_file'."""
@@ -61,7 +61,7 @@ class Projects(MethodView):
         if is_multipart():
             allow_upload_body()
             fields = parser.parse(ProjectCreateSchema(), request, location="form")
-            with received_parquet(("data_file",)) as (ingested, filename):
+            with received_dataset(("data_file",)) as (ingested, filename):
                 project = project_store.new_project(owner_id, **fields)
                 dataset_store.store_dataset(project.id, ingested, filename, current_app.extensions["object_store"])
         elif request.is_json:

@@ -1,4 +1,5 @@
-"""Receiving a parquet upload: a multipart part or the raw body, streamed to disk under the upload byte cap."""
+"""Receiving a dataset upload: a multipart part or the raw body, streamed to disk under the upload byte cap, as
+parquet, CSV or Excel (``.xlsx``); CSV and Excel are converted to parquet by the same capped child that profiles."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from flask import Request, current_app, request
 from flask_smorest import abort
 from werkzeug.http import parse_options_header
 
-from services.projects.parquet_ingest import IngestedFile, receive_upload, sanitize_filename
+from services.projects.parquet_ingest import IngestedFile, receive_upload, stored_filename
 from services.projects.parquet_profile import DatasetLimits
-from shared.media_types import PARQUET
+from shared.media_types import CSV, PARQUET, XLSX
+from shared.tabular_files import CSV_FILE, EXCEL_FILE, PARQUET_FILE, kind_of_filename
 
 MULTIPART_MEDIA_TYPE = "multipart/form-data"
 # Room for the boundaries and the small text fields around the file part of a multipart body.
@@ -22,6 +24,9 @@ MULTIPART_OVERHEAD_BYTES = 64 * 1024
 # Also bounds werkzeug's multipart decoder buffer, which takes 64 KiB reads: keep it well above that.
 FORM_FIELD_MAX_BYTES = 256 * 1024
 FORM_MAX_PARTS = 16
+# The kind of file each accepted media type says.
+MEDIA_TYPE_KINDS = {PARQUET: PARQUET_FILE, CSV: CSV_FILE, XLSX: EXCEL_FILE}
+ACCEPTED_MEDIA_TYPES = ", ".join(MEDIA_TYPE_KINDS)
 
 
 class DiskSpooledRequest(Request):
@@ -68,24 +73,31 @@ def _raw_body_filename() -> str | None:
     return parse_options_header(disposition)[1].get("filename")
 
 
-@contextmanager
-def received_parquet(file_fields: tuple[str, ...]) -> Iterator[tuple[IngestedFile, str]]:
-    """The checked upload in a temporary file (removed on leaving) and its sanitized filename.
+def _part_kind(filename: str | None, mimetype: str) -> str:
+    """A multipart file part's kind: by its name's suffix (browsers label a .csv ``application/vnd.ms-excel`` on
+    some systems), else by its content type, else parquet."""
+    return kind_of_filename(filename) or MEDIA_TYPE_KINDS.get(mimetype) or PARQUET_FILE
 
-    Multipart: the first of ``file_fields`` present; otherwise the raw body as ``application/vnd.apache.parquet``
-    (415 for any other content type). A rejected file raises ``DatasetRejected`` with nothing kept.
+
+@contextmanager
+def received_dataset(file_fields: tuple[str, ...]) -> Iterator[tuple[IngestedFile, str]]:
+    """The checked upload, as parquet in a temporary file (removed on leaving), and its sanitized filename.
+
+    Multipart: the first of ``file_fields`` present, of the kind its name or content type says; otherwise the raw
+    body, of the kind its content type says (one of ``MEDIA_TYPE_KINDS``; 415 for any other). A rejected file raises
+    ``DatasetRejected`` with nothing kept.
     """
     if is_multipart():
         part = next((request.files[name] for name in file_fields if name in request.files), None)
         if part is None:
-            abort(422, errors={file_fields[0]: ["Send the parquet file in this multipart field."]})
-        stream, filename = part.stream, part.filename
-    elif request.mimetype == PARQUET:
-        stream, filename = request.stream, _raw_body_filename()
+            abort(422, errors={file_fields[0]: ["Send the parquet, CSV or .xlsx file in this multipart field."]})
+        stream, filename, kind = part.stream, part.filename, _part_kind(part.filename, part.mimetype)
+    elif request.mimetype in MEDIA_TYPE_KINDS:
+        stream, filename, kind = request.stream, _raw_body_filename(), MEDIA_TYPE_KINDS[request.mimetype]
     else:
-        abort(415, message=f"Send the parquet file as multipart/form-data or as {PARQUET}.")
-    ingested = receive_upload(stream, dataset_limits(), Path(current_app.config["UPLOAD_TMP_DIR"]))
+        abort(415, message=f"Send the file as multipart/form-data or as one of {ACCEPTED_MEDIA_TYPES}.")
+    ingested = receive_upload(stream, dataset_limits(), Path(current_app.config["UPLOAD_TMP_DIR"]), kind)
     try:
-        yield ingested, sanitize_filename(filename)
+        yield ingested, stored_filename(filename, kind)
     finally:
         ingested.path.unlink(missing_ok=True)
