@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, pool
 from shared.config import REPO_ROOT, load_config
 from shared.db import db
 
-SERVICES_WITH_TABLES = ("projects", "trainer")
+SERVICES_WITH_TABLES = ("projects", "trainer", "predictor")
 
 
 def alembic_config(service: str, database_url: str) -> Config:

@@ -13,10 +13,10 @@ from services.trainer.model_evaluation import (
     decide_activation,
     holdout_sample,
     permutation_importance,
-    regression_scores,
     training_profile,
 )
 from shared.drift import drift_level, population_stability_index, profile_column
+from shared.regression_metrics import regression_scores
 
 
 def test_scores_include_wape_and_bias():

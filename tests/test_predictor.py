@@ -29,7 +29,7 @@ from sqlalchemy import event, update
 
 from demo.supplements import expected_sales, generate_supplements_sales
 from services.predictor import create_app, model_cache
-from services.predictor.api import MODEL_CACHE_EXTENSION, SERVING_VERSIONS_EXTENSION
+from services.predictor.extensions import MODEL_CACHE_EXTENSION, SERVING_VERSIONS_EXTENSION
 from services.predictor.model_cache import find_serving_version
 from services.trainer.automl import describe_features
 from shared.db import db

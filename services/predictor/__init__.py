@@ -1,4 +1,4 @@
-"""Predictor service: answers ``/predict`` with the project's active (or pinned) model version."""
+"""Predictor service: predictions (with explanations), what-if curves and actuals reports from a project's model."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Any
 
 from flask import Flask
 
-from services.predictor import api as predict_api
+from services.predictor.api import actuals, predict, what_if
 from services.predictor.config import SETTINGS
 from services.predictor.errors import ERROR_STATUSES
-from services.predictor.extensions import api
+from services.predictor.extensions import MODEL_CACHE_EXTENSION, SERVING_VERSIONS_EXTENSION, api
 from services.predictor.model_cache import BatchingSettings, ModelCache, ServingVersions, quiet_pycaret_logging
 from shared.app import create_service_app
 
@@ -19,10 +19,16 @@ SERVICE = "predictor"
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = create_service_app(
-        SERVICE, __name__, config, SETTINGS, api, public_blueprints=(predict_api.blp,), error_statuses=ERROR_STATUSES
+        SERVICE,
+        __name__,
+        config,
+        SETTINGS,
+        api,
+        public_blueprints=(predict.blp, what_if.blp, actuals.blp),
+        error_statuses=ERROR_STATUSES,
     )
     quiet_pycaret_logging()
-    app.extensions[predict_api.MODEL_CACHE_EXTENSION] = ModelCache(
+    app.extensions[MODEL_CACHE_EXTENSION] = ModelCache(
         max_bytes=app.config["PREDICTOR_CACHE_MAX_BYTES"],
         batching=BatchingSettings(
             enabled=app.config["PREDICT_BATCHING"],
@@ -34,7 +40,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         signing_key=app.config["MODEL_SIGNING_KEY"],
         compiled=app.config["PREDICT_COMPILED"],
     )
-    app.extensions[predict_api.SERVING_VERSIONS_EXTENSION] = ServingVersions(
-        app.config["PREDICT_SERVING_VERSION_TTL_S"]
-    )
+    app.extensions[SERVING_VERSIONS_EXTENSION] = ServingVersions(app.config["PREDICT_SERVING_VERSION_TTL_S"])
     return app

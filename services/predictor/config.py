@@ -62,4 +62,19 @@ SETTINGS: tuple[Setting, ...] = (
         int,
         description="Rows at which a batch is scored at once; larger requests skip batching.",
     ),
+    Setting(
+        "EXPLAIN_MAX_ROWS",
+        10,
+        int,
+        description="Most rows one `/predict?explain=true` request may explain (422 above): each costs 2^features × "
+        "25 background rows scored.",
+    ),
+    Setting("WHAT_IF_MAX_POINTS", 1000, int, description="Most points one what-if request may score (422 above)."),
+    Setting(
+        "ACTUALS_ERROR_TOLERANCE",
+        0.25,
+        float,
+        description="An actuals report recommends retraining when its MAE is more than this share above the model's "
+        "validation MAE (or a feature drifted a lot).",
+    ),
 )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from services.predictor.actuals import ActualsReportNotFound
 from services.predictor.batching import BatchUnavailable
+from services.predictor.explanations import CannotExplain
 from services.predictor.input_contract import InputRejected
-from services.predictor.model_cache import ModelUnusable, NoServingModel, PredictionFailed
+from services.predictor.model_cache import ModelUnusable, NoServingModel, NotARegressionModel, PredictionFailed
 from services.predictor.scoring import InputTooLarge
 from shared.domain_errors import DomainError
 
@@ -15,4 +17,7 @@ ERROR_STATUSES: dict[type[DomainError], int] = {
     NoServingModel: 409,
     ModelUnusable: 409,
     BatchUnavailable: 503,
+    NotARegressionModel: 409,
+    CannotExplain: 409,
+    ActualsReportNotFound: 404,
 }

@@ -51,6 +51,15 @@ class PredictionFailed(DomainError):
         super().__init__(f"The model could not score these rows ({reason}).")
 
 
+class NotARegressionModel(DomainError):
+    """The serving (or pinned) version forecasts series: it answers ``/forecast``, not ``/predict``."""
+
+    def __init__(self, project_id: int, version: int) -> None:
+        super().__init__(
+            f"Model version {version} is a forecast model: ask it with POST /api/v1/projects/{project_id}/forecast."
+        )
+
+
 class ModelUnusable(DomainError):
     """The model's artifact failed its integrity check; it was not unpickled."""
 
@@ -76,6 +85,17 @@ class ServingVersion:
 
 
 @dataclass(frozen=True)
+class ModelFacts:
+    """What the model's row says besides its artifact: what it is, how it scored, what it was trained on."""
+
+    task: str
+    algorithm: str
+    target: str
+    metrics: dict[str, Any]
+    training_profile: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class BatchingSettings:
     enabled: bool
     window_s: float
@@ -98,10 +118,13 @@ class LoadedModel:
         size_bytes: int,
         batching: BatchingSettings,
         scorer: CompiledScorer | None = None,
+        facts: ModelFacts | None = None,
     ) -> None:
         self.serving = serving
         self.pipeline = pipeline
+        self.facts = facts or ModelFacts("regression", "", contract.target, {}, {})
         self.contract = contract
+        self._background: PreparedInput | None = None
         self.size_bytes = size_bytes
         self.scorer = scorer
         # A PyCaret pipeline is not safe to call from two threads at once (seen: "cannot reindex on an axis with
@@ -122,6 +145,17 @@ class LoadedModel:
     @property
     def version(self) -> int:
         return self.serving.version
+
+    def background(self) -> PreparedInput | None:
+        """Training rows the model's explanations are computed against (prepared once), or None for a version
+        trained before they were recorded."""
+        if self._background is None:
+            rows = self.facts.training_profile.get("background") or []
+            complete = [row for row in rows if all(row.get(name) is not None for name in self.contract.names)]
+            if not complete:
+                return None
+            self._background = self.contract.prepare_records(complete)
+        return self._background
 
     def predict_now(self, frame: pd.DataFrame) -> np.ndarray:
         """The saved pipeline's own ``predict`` (never PyCaret's ``predict_model``, which costs ~10x per call)."""
@@ -269,6 +303,10 @@ class ModelCache:
                 ModelVersion.library_versions,
                 ModelVersion.features,
                 ModelVersion.target,
+                ModelVersion.task,
+                ModelVersion.algorithm,
+                ModelVersion.metrics,
+                ModelVersion.training_profile,
             ).where(ModelVersion.id == serving.model_id)
         ).first()
         if row is None:
@@ -280,7 +318,8 @@ class ModelCache:
         except ArtifactRejected as exc:
             log.error("refused model %s (version %s): %s", serving.model_id, serving.version, exc)
             raise ModelUnusable(serving.version) from exc
+        facts = ModelFacts(row.task, row.algorithm, row.target, row.metrics or {}, row.training_profile or {})
         contract = InputContract(row.features or [], row.target, self.max_string_length)
         label = f"model {serving.model_id} (version {serving.version})"
-        scorer = verified_scorer(pipeline, contract, label) if self.compiled else None
-        return LoadedModel(serving, pipeline, contract, len(row.artifact), self.batching, scorer)
+        scorer = verified_scorer(pipeline, contract, label) if self.compiled and row.task == "regression" else None
+        return LoadedModel(serving, pipeline, contract, len(row.artifact), self.batching, scorer, facts)

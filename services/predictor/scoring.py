@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from services.predictor.input_contract import InputRejected
+from services.predictor.input_contract import InputRejected, PreparedInput
 from services.predictor.model_cache import LoadedModel
 from shared.domain_errors import DomainError
 from shared.parquet_safety import decoded_size, is_flat_field, is_text_field, open_parquet
@@ -27,6 +27,7 @@ class InputTooLarge(DomainError):
 class Scored:
     predictions: np.ndarray
     warnings: list[str] = field(default_factory=list)
+    prepared: PreparedInput | None = None
 
 
 @dataclass
@@ -41,7 +42,7 @@ def score_records(model: LoadedModel, records: Sequence[Any], with_rows: bool = 
         raise InputRejected({"records": ["send at least one record"]})
     with model.arriving() as arrival:
         prepared = model.contract.prepare_records(records, with_rows=with_rows)
-        return Scored(model.predict(prepared, arrival), prepared.warnings)
+        return Scored(model.predict(prepared, arrival), prepared.warnings, prepared)
 
 
 def read_parquet(body: bytes, max_rows: int, max_decoded_bytes: int) -> pa.Table:

@@ -22,7 +22,6 @@ from services.trainer.model_evaluation import (
     decide_activation,
     holdout_sample,
     permutation_importance,
-    regression_scores,
     training_profile,
 )
 from services.trainer.training_jobs import (
@@ -37,6 +36,7 @@ from services.trainer.training_jobs import (
 )
 from shared.feature_schema import MAX_CATEGORIES_RECORDED
 from shared.model_artifacts import load_checked_artifact
+from shared.regression_metrics import regression_scores
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -7,7 +7,6 @@ Nothing here knows PyCaret: a model is a function from raw rows (a DataFrame) to
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,30 +28,6 @@ BACKGROUND_ROWS = 100
 ACTIVATE_IF_BETTER, ACTIVATE_ALWAYS, ACTIVATE_NEVER = "if_better", "always", "never"
 ACTIVATION_MODES = (ACTIVATE_IF_BETTER, ACTIVATE_ALWAYS, ACTIVATE_NEVER)
 ACTIVATED, NOT_ACTIVATED = "activated", "not_activated"
-
-
-def regression_scores(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float | None]:
-    """MAE, MSE, RMSE, R2, RMSLE, MAPE (as PyCaret reports them), plus WAPE and bias (mean of predicted − actual)."""
-    actual = np.asarray(actual, dtype="float64")
-    predicted = np.asarray(predicted, dtype="float64")
-    errors = predicted - actual
-    mse = float(np.mean(errors**2))
-    variance = float(np.sum((actual - actual.mean()) ** 2))
-    scores: dict[str, float | None] = {
-        "MAE": float(np.mean(np.abs(errors))),
-        "MSE": mse,
-        "RMSE": math.sqrt(mse),
-        "R2": 1 - float(np.sum(errors**2)) / variance if variance > 0 else None,
-        "RMSLE": None,
-        "MAPE": None,
-        "WAPE": float(np.sum(np.abs(errors)) / np.sum(np.abs(actual))) if np.any(actual) else None,
-        "bias": float(np.mean(errors)),
-    }
-    if (actual >= 0).all() and (predicted > -1).all():
-        scores["RMSLE"] = math.sqrt(float(np.mean((np.log1p(np.maximum(predicted, 0)) - np.log1p(actual)) ** 2)))
-    if (actual != 0).all():
-        scores["MAPE"] = float(np.mean(np.abs(errors / actual)))
-    return scores
 
 
 def permutation_importance(

@@ -34,10 +34,12 @@ from tests.security.support import (
 
 pytestmark = pytest.mark.e2e
 
-OBJECT_ID_PARAMETERS = {"project_id", "dataset_id", "run_id", "version"}
+OBJECT_ID_PARAMETERS = {"project_id", "dataset_id", "run_id", "version", "report_id"}
 METHODS = ("get", "put", "post", "patch", "delete")
 MISSING_NUMBER = 2_000_000_001
 UPLOAD = {"data": parquet_bytes(sales_frame(30, seed=7)), "headers": {"Content-Type": PARQUET}}
+WHAT_IF = {"base": FEATURE_ROW, "vary": [{"column": "price", "values": [3, 6]}], "revenue_of": "price"}
+ACTUALS = {"records": [{**FEATURE_ROW, "sales": 40.0}, {**FEATURE_ROW, "price": 6.0, "sales": 35.0}]}
 
 # One request per (method, documented path) that would succeed for the objects' owner, so a 404 here means the
 # authorization refused it, not a malformed request.
@@ -60,6 +62,10 @@ EXAMPLE_REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/projects/{project_id}/models/{version}/activate"): {},
     ("GET", "/api/v1/projects/{project_id}/models/{version}/holdout"): {},
     ("POST", "/api/v1/projects/{project_id}/predict"): {"json": FEATURE_ROW},
+    ("POST", "/api/v1/projects/{project_id}/what-if"): {"json": WHAT_IF},
+    ("POST", "/api/v1/projects/{project_id}/actuals"): {"json": ACTUALS},
+    ("GET", "/api/v1/projects/{project_id}/actuals"): {},
+    ("GET", "/api/v1/projects/{project_id}/actuals/{report_id}"): {},
 }
 
 
@@ -83,6 +89,7 @@ class Victim:
 
     trained: TrainedProject
     queued_run_id: int
+    report_id: int
 
     @property
     def owner(self) -> Account:
@@ -95,6 +102,7 @@ class Victim:
             "dataset_id": self.trained.dataset_id,
             "run_id": run_id,
             "version": self.trained.model_version,
+            "report_id": self.report_id,
         }
 
 
@@ -112,8 +120,11 @@ def victim(platform: Platform, session_api: ApiClient, trained_project: TrainedP
     # Without a worker the queued run stays queued, so every view of A's objects is stable for the comparison.
     platform.stop("worker")
     queued = start_training(session_api, trained_project.owner, trained_project.project_id)
+    actuals = f"/api/v1/projects/{trained_project.project_id}/actuals"
+    report = session_api.post(actuals, json=ACTUALS, headers=trained_project.owner.headers)
+    assert report.status_code == 201, report.text
     try:
-        yield Victim(trained_project, queued["id"])
+        yield Victim(trained_project, queued["id"], report.json()["id"])
     finally:
         cancel = f"/api/v1/projects/{trained_project.project_id}/training-runs/{queued['id']}/cancel"
         session_api.post(cancel, headers=trained_project.owner.headers)
@@ -151,6 +162,8 @@ def owner_view(api: ApiClient, platform: Platform, victim: Victim) -> dict[str, 
         f"{base}/training-runs/{victim.queued_run_id}",
         f"{base}/models",
         f"{base}/models/{victim.trained.model_version}",
+        f"{base}/actuals",
+        f"{base}/actuals/{victim.report_id}",
     ]
     view: dict[str, Any] = {}
     for path in reads:
@@ -191,7 +204,12 @@ def test_another_users_objects_answer_exactly_like_missing_ones(session_api, pla
 def test_mixed_ids_b_project_with_a_objects_are_404_like_missing_ones(session_api, platform, victim, intruder):
     b, b_project = intruder
     before = owner_view(session_api, platform, victim)
-    missing_ids = {"dataset_id": str(uuid.uuid4()), "run_id": MISSING_NUMBER, "version": MISSING_NUMBER}
+    missing_ids = {
+        "dataset_id": str(uuid.uuid4()),
+        "run_id": MISSING_NUMBER,
+        "version": MISSING_NUMBER,
+        "report_id": MISSING_NUMBER,
+    }
     second_id_routes = [route for route in EXAMPLE_REQUESTS if path_parameters(route[1]) - {"project_id"}]
     assert second_id_routes
     for route in sorted(second_id_routes, key=lambda route: (route[0] == "DELETE", route)):

@@ -9,8 +9,10 @@ from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import abort
 
+from services.predictor.explanations import CannotExplain, explain_rows
+from services.predictor.extensions import serving_model
 from services.predictor.input_contract import InputRejected
-from services.predictor.model_cache import LoadedModel
+from services.predictor.model_cache import LoadedModel, NotARegressionModel
 from services.predictor.schemas import (
     PARQUET_RESPONSE_DOC,
     PREDICT_REQUEST_BODY,
@@ -19,6 +21,7 @@ from services.predictor.schemas import (
 )
 from services.predictor.scoring import (
     InputTooLarge,
+    Scored,
     json_records,
     parquet_bytes,
     read_parquet,
@@ -26,14 +29,11 @@ from services.predictor.scoring import (
     score_table,
 )
 from shared.api import Blueprint
-from shared.internal_auth import current_user_id
 from shared.media_types import PARQUET
 
 blp = Blueprint("predict", __name__, url_prefix="/api/v1/projects", description="Predictions with a project's model.")
 
 JSON_MEDIA_TYPE = "application/json"
-MODEL_CACHE_EXTENSION = "predictor.models"
-SERVING_VERSIONS_EXTENSION = "predictor.serving_versions"
 WARNINGS_HEADER = "X-Prediction-Warnings"
 MODEL_VERSION_HEADER = "X-Model-Version"
 
@@ -44,7 +44,11 @@ class Predict(MethodView):
     @blp.doc(requestBody=PREDICT_REQUEST_BODY, **PARQUET_RESPONSE_DOC)
     @blp.response(200, PredictionSchema)
     @blp.alt_response(404, description="The pinned model version does not exist.")
-    @blp.alt_response(409, description="No model serves this project yet, or its artifact failed its integrity check.")
+    @blp.alt_response(
+        409,
+        description="No model serves this project yet, its artifact failed its integrity check, it is a forecast "
+        "model (ask /forecast), or (with explain) it was trained before explanations were recorded.",
+    )
     @blp.alt_response(413, description="More rows or bytes than one request may carry.")
     @blp.alt_response(415, description="Neither application/json nor application/vnd.apache.parquet.")
     @blp.alt_response(422, description="Missing feature columns or values of the wrong type, named per column.")
@@ -55,18 +59,22 @@ class Predict(MethodView):
         if media_type not in (JSON_MEDIA_TYPE, PARQUET):
             abort(415, message=f"Send {JSON_MEDIA_TYPE} or {PARQUET}.")
         config = current_app.config
-        model = serving_model(project_id, query.get("version"))
+        model = regression_model(project_id, query.get("version"))
         if media_type == PARQUET:
+            if query["explain"]:
+                raise InputRejected({"explain": ["explanations are given for JSON rows; send the rows as JSON"]})
             request.max_content_length = config["PREDICT_MAX_PARQUET_BYTES"]
             return predict_parquet(model, request.get_data(cache=False))
         request.max_content_length = config["PREDICT_MAX_JSON_BYTES"]
-        return predict_json(model, read_json_body())
+        return predict_json(model, read_json_body(), query["explain"])
 
 
-def serving_model(project_id: int, version: int | None) -> LoadedModel:
-    """The caller's model for the project: ``NoServingModel``, ``ModelVersionNotFound``, ``ModelUnusable``."""
-    serving = current_app.extensions[SERVING_VERSIONS_EXTENSION].find(project_id, current_user_id(), version)
-    return current_app.extensions[MODEL_CACHE_EXTENSION].get(serving)
+def regression_model(project_id: int, version: int | None) -> LoadedModel:
+    """The caller's model, which must be a regression model (a forecast model answers /forecast)."""
+    model = serving_model(project_id, version)
+    if model.facts.task != "regression":
+        raise NotARegressionModel(project_id, model.version)
+    return model
 
 
 def read_json_body() -> Any:
@@ -76,20 +84,40 @@ def read_json_body() -> Any:
         abort(400, message="The JSON body is nested too deeply.")
 
 
-def predict_json(model: LoadedModel, body: Any) -> dict[str, Any]:
+def predict_json(model: LoadedModel, body: Any, explain: bool = False) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InputRejected({"body": ['send one JSON object of features, or {"records": [...]}']})
     if "records" not in body:
         scored = score_records(model, [body], with_rows=False)
-        return with_warnings({"prediction": scored.predictions[0], "model_version": model.version}, scored.warnings)
+        answer = {"prediction": scored.predictions[0], "model_version": model.version}
+        if explain:
+            answer["explanation"] = explanations(model, [body], scored)[0]
+        return with_warnings(answer, scored.warnings)
     records = body["records"]
     if not isinstance(records, list):
         raise InputRejected({"records": ["must be a list of JSON objects"]})
     max_rows = current_app.config["PREDICT_MAX_ROWS"]
     if len(records) > max_rows:
         raise InputTooLarge(f"{len(records)} records; at most {max_rows} are scored per request.")
+    max_explained = current_app.config["EXPLAIN_MAX_ROWS"]
+    if explain and len(records) > max_explained:
+        raise InputRejected({"explain": [f"{len(records)} records; at most {max_explained} are explained per request"]})
     scored = score_records(model, records)
-    return with_warnings({"predictions": scored.predictions, "model_version": model.version}, scored.warnings)
+    answer = {"predictions": scored.predictions, "model_version": model.version}
+    if explain:
+        answer["explanations"] = explanations(model, records, scored)
+    return with_warnings(answer, scored.warnings)
+
+
+def explanations(model: LoadedModel, records: list[dict[str, Any]], scored: Scored) -> list[dict[str, Any]]:
+    """Each row's baseline and contributions (``services.predictor.explanations``), in the answer's shape."""
+    background = model.background()
+    if background is None or scored.prepared is None:
+        raise CannotExplain()
+    explained = explain_rows(
+        model.predict, scored.prepared, background, scored.predictions, records, model.facts.target
+    )
+    return [explanation.as_record() for explanation in explained]
 
 
 def with_warnings(answer: dict[str, Any], warnings: list[str]) -> dict[str, Any]:

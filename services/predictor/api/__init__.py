@@ -1,0 +1,1 @@
+"""The predictor's public routes: predictions (with their explanations), what-if curves, actuals reports."""
