@@ -213,17 +213,27 @@ class GlobalRegressionForecaster:
             warnings.simplefilter("ignore")
             self.pipeline.fit(frame[[ID, DS, Y, *self.known_future]], static_features=[])
 
-    def forecast(self, history: pd.DataFrame, horizon: int, future: pd.DataFrame | None = None) -> pd.DataFrame:
+    def forecast(
+        self,
+        history: pd.DataFrame,
+        horizon: int,
+        future: pd.DataFrame | None = None,
+        fitted_history: bool = False,
+    ) -> pd.DataFrame:
+        """As ``StatisticalForecaster.forecast``; ``fitted_history`` says that ``history`` holds series exactly as the
+        model was fitted on them, so their features are not computed again (the fast path of a served model)."""
         dates = future_dates(history, self.frequency, horizon)
         x_future = None
         if self.known_future:
             if future is None:
                 raise ValueError("this model needs the known-future columns for the forecast dates")
             x_future = dates[[ID, DS]].merge(future[[ID, DS, *self.known_future]], on=[ID, DS], how="left")
+        if fitted_history:
+            inputs: dict[str, Any] = {"ids": list(dates[ID].unique())}
+        else:
+            inputs = {"new_df": history[[ID, DS, Y, *self.known_future]]}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            predicted = self.pipeline.predict(
-                h=horizon, new_df=history[[ID, DS, Y, *self.known_future]], X_df=x_future
-            )
+            predicted = self.pipeline.predict(h=horizon, X_df=x_future, **inputs)
         predicted = predicted.rename(columns={self.id: FORECAST})
         return dates.merge(predicted[[ID, DS, FORECAST]], on=[ID, DS], how="left")

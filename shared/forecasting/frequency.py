@@ -47,7 +47,7 @@ class Frequency:
 
 
 def frequency_kind(alias: str) -> str:
-    """"D", "W", "M", "Q" or "Y" for an alias we accept; FrequencyError for any other."""
+    """ "D", "W", "M", "Q" or "Y" for an alias we accept; FrequencyError for any other."""
     head = alias.upper().split("-")[0]
     kinds = {"D": "D", "W": "W", "MS": "M", "M": "M", "QS": "Q", "Q": "Q", "YS": "Y", "Y": "Y", "AS": "Y", "A": "Y"}
     if head not in kinds:
@@ -66,7 +66,9 @@ def given_frequency(alias: str, dates: pd.Series) -> Frequency:
     distinct = pd.DatetimeIndex(dates.dropna().unique())
     off_grid = [d for d in distinct if d != d.normalize() or not offset.is_on_offset(d)]
     if off_grid:
-        raise FrequencyError(f"the date {off_grid[0].date()} is not on the `{alias}` grid; fix it or name another frequency")
+        raise FrequencyError(
+            f"the date {off_grid[0].date()} is not on the `{alias}` grid; fix it or name another frequency"
+        )
     return frequency
 
 

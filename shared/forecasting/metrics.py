@@ -46,8 +46,11 @@ def score(points: pd.DataFrame, forecast_col: str = "forecast", group_cols: tupl
     total = float(np.sum(np.abs(actual)))
     denominator = np.abs(actual) + np.abs(forecast)
     smape_terms = np.divide(2 * absolute, denominator, out=np.zeros_like(absolute), where=denominator > 0)
-    per_group = points.assign(_abs=absolute).groupby(list(group_cols), sort=False).agg(mae=("_abs", "mean"),
-                                                                                        scale=("scale", "first"))  # fmt: skip
+    per_group = (
+        points.assign(_abs=absolute)
+        .groupby(list(group_cols), sort=False)
+        .agg(mae=("_abs", "mean"), scale=("scale", "first"))
+    )
     usable = per_group[per_group["scale"].notna() & (per_group["scale"] > 0)]
     return {
         "MASE": _number(np.mean(usable["mae"] / usable["scale"])) if len(usable) else None,

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from shared.forecasting.dates import parse_like_training
-from shared.forecasting.forecasters import FORECAST, future_dates
+from shared.forecasting.forecasters import FORECAST, GlobalRegressionForecaster, future_dates
 from shared.forecasting.intervals import LEVELS
 from shared.forecasting.panel import DS, ID, Y, describe_series
 
@@ -138,8 +138,9 @@ class ForecastModel:
         wanted = frame[frame[ID].isin(uids)] if len(uids) < self.series_count else frame
         dates = future_dates(wanted, self.frequency, steps)
         known = self._future_values(future, dates) if self.known_future else None
-        values = np.mean([self._member_forecast(i, wanted, dates, steps, changed, known) for i in range(len(self.members))],
-                         axis=0)  # fmt: skip
+        values = np.mean(
+            [self._member_forecast(i, wanted, dates, steps, changed, known) for i in range(len(self.members))], axis=0
+        )
         if self.nonnegative:
             values = np.maximum(values, 0.0)
         return self._table(dates, values)
@@ -166,12 +167,22 @@ class ForecastModel:
             if len(redo):
                 values[fresh] = member.forecast(redo, steps)[FORECAST].to_numpy()
             return values
-        answer = member.forecast(wanted, steps, known)
-        return answer[FORECAST].to_numpy()
+        if isinstance(member, GlobalRegressionForecaster):
+            untouched = wanted[~wanted[ID].isin(changed)]
+            values = np.empty(len(dates))
+            fresh = np.isin(uids, list(changed))
+            if len(untouched):
+                values[~fresh] = member.forecast(untouched, steps, known, fitted_history=True)[FORECAST].to_numpy()
+            if fresh.any():
+                values[fresh] = member.forecast(wanted[wanted[ID].isin(changed)], steps, known)[FORECAST].to_numpy()
+            return values
+        return member.forecast(wanted, steps, known)[FORECAST].to_numpy()
 
     def _table(self, dates: pd.DataFrame, values: np.ndarray) -> pd.DataFrame:
         uids = dates[ID].to_numpy()
-        table = self.series.iloc[uids].reset_index(drop=True) if self.series_columns else pd.DataFrame(index=dates.index)
+        table = (
+            self.series.iloc[uids].reset_index(drop=True) if self.series_columns else pd.DataFrame(index=dates.index)
+        )
         table = table.reset_index(drop=True)
         table[self.date_column] = dates[DS].to_numpy()
         table["forecast"] = values
@@ -232,8 +243,9 @@ class ForecastModel:
         return self._lookup_cache
 
     def _unknown_message(self, unknown: list[str]) -> str:
-        shown = "; ".join(unknown[:MAX_EXAMPLES]) + (f" (and {len(unknown) - MAX_EXAMPLES} more)" if len(unknown) >
-                                                      MAX_EXAMPLES else "")  # fmt: skip
+        shown = "; ".join(unknown[:MAX_EXAMPLES]) + (
+            f" (and {len(unknown) - MAX_EXAMPLES} more)" if len(unknown) > MAX_EXAMPLES else ""
+        )
         example = describe_series(self.series, self.series.index[0])
         return (
             f"series not in this model: {shown}. It was trained on {self.series_count} series (e.g. {example}); "
@@ -246,8 +258,11 @@ class ForecastModel:
         lookup = self._series_lookup()
         keys = [tuple(_normalized(v) for v in key) for key in rows[self.series_columns].itertuples(index=False)]
         uids = [lookup.get(key, -1) for key in keys]
-        unknown = [", ".join(f"{c}={v}" for c, v in zip(self.series_columns, key, strict=True))
-                   for key, uid in zip(keys, uids, strict=True) if uid < 0]  # fmt: skip
+        unknown = [
+            ", ".join(f"{c}={v}" for c, v in zip(self.series_columns, key, strict=True))
+            for key, uid in zip(keys, uids, strict=True)
+            if uid < 0
+        ]
         if unknown:
             raise UnknownSeriesError(f"`{what}` rows: " + self._unknown_message(list(dict.fromkeys(unknown))))
         return np.asarray(uids, dtype=np.int64)
@@ -269,7 +284,8 @@ class ForecastModel:
             unreadable = values.isna() & frame[column].notna()
             if unreadable.any():
                 raise InvalidRowsError(
-                    f"`{what}` rows: column `{column}` must hold numbers; `{frame[column][unreadable].iloc[0]}` is not one"
+                    f"`{what}` rows: column `{column}` must hold numbers; "
+                    f"`{frame[column][unreadable].iloc[0]}` is not one"
                 )
             out[column] = values.astype(float).to_numpy()
         return out

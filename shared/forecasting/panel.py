@@ -231,7 +231,8 @@ def _check_series_columns(
             problems["series_columns"].append(f"`{column}` is the target; it cannot also name the series")
         elif frame[column].isna().any():
             problems["series_columns"].append(
-                f"column `{column}` has {int(frame[column].isna().sum())} missing values; every row must name its series"
+                f"column `{column}` has {int(frame[column].isna().sum())} missing values; every row must name its "
+                "series"
             )
 
 

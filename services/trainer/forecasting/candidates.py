@@ -90,7 +90,8 @@ def regressor(model_id: str, seed: int, threads: int) -> Any:
     from sklearn.tree import DecisionTreeRegressor
 
     factories: dict[str, Callable[[], Any]] = {
-        "lightgbm": lambda: LGBMRegressor(random_state=seed, n_jobs=threads, verbose=-1),
+        # One thread: its OpenMP threads spin-wait; inside PyCaret more threads hung or ran far slower (FACTS).
+        "lightgbm": lambda: LGBMRegressor(random_state=seed, n_jobs=1, verbose=-1),
         # Trees grown to single rows make a served model of hundreds of megabytes on a few thousand series.
         "et": lambda: ExtraTreesRegressor(min_samples_leaf=5, random_state=seed, n_jobs=threads),
         "rf": lambda: RandomForestRegressor(min_samples_leaf=5, random_state=seed, n_jobs=threads),

@@ -22,7 +22,7 @@ FOLDS = 3
 # PyCaret's holdout is not used here (the backtest is the holdout); it only needs a few rows.
 TRAIN_SHARE = 0.95
 # Enough rows per fold, the latest kept: older rows add little to a one-step comparison.
-MAX_ROWS = 60_000
+MAX_ROWS = 20_000
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,9 @@ def choose_regressor(features: pd.DataFrame, estimators: dict[str, Any], seed: i
         fold_shuffle=False,
         data_split_shuffle=False,
         train_size=TRAIN_SHARE,
-        n_jobs=threads,
+        # Folds one after the other: in parallel, PyCaret starts joblib worker processes that import everything
+        # again (measured: most of the choice's time on a loaded machine). The estimators use the threads.
+        n_jobs=1,
         verbose=False,
         html=False,
         memory=False,
