@@ -212,6 +212,10 @@ class GlobalRegressionForecaster:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self.pipeline.fit(frame[[ID, DS, Y, *self.known_future]], static_features=[])
+        for model in self.pipeline.models_.values():
+            # A forecast predicts a few hundred rows per step: a thread pool per call costs more than it saves.
+            if hasattr(model, "n_jobs"):
+                model.n_jobs = 1
 
     def forecast(
         self,
