@@ -137,7 +137,7 @@ def test_the_model_describes_itself_for_the_api(seasonal_training):
         "frequency": "MS",
         "horizon": 12,
         "known_future": [],
-        "last_dates": "2020-12-01",
+        "last_dates": [{"store": f"S{s}", "month": "2020-12-01"} for s in range(3)],
         "series_count": 3,
         "interval_coverage": result.interval_coverage,
     }
@@ -333,3 +333,16 @@ def test_the_dask_path_gives_the_same_forecasts_as_the_local_one():
         assert distributed_row["model"] == row["model"] and distributed_row["reason"] == row["reason"]
         for metric in ("MASE", "MAE", "RMSE", "WAPE", "SMAPE"):
             assert distributed_row[metric] == pytest.approx(row[metric], rel=1e-9)
+
+
+def test_newer_history_of_a_model_with_known_future_columns(promoted_training):
+    frame, result = promoted_training
+    last = frame["week"].max()
+    newer_weeks = pd.date_range(last + pd.Timedelta(days=7), periods=2, freq="W-SUN")
+    newer = pd.DataFrame({"store": 0, "week": newer_weeks, "promo": [1, 0], "sales": [160.0, 100.0]})
+    future = future_promos(frame.assign(week=frame["week"] + pd.Timedelta(days=14)), 1)
+    moved = result.model.forecast(history=newer, future=pd.concat([future, future_promos(frame, 1)]))
+    assert moved[moved["store"] == 0]["week"].iloc[0] == newer_weeks[-1] + pd.Timedelta(days=7)
+    assert moved[moved["store"] == 1]["week"].iloc[0] == last + pd.Timedelta(days=7)
+    with pytest.raises(InvalidRowsError, match="lack the column"):
+        result.model.forecast(history=newer.drop(columns="promo"), future=future)

@@ -116,13 +116,15 @@ def future_dates(history: pd.DataFrame, frequency: str, horizon: int) -> pd.Data
     """``unique_id``, ``ds`` and ``step`` (1..horizon) of the periods after each series' last date."""
     last = history.groupby(ID, sort=False)[DS].max()
     offset = pd.tseries.frequencies.to_offset(frequency)
-    steps = np.arange(1, horizon + 1)
-    dates = [pd.date_range(d + offset, periods=horizon, freq=frequency) for d in last]
+    starts = pd.DatetimeIndex(last.to_numpy())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas warns that some anchored offsets are added date by date
+        dates = np.stack([(starts + offset * step).to_numpy() for step in range(1, horizon + 1)], axis=1)
     return pd.DataFrame(
         {
             ID: np.repeat(last.index.to_numpy(), horizon),
-            DS: np.concatenate([d.values for d in dates]) if dates else np.array([], dtype="datetime64[ns]"),
-            "step": np.tile(steps, len(last)),
+            DS: dates.reshape(-1).astype("datetime64[ns]"),
+            "step": np.tile(np.arange(1, horizon + 1), len(last)),
         }
     )
 

@@ -86,16 +86,11 @@ class ForecastModel:
         return self.history.groupby(ID, sort=True)[DS].max()
 
     def describe(self) -> dict[str, Any]:
-        """The model's ``forecast`` block of the API (dates as ISO text)."""
-        last = self.last_dates
-        distinct = last.unique()
-        if len(distinct) == 1:
-            last_dates: Any = pd.Timestamp(distinct[0]).date().isoformat()
-        else:
-            last_dates = [
-                {**self._series_values(uid), self.date_column: pd.Timestamp(date).date().isoformat()}
-                for uid, date in last.items()
-            ]
+        """The model's ``forecast`` block of the API; ``last_dates`` lists every series with its last date (ISO)."""
+        last_dates = [
+            {**self._series_values(uid), self.date_column: pd.Timestamp(date).date().isoformat()}
+            for uid, date in self.last_dates.items()
+        ]
         return {
             "date_column": self.date_column,
             "series_columns": list(self.series_columns),

@@ -82,8 +82,15 @@ def select_candidates(include: Iterable[str] | None, exclude: Iterable[str] | No
     return CandidateSelection(statistical, regressors, ensemble and ENSEMBLE not in excluded)
 
 
-def regressor(model_id: str, seed: int, threads: int) -> Any:
-    """A fresh, unfitted estimator for a regression id (PyCaret's defaults for it, threads capped, trees kept small)."""
+def regressor(model_id: str, seed: int, threads: int, absolute_error: bool = True) -> Any:
+    """A fresh, unfitted estimator for a regression id (PyCaret's defaults for it, threads capped, trees kept small).
+
+    ``absolute_error``: LightGBM minimizes absolute error (objective ``l1``) rather than squared error, to match the
+    metric the forecasts are selected by (MASE, MAE, WAPE, sMAPE: all absolute). Squared error forecasts the
+    conditional mean, which for skewed, lumpy sales lies above the median that absolute error rewards; on the
+    benchmark's development split (never the hold-out) it cut the global LightGBM's backtest MASE from 1.96 to 1.00
+    on Online Retail and from 2.57 to 2.53 on Stallion. Sorting by RMSE keeps squared error.
+    """
     from lightgbm import LGBMRegressor
     from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
     from sklearn.linear_model import LinearRegression, Ridge
@@ -91,7 +98,9 @@ def regressor(model_id: str, seed: int, threads: int) -> Any:
 
     factories: dict[str, Callable[[], Any]] = {
         # One thread: its OpenMP threads spin-wait; inside PyCaret more threads hung or ran far slower (FACTS).
-        "lightgbm": lambda: LGBMRegressor(random_state=seed, n_jobs=1, verbose=-1),
+        "lightgbm": lambda: LGBMRegressor(
+            objective="l1" if absolute_error else "l2", random_state=seed, n_jobs=1, verbose=-1
+        ),
         # Trees grown to single rows make a served model of hundreds of megabytes on a few thousand series.
         "et": lambda: ExtraTreesRegressor(min_samples_leaf=5, random_state=seed, n_jobs=threads),
         "rf": lambda: RandomForestRegressor(min_samples_leaf=5, random_state=seed, n_jobs=threads),

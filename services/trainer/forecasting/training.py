@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 
 from services.trainer.forecasting.backtest import (
     FITTED_ONCE,
@@ -163,7 +164,7 @@ def train_forecaster(
         if selection.regressors:
             with phases.measure("regressor choice"):
                 forecaster, choice = _global_candidate(
-                    selection.regressors, panel, backtest, seed, threads, holidays_country
+                    selection.regressors, panel, backtest, seed, threads, holidays_country, sort != "RMSE"
                 )
             progress.step()
             with phases.measure(forecaster.id):
@@ -195,7 +196,7 @@ def train_forecaster(
         coverage = leave_one_window_out_coverage(backtest.points["window"].to_numpy(), steps, scaled, panel.horizon)
         with phases.measure("final fit"):
             final_members, final_notes = _final_members(
-                members, panel, results, globals_, runner, budget, seed, threads, holidays_country
+                members, panel, results, globals_, runner, budget, threads, holidays_country
             )
 
     report(STAGE_FINALIZING, 0.95)
@@ -287,6 +288,7 @@ def _global_candidate(
     seed: int,
     threads: int,
     holidays_country: str | None,
+    absolute_error: bool,
 ) -> tuple[GlobalRegressionForecaster, RegressorChoice]:
     """The global regression model, its regressor chosen by PyCaret on the data before the earliest origin."""
     first_history = int(panel.lengths.min()) - backtest.windows[0].periods_after_origin
@@ -295,7 +297,7 @@ def _global_candidate(
         return GlobalRegressionForecaster(
             model_id,
             candidate_name(model_id),
-            regressor(model_id, seed, threads),
+            regressor(model_id, seed, threads, absolute_error),
             panel.frequency.alias,
             panel.frequency.kind,
             known_future=panel.known_future,
@@ -307,7 +309,8 @@ def _global_candidate(
     probe = forecaster(regressor_ids[0])
     first_cut = backtest.cut(panel.frame, 0)[[ID, DS, Y, *panel.known_future]]
     features = probe.make_pipeline().preprocess(first_cut, static_features=[])
-    choice = choose_regressor(features, {m: regressor(m, seed, threads) for m in regressor_ids}, seed, threads)
+    estimators = {m: regressor(m, seed, threads, absolute_error) for m in regressor_ids}
+    choice = choose_regressor(features, estimators, seed, threads)
     return forecaster(choice.chosen), choice
 
 
@@ -366,7 +369,6 @@ def _final_members(
     globals_: dict[str, GlobalRegressionForecaster],
     runner: SeriesRunner,
     budget: _Budget,
-    seed: int,
     threads: int,
     holidays_country: str | None,
 ) -> tuple[list[Any], dict[str, str]]:
@@ -379,7 +381,7 @@ def _final_members(
             forecaster = GlobalRegressionForecaster(
                 model_id,
                 backtested.name,
-                regressor(model_id, seed, threads),
+                clone(backtested.estimator),
                 panel.frequency.alias,
                 panel.frequency.kind,
                 known_future=panel.known_future,
