@@ -17,8 +17,20 @@ from typing import Any
 
 import joblib
 
-# The packages whose version must match between the trainer that pickled a pipeline and the predictor loading it.
-PINNED_PACKAGES = ("pycaret", "scikit-learn", "numpy", "pandas", "lightgbm", "joblib")
+# The packages whose version must match between the trainer that pickled a pipeline and the predictor loading it
+# (a forecast model pickles statsforecast and mlforecast objects, and mlforecast's coreforecast transforms).
+PINNED_PACKAGES = (
+    "pycaret",
+    "scikit-learn",
+    "numpy",
+    "pandas",
+    "lightgbm",
+    "joblib",
+    "statsforecast",
+    "mlforecast",
+    "coreforecast",
+    "utilsforecast",
+)
 
 
 class ArtifactRejected(Exception):
