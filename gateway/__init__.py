@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 
 from gateway import views
-from gateway.config import SETTINGS
+from gateway.config import SECRETS, SETTINGS
 from gateway.openapi import MergedDocument
 from gateway.ownership import OwnershipCache
 from gateway.routing import SERVICES
@@ -24,7 +24,7 @@ SERVICE = "gateway"
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    app = create_base_app(SERVICE, __name__, config, service_settings=SETTINGS)
+    app = create_base_app(SERVICE, __name__, config, service_settings=SETTINGS, secrets=SECRETS)
     # The gateway reads no body itself: it streams each one on and the service caps what it reads. (A request's
     # max_content_length of None falls back to this setting, so the app-wide JSON cap would refuse every larger
     # upload or parquet prediction.)

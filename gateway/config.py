@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from shared.config import Setting
 
+# Verifies users' tokens and signs the internal ones; never the model signing key.
+SECRETS = ("JWT_SECRET_KEY", "INTERNAL_TOKEN_SECRET")
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("PROXY_CHUNK_BYTES", 64 * 1024, int, description="Size of the chunks the gateway streams bodies in."),
     Setting(

@@ -63,7 +63,7 @@ def run_migrations(service: str, owned_tables: set[str]) -> None:
 
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    config = load_config({"SALESML_DEV_MODE": True})  # migrations need the database URL, not the secrets
+    config = load_config()  # the database URL only: no secret is read
     services = argv or list(SERVICES_WITH_TABLES)
     if config["DATABASE_URL"].startswith("sqlite:///"):
         from pathlib import Path

@@ -39,6 +39,7 @@ APP_FACTORIES = {
     "predictor": "services.predictor:create_app()",
     "gateway": "gateway:create_app()",
 }
+GUNICORN_CONFIG = REPO_ROOT / "gunicorn.conf.py"
 WORKER = "worker"
 WORKER_MODULE = "services.trainer.worker"
 START_TIMEOUT_S = 120.0
@@ -94,6 +95,7 @@ class Platform:
             return [sys.executable, "-m", WORKER_MODULE]
         return [
             sys.executable, "-m", "gunicorn",
+            "--config", str(GUNICORN_CONFIG),
             "--bind", f"127.0.0.1:{self.ports[name]}",
             "--worker-class", "gthread", "--workers", "1", "--threads", "4",
             "--timeout", "120", "--graceful-timeout", "5", "--no-control-socket",

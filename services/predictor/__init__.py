@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 
 from services.predictor import api as predict_api
-from services.predictor.config import SETTINGS
+from services.predictor.config import SECRETS, SETTINGS
 from services.predictor.errors import ERROR_STATUSES
 from services.predictor.extensions import api
 from services.predictor.model_cache import BatchingSettings, ModelCache, quiet_pycaret_logging
@@ -19,7 +19,14 @@ SERVICE = "predictor"
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = create_service_app(
-        SERVICE, __name__, config, SETTINGS, api, public_blueprints=(predict_api.blp,), error_statuses=ERROR_STATUSES
+        SERVICE,
+        __name__,
+        config,
+        SETTINGS,
+        api,
+        public_blueprints=(predict_api.blp,),
+        error_statuses=ERROR_STATUSES,
+        secrets=SECRETS,
     )
     quiet_pycaret_logging()
     app.extensions[predict_api.MODEL_CACHE_EXTENSION] = ModelCache(

@@ -2,6 +2,9 @@
 
 from shared.config import MIB, Setting
 
+# Internal tokens, and the key that proves a model artifact is our trainer's before it is unpickled.
+SECRETS = ("INTERNAL_TOKEN_SECRET", "MODEL_SIGNING_KEY")
+
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "PREDICTOR_CACHE_MAX_BYTES",

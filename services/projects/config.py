@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from shared.config import VAR_DIR, Setting
 
+# Issues and revokes users' tokens; calls and is called with internal tokens. Never the model signing key.
+SECRETS = ("JWT_SECRET_KEY", "INTERNAL_TOKEN_SECRET")
+
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "UPLOAD_TMP_DIR",
