@@ -82,7 +82,9 @@ class ModelVersion(db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=False)
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
-    # HMAC-SHA256 of the artifact under MODEL_SIGNING_KEY (shared.model_artifacts); NULL on rows from before 0002.
+    # shared.model_artifacts.artifact_hmac: HMAC-SHA256 of project id, version and sha256 under MODEL_SIGNING_KEY.
+    # NULL on rows from before 0002, and rows signed by the first scheme (the bytes alone) no longer match: both are
+    # refused (409, retrain). No deployment had such rows, so nothing migrates them.
     artifact_hmac: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # Deferred: listing or activating versions never loads the (often large) pickles; the predictor selects it.
     artifact: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)

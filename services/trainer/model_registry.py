@@ -97,7 +97,7 @@ def add_version(new: NewVersion, signing_key: str, active: bool) -> None:
             active=active,
             size_bytes=len(result.artifact),
             sha256=sha256_hex(result.artifact),
-            artifact_hmac=artifact_hmac(result.artifact, signing_key),
+            artifact_hmac=artifact_hmac(signing_key, new.project_id, new.version, sha256_hex(result.artifact)),
             artifact=result.artifact,
             library_versions=library_versions(),
             metrics=result.metrics,
