@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway import views
 from gateway.config import SECRETS, SETTINGS
@@ -31,6 +32,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = None
     # Paths are forwarded exactly as routed: never rewrite (or redirect) "//" into "/".
     app.url_map.merge_slashes = False
+    if app.config["TRUSTED_PROXY_COUNT"] > 0:
+        # Only the operator's own proxies' X-Forwarded-For entries are believed; a client's are ignored.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXY_COUNT"])  # type: ignore[method-assign]
     init_db(app)
     init_user_tokens(app)
     services = init_service_client(app)

@@ -8,6 +8,14 @@ from shared.config import Setting
 SECRETS = ("JWT_SECRET_KEY", "INTERNAL_TOKEN_SECRET")
 
 SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "TRUSTED_PROXY_COUNT",
+        0,
+        int,
+        description="Reverse proxies in front of the gateway whose `X-Forwarded-For` entries are believed (werkzeug's "
+        "ProxyFix). 0: the client's address is the TCP peer and `X-Forwarded-For` is ignored. The address is what "
+        "login and registration throttles count by.",
+    ),
     Setting("PROXY_CHUNK_BYTES", 64 * 1024, int, description="Size of the chunks the gateway streams bodies in."),
     Setting(
         "HEALTH_CHECK_TIMEOUT_S",

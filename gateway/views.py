@@ -66,7 +66,7 @@ def _upload_timeout() -> tuple[float, float]:
 def _proxy(route: Route, user_id: int | None) -> Response:
     headers = upstream_request_headers(
         request.headers.items(),
-        added=internal_headers(route.service, user_id),
+        added=internal_headers(route.service, user_id, client_address=request.remote_addr),
         keep_authorization=route.forwards_authorization,
     )
     upstream = service_client().send(

@@ -78,13 +78,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LOG_LEVEL", "INFO", description="Log level of the JSON logs."),
     Setting("MAX_JSON_BYTES", 2 * MIB, int, description="Largest JSON request body (413 above)."),
     Setting("PAGE_SIZE_MAX", 100, int, description="Largest `page_size` a list accepts (422 above)."),
-    Setting(
-        "LOGIN_MAX_FAILURES",
-        5,
-        int,
-        description="Consecutive failed logins before the account is locked for a while (429).",
-    ),
-    Setting("LOGIN_LOCKOUT_SECONDS", 300, int, description="How long a locked account refuses logins."),
     Setting("UPLOAD_MAX_BYTES", 200 * MIB, int, description="Largest dataset upload, enforced while streaming (413)."),
     Setting("DATASET_MAX_ROWS", 5_000_000, int, description="Most rows a dataset may have (422)."),
     Setting("DATASET_MAX_COLUMNS", 500, int, description="Most columns a dataset may have (422)."),

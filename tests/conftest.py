@@ -27,7 +27,15 @@ pytest_plugins = ["tests.platform_harness", "tests.trainer_fixtures", "tests.pro
 
 POSTGRES_SERVER = os.environ.get("TEST_POSTGRES_SERVER", LOCAL_POSTGRES_SERVER)
 TEST_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
-DATA_TABLES = ("datasets", "projects", "revoked_tokens", "users", "training_runs", "model_versions")
+DATA_TABLES = (
+    "datasets",
+    "projects",
+    "revoked_tokens",
+    "users",
+    "auth_throttles",
+    "training_runs",
+    "model_versions",
+)
 
 
 @pytest.fixture(scope="session")

@@ -46,9 +46,13 @@ START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 20.0
 DEFAULT_PASSWORD = "correct-horse-battery"
 
-# Limits small enough that tests can cross them without moving hundreds of megabytes.
+# Limits small enough that tests can cross them without moving hundreds of megabytes. Every test client comes from
+# 127.0.0.1, so the per-address throttles are out of the way; tests of them restart the projects service with small
+# ones (``Platform.restarted_with``) and send from addresses of their own.
 E2E_SETTINGS: dict[str, Any] = {
     "UPLOAD_MAX_BYTES": 8 * MIB,
+    "LOGIN_MAX_FAILURES_PER_ADDRESS": 1_000_000,
+    "REGISTRATIONS_PER_ADDRESS": 1_000_000,
     "LOG_LEVEL": "WARNING",
 }
 
@@ -102,16 +106,18 @@ class Platform:
             APP_FACTORIES[name],
         ]  # fmt: skip
 
-    def start(self, name: str) -> None:
-        """Start one process and wait until it is ready (``/health/ready`` answers 200; the worker: still alive)."""
+    def start(self, name: str, settings: dict[str, Any] | None = None) -> None:
+        """Start one process (with ``settings`` over the platform's) and wait until it is ready (``/health/ready``
+        answers 200; the worker: still alive)."""
         if self.is_running(name):
             return
+        env = {**self.env, **{key: env_value(value) for key, value in (settings or {}).items()}}
         log = open(self.log_dir / f"{name}.log", "ab")  # the child writes to it until it stops
         try:
             self.processes[name] = subprocess.Popen(
                 self.command(name),
                 cwd=REPO_ROOT,
-                env=self.env,
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -171,6 +177,17 @@ class Platform:
         try:
             yield
         finally:
+            self.start(name)
+
+    @contextmanager
+    def restarted_with(self, name: str, settings: dict[str, Any]) -> Iterator[None]:
+        """``name`` runs with ``settings`` inside the block, and as before after it."""
+        self.stop(name)
+        try:
+            self.start(name, settings)
+            yield
+        finally:
+            self.stop(name)
             self.start(name)
 
     def start_all(self) -> None:

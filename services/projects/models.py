@@ -1,4 +1,5 @@
-"""Tables owned by the projects service: users, projects, datasets (and shared.user_tokens.RevokedToken)."""
+"""Tables owned by the projects service: users, projects, datasets, auth throttles (and shared.user_tokens'
+revocations)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.clock import utcnow
@@ -21,8 +22,6 @@ class User(db.Model):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class Project(db.Model):
@@ -55,3 +54,16 @@ class Dataset(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     project: Mapped[Project] = relationship(back_populates="datasets")
+
+
+class AuthThrottle(db.Model):
+    """Attempts on one key (services.projects.throttles)."""
+
+    __tablename__ = "auth_throttles"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    # Epoch seconds: the arithmetic in the counting statement is then the same on SQLite and PostgreSQL.
+    blocked_until: Mapped[float] = mapped_column(Float)
+    next_block_s: Mapped[float] = mapped_column(Float)
+    last_attempt_at: Mapped[float] = mapped_column(Float, index=True)

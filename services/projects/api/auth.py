@@ -11,7 +11,7 @@ from services.projects import accounts
 from services.projects.schemas import AccessTokenSchema, LoginSchema, RegisterSchema, TokenPairSchema, UserSchema
 from shared.api import Blueprint
 from shared.db import db
-from shared.internal_auth import current_user_id
+from shared.internal_auth import current_client_address, current_user_id
 from shared.user_tokens import revoke
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Accounts and tokens.")
@@ -32,9 +32,12 @@ class Register(MethodView):
     @blp.arguments(RegisterSchema)
     @blp.response(201, UserSchema)
     @blp.alt_response(409, description="This username is already taken.")
+    @blp.alt_response(429, description="Too many registrations from this address; retry after Retry-After seconds.")
     def post(self, credentials):
         """Create an account (409 if the username is taken)."""
-        return accounts.register_user(credentials["username"], credentials["password"])
+        return accounts.register_user(
+            credentials["username"], credentials["password"], current_client_address(), current_app.config
+        )
 
 
 @blp.route("/login")
@@ -42,15 +45,15 @@ class Login(MethodView):
     @blp.arguments(LoginSchema)
     @blp.response(200, TokenPairSchema)
     @blp.alt_response(401, description="Invalid username or password (the same answer for an unknown user).")
-    @blp.alt_response(429, description="Too many failed logins; retry after the Retry-After header's seconds.")
+    @blp.alt_response(
+        429,
+        description="Too many failed logins for this username from this address, or from this address; retry after "
+        "the Retry-After header's seconds. The same for an unknown user.",
+    )
     def post(self, credentials):
         """Exchange a username and password for an access token and a refresh token."""
-        config = current_app.config
         user = accounts.authenticate(
-            credentials["username"],
-            credentials["password"],
-            max_failures=config["LOGIN_MAX_FAILURES"],
-            lockout_seconds=config["LOGIN_LOCKOUT_SECONDS"],
+            credentials["username"], credentials["password"], current_client_address(), current_app.config
         )
         return {**_access_token_for(user.id), "refresh_token": create_refresh_token(identity=str(user.id))}
 
