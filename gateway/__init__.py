@@ -13,6 +13,7 @@ from gateway.config import SECRETS, SETTINGS
 from gateway.openapi import MergedDocument
 from gateway.ownership import OwnershipCache
 from gateway.routing import SERVICES
+from gateway.upstream import BodyTooLarge, ClientStoppedSending
 from shared import __version__
 from shared.app import create_base_app
 from shared.db import check_database, init_db
@@ -25,7 +26,14 @@ SERVICE = "gateway"
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    app = create_base_app(SERVICE, __name__, config, service_settings=SETTINGS, secrets=SECRETS)
+    app = create_base_app(
+        SERVICE,
+        __name__,
+        config,
+        service_settings=SETTINGS,
+        error_statuses={BodyTooLarge: 413, ClientStoppedSending: 408},
+        secrets=SECRETS,
+    )
     # The gateway reads no body itself: it streams each one on and the service caps what it reads. (A request's
     # max_content_length of None falls back to this setting, so the app-wide JSON cap would refuse every larger
     # upload or parquet prediction.)

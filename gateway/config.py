@@ -27,6 +27,13 @@ SETTINGS: tuple[Setting, ...] = (
         "OPENAPI_CACHE_SECONDS", 300.0, float, description="How long the gateway keeps the merged OpenAPI document."
     ),
     Setting(
+        "CLIENT_BODY_IDLE_TIMEOUT_S",
+        30.0,
+        float,
+        description="A client that sends no byte of its request body for this long gets a 408 and its thread back "
+        "(under gunicorn).",
+    ),
+    Setting(
         "UPLOAD_READ_TIMEOUT_S",
         450.0,
         float,

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from shared.body_limits import JSON_BODY, PREDICT_BODY, UPLOAD_BODY
+
 PROJECTS = "projects"
 TRAINER = "trainer"
 PREDICTOR = "predictor"
@@ -47,6 +49,13 @@ class Route:
     is_the_project: bool = False
     # POST here may carry a dataset: the service answers only once the file is checked, profiled and stored.
     takes_uploads: bool = False
+
+    @property
+    def body_kind(self) -> str:
+        """What its body may be, for ``shared.body_limits``."""
+        if self.takes_uploads:
+            return UPLOAD_BODY
+        return PREDICT_BODY if self.service == PREDICTOR else JSON_BODY
 
 
 def has_unsafe_segments(path: str) -> bool:

@@ -9,7 +9,14 @@ from flask_jwt_extended import get_jwt_identity, verify_jwt_in_request
 
 from gateway.ownership import OwnershipCache
 from gateway.routing import PROJECTS, Route, resolve
-from gateway.upstream import StreamedBody, client_response_headers, upstream_request_headers
+from gateway.upstream import (
+    BodyTooLarge,
+    StreamedBody,
+    client_response_headers,
+    client_socket_slices,
+    upstream_request_headers,
+)
+from shared.body_limits import max_body_bytes
 from shared.db import db
 from shared.domain_errors import ProjectNotFound, UpstreamBroken
 from shared.internal_auth import internal_headers
@@ -51,11 +58,22 @@ def _ensure_owned(user_id: int, project_id: int) -> None:
     cache.remember(user_id, project_id)
 
 
-def _request_body() -> StreamedBody | None:
+def _body_limit(route: Route) -> int:
+    """This request's body cap; a declared Content-Length above it is refused before a byte is read."""
+    limit = max_body_bytes(current_app.config, route.body_kind, request.mimetype)
+    if request.content_length is not None and request.content_length > limit:
+        raise BodyTooLarge(limit)
+    return limit
+
+
+def _request_body(limit: int) -> StreamedBody | None:
     length = request.content_length
     if length == 0 or (length is None and "Transfer-Encoding" not in request.headers):
         return None
-    return StreamedBody(request.stream, length, current_app.config["PROXY_CHUNK_BYTES"])
+    config = current_app.config
+    return StreamedBody(
+        request.stream, length, config["PROXY_CHUNK_BYTES"], limit, config["CLIENT_BODY_IDLE_TIMEOUT_S"]
+    )
 
 
 def _upload_timeout() -> tuple[float, float]:
@@ -63,22 +81,23 @@ def _upload_timeout() -> tuple[float, float]:
     return config["UPSTREAM_CONNECT_TIMEOUT_S"], config["UPLOAD_READ_TIMEOUT_S"]
 
 
-def _proxy(route: Route, user_id: int | None) -> Response:
+def _proxy(route: Route, user_id: int | None, body_limit: int) -> Response:
     headers = upstream_request_headers(
         request.headers.items(),
         added=internal_headers(route.service, user_id, client_address=request.remote_addr),
         keep_authorization=route.forwards_authorization,
     )
-    upstream = service_client().send(
-        route.service,
-        request.method,
-        request.path,
-        headers,
-        query=request.query_string.decode("latin-1"),
-        body=_request_body(),
-        stream=True,
-        timeout=_upload_timeout() if route.takes_uploads and request.method == "POST" else None,
-    )
+    with client_socket_slices(request.environ):
+        upstream = service_client().send(
+            route.service,
+            request.method,
+            request.path,
+            headers,
+            query=request.query_string.decode("latin-1"),
+            body=_request_body(body_limit),
+            stream=True,
+            timeout=_upload_timeout() if route.takes_uploads and request.method == "POST" else None,
+        )
     chunk_bytes = current_app.config["PROXY_CHUNK_BYTES"]
 
     def body():
@@ -103,6 +122,7 @@ def forward(_rest: str | None = None) -> Response:
     route = resolve(request.path)
     if route is None:
         abort(404)
+    body_limit = _body_limit(route)
     user_id = None
     if route.needs_access_token:
         user_id = g.user_id = _verified_user_id(route)
@@ -110,7 +130,7 @@ def forward(_rest: str | None = None) -> Response:
         db.session.close()
     if route.project_id is not None:
         _ensure_owned(user_id, route.project_id)
-    response = _proxy(route, user_id)
+    response = _proxy(route, user_id, body_limit)
     if route.is_the_project and request.method == "DELETE" and response.status_code < 300:
         _ownership_cache().forget_project(route.project_id)
     return response

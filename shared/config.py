@@ -79,6 +79,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAX_JSON_BYTES", 2 * MIB, int, description="Largest JSON request body (413 above)."),
     Setting("PAGE_SIZE_MAX", 100, int, description="Largest `page_size` a list accepts (422 above)."),
     Setting("UPLOAD_MAX_BYTES", 200 * MIB, int, description="Largest dataset upload, enforced while streaming (413)."),
+    Setting("PREDICT_MAX_JSON_BYTES", 32 * MIB, int, description="Largest JSON /predict body (413 above)."),
+    Setting("PREDICT_MAX_PARQUET_BYTES", 256 * MIB, int, description="Largest parquet /predict body (413 above)."),
     Setting("DATASET_MAX_ROWS", 5_000_000, int, description="Most rows a dataset may have (422)."),
     Setting("DATASET_MAX_COLUMNS", 500, int, description="Most columns a dataset may have (422)."),
     Setting(

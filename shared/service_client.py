@@ -13,9 +13,11 @@ from typing import IO
 from urllib.parse import quote
 
 import requests
+import urllib3.connection
 import urllib3.exceptions
 from flask import Flask, current_app
 from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool
 
 from shared.domain_errors import UpstreamBroken, UpstreamFailure, UpstreamTimedOut, UpstreamUnavailable
 
@@ -49,6 +51,21 @@ def failure_for(service: str, exc: requests.RequestException) -> UpstreamFailure
     return UpstreamBroken(f"the {service} service failed to answer")
 
 
+class _ConnectionTellingItsBody(urllib3.connection.HTTPConnection):
+    """Hands a streamed body the connection it is sent on (``body.sending_on(connection)``), so the body can see
+    the service answer before it has all been sent (and stop sending)."""
+
+    def request(self, method, url, body=None, headers=None, **kwargs):  # noqa: ANN001, ANN003, ANN201 - urllib3's
+        sending_on = getattr(body, "sending_on", None)
+        if sending_on is not None:
+            sending_on(self)
+        return super().request(method, url, body=body, headers=headers, **kwargs)
+
+
+class _Pool(HTTPConnectionPool):
+    ConnectionCls = _ConnectionTellingItsBody
+
+
 class ServiceClient:
     """The services' base URLs and the one connection pool (per app) used to reach them."""
 
@@ -67,6 +84,7 @@ class ServiceClient:
         self.session.trust_env = False
         self.session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         adapter = HTTPAdapter(pool_connections=len(self.base_urls) or 1, pool_maxsize=pool_size, max_retries=0)
+        adapter.poolmanager.pool_classes_by_scheme = {**adapter.poolmanager.pool_classes_by_scheme, "http": _Pool}
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 

@@ -27,6 +27,7 @@ from services.predictor.scoring import (
     score_table,
 )
 from shared.api import Blueprint
+from shared.body_limits import PREDICT_BODY, max_body_bytes
 from shared.internal_auth import current_user_id
 
 blp = Blueprint("predict", __name__, url_prefix="/api/v1/projects", description="Predictions with a project's model.")
@@ -55,10 +56,9 @@ class Predict(MethodView):
             abort(415, message=f"Send {JSON_MEDIA_TYPE} or {PARQUET_MEDIA_TYPE}.")
         config = current_app.config
         model = serving_model(project_id, query.get("version"))
+        request.max_content_length = max_body_bytes(config, PREDICT_BODY, media_type)
         if media_type == PARQUET_MEDIA_TYPE:
-            request.max_content_length = config["PREDICT_MAX_PARQUET_BYTES"]
             return predict_parquet(model, request.get_data(cache=False))
-        request.max_content_length = config["PREDICT_MAX_JSON_BYTES"]
         return predict_json(model, read_json_body())
 
 

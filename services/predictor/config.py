@@ -13,8 +13,6 @@ SETTINGS: tuple[Setting, ...] = (
         description="Deserialized pipelines kept per process, bounded by the sum of their artifact sizes.",
     ),
     Setting("PREDICT_MAX_ROWS", 1_000_000, int, description="Most rows one /predict request may score (413 above)."),
-    Setting("PREDICT_MAX_JSON_BYTES", 32 * MIB, int, description="Largest JSON /predict body (413 above)."),
-    Setting("PREDICT_MAX_PARQUET_BYTES", 256 * MIB, int, description="Largest parquet /predict body (413 above)."),
     Setting(
         "PREDICT_MAX_DECODED_BYTES",
         1024 * MIB,
