@@ -7,16 +7,20 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.clock import utcnow
 from shared.db import db
 from shared.user_tokens import RevokedToken  # noqa: F401 - the projects service migrates this table
 
+# Public ids are never handed out twice (SQLite AUTOINCREMENT; PostgreSQL sequences never go back).
+NEVER_REUSED_IDS = {"sqlite_autoincrement": True}
+
 
 class User(db.Model):
     __tablename__ = "users"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -26,6 +30,7 @@ class User(db.Model):
 
 class Project(db.Model):
     __tablename__ = "projects"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -34,6 +39,8 @@ class Project(db.Model):
     target: Mapped[str] = mapped_column(String(200), default="sales")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    # Set before the trainer is asked to delete the project's runs: no run may be created for it from then on.
+    deleting: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     datasets: Mapped[list[Dataset]] = relationship(
         back_populates="project", cascade="all, delete-orphan", order_by="Dataset.created_at"

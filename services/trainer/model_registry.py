@@ -69,9 +69,13 @@ def activate_model(model: ModelVersion) -> ModelVersion:
     return model
 
 
-def next_version(project_id: int) -> int:
-    """The number the project's next model version gets (call after ``lock_project_models``)."""
-    latest = db.session.scalar(select(func.max(ModelVersion.version)).where(ModelVersion.project_id == project_id))
+def next_version(project_id: int, owner_id: int) -> int:
+    """The number the owner's project's next model version gets (call after ``lock_project_models``)."""
+    latest = db.session.scalar(
+        select(func.max(ModelVersion.version)).where(
+            ModelVersion.project_id == project_id, ModelVersion.owner_id == owner_id
+        )
+    )
     return (latest or 0) + 1
 
 
