@@ -114,6 +114,7 @@ class StreamedBody:
         self.chunk_bytes = chunk_bytes
         self.max_bytes = max_bytes
         self.idle_s = idle_s
+        self.stopped_early = False
         self._upstream: Any = None
 
     def sending_on(self, connection: Any) -> None:
@@ -127,7 +128,10 @@ class StreamedBody:
     def __iter__(self) -> Iterator[bytes]:
         received = 0
         silent_s = 0.0
-        while not self._service_answered():
+        while True:
+            if self._service_answered():
+                self.stopped_early = True
+                return
             try:
                 chunk = self.stream.read(self.chunk_bytes)
             except TimeoutError as exc:  # one slice without a byte

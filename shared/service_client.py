@@ -53,13 +53,28 @@ def failure_for(service: str, exc: requests.RequestException) -> UpstreamFailure
 
 class _ConnectionTellingItsBody(urllib3.connection.HTTPConnection):
     """Hands a streamed body the connection it is sent on (``body.sending_on(connection)``), so the body can see
-    the service answer before it has all been sent (and stop sending)."""
+    the service answer before it has all been sent and stop (``body.stopped_early``). Such a connection is closed
+    once the answer has started: the service still waits for the rest of the body, so it cannot carry another
+    request."""
+
+    _streamed_body: object = None
 
     def request(self, method, url, body=None, headers=None, **kwargs):  # noqa: ANN001, ANN003, ANN201 - urllib3's
         sending_on = getattr(body, "sending_on", None)
+        self._streamed_body = body if sending_on is not None else None
         if sending_on is not None:
             sending_on(self)
         return super().request(method, url, body=body, headers=headers, **kwargs)
+
+    def getresponse(self):  # noqa: ANN201 - urllib3's
+        response = super().getresponse()
+        if getattr(self._streamed_body, "stopped_early", False) and self.sock is not None:
+            # The answer reads on through its own reference to the socket; the pool sees a connection without one
+            # and opens a new one for the next request.
+            sock, self.sock = self.sock, None
+            sock.close()
+        self._streamed_body = None
+        return response
 
 
 class _Pool(HTTPConnectionPool):
