@@ -1,9 +1,10 @@
 """Short-lived signed tokens that tell a service who the caller is.
 
-The gateway (or a service calling another) signs ``{"sub": user id, "aud": target service, "exp": ...}`` with
-``INTERNAL_TOKEN_SECRET``, and the gateway adds ``"addr"``: the client's address as it saw it (the TCP peer, or
-what the operator's trusted proxies say), which a client cannot forge. Every service refuses any request without a
-valid token addressed to it (401), except its ``/health`` routes. Client-sent identity headers are never read.
+The gateway (or a service calling another) signs ``{"sub": user id, "aud": target service, "type": "internal",
+"exp": ...}`` with ``INTERNAL_TOKEN_SECRET``, and the gateway adds ``"addr"``: the client's address as it saw it
+(the TCP peer, or what the operator's trusted proxies say), which a client cannot forge. Every service refuses any
+request without a valid token addressed to it (401), except its ``/health`` routes. Client-sent identity headers
+are never read.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from shared.errors import error_response
 INTERNAL_TOKEN_HEADER = "X-Internal-Token"
 INTERNAL_ALGORITHM = "HS256"
 ISSUER = "salesml"
+# Required, with the audience: a user's token (type access or refresh, audience the API) is never taken for one.
+INTERNAL_TOKEN_TYPE = "internal"
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ def issue_internal_token(
     claims = {
         "iss": ISSUER,
         "aud": audience,
+        "type": INTERNAL_TOKEN_TYPE,
         "iat": now,
         "exp": now + ttl_seconds,
         "jti": uuid.uuid4().hex,
@@ -59,6 +63,8 @@ def verify_internal_token(secret: str, token: str, audience: str) -> InternalCal
         issuer=ISSUER,
         options={"require": ["exp", "iat", "aud", "iss", "jti"]},
     )
+    if claims.get("type") != INTERNAL_TOKEN_TYPE:
+        raise jwt.InvalidTokenError("not an internal token")
     sub = claims.get("sub")
     address = claims.get("addr")
     return InternalCaller(int(sub) if sub is not None else None, address if isinstance(address, str) else None)

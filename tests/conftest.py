@@ -30,7 +30,7 @@ TEST_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
 DATA_TABLES = (
     "datasets",
     "projects",
-    "revoked_tokens",
+    "revoked_sessions",
     "users",
     "auth_throttles",
     "training_runs",

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.clock import utcnow
 from shared.db import db
-from shared.user_tokens import RevokedToken  # noqa: F401 - the projects service migrates this table
+from shared.user_tokens import RevokedSession  # noqa: F401 - the projects service migrates this table
 
 # Public ids are never handed out twice (SQLite AUTOINCREMENT; PostgreSQL sequences never go back).
 NEVER_REUSED_IDS = {"sqlite_autoincrement": True}

@@ -27,6 +27,7 @@ from services.projects import create_app as create_projects
 from services.trainer import create_app as create_trainer
 from shared.config import REPO_ROOT, SECRET_SETTINGS
 from shared.dev_secrets import SECRET_NAMES
+from shared.user_tokens import USER_TOKEN_AUDIENCE
 from tests.platform_harness import DEFAULT_PASSWORD, bearer, free_port
 
 # The fixed string every dev-mode platform signed its tokens with before: public, since it was in the repository.
@@ -48,7 +49,10 @@ def environment_without_settings(**extra: str) -> dict[str, str]:
 
 def forged_access_token(user_id: int, key: str) -> str:
     now = int(time.time())
-    claims = {"sub": str(user_id), "type": "access", "jti": uuid.uuid4().hex, "iat": now, "nbf": now, "exp": now + 600}
+    claims = {
+        "sub": str(user_id), "type": "access", "aud": USER_TOKEN_AUDIENCE, "sid": uuid.uuid4().hex,
+        "jti": uuid.uuid4().hex, "iat": now, "nbf": now, "exp": now + 600,
+    }  # fmt: skip
     return jwt.encode(claims, key, algorithm="HS256")
 
 
