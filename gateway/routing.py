@@ -10,14 +10,13 @@ import re
 from dataclasses import dataclass
 
 from shared.body_limits import JSON_BODY, PREDICT_BODY, UPLOAD_BODY
+from shared.ids import MAX_ID
 
 PROJECTS = "projects"
 TRAINER = "trainer"
 PREDICTOR = "predictor"
 SERVICES = (PROJECTS, TRAINER, PREDICTOR)
 
-# Project ids are 32-bit integer keys: a larger number cannot name a project.
-MAX_PROJECT_ID = 2**31 - 1
 
 _ANONYMOUS_AUTH = re.compile(r"^/api/v1/auth/(register|login|refresh)/?$")
 _AUTH_WITH_OWN_TOKEN_CHECK = re.compile(r"^/api/v1/auth/(refresh|logout)/?$")
@@ -82,7 +81,7 @@ def resolve(path: str) -> Route | None:
     if match is None or not _PROJECT_ID.match(match["id"]):
         return None
     project_id = int(match["id"])
-    if project_id > MAX_PROJECT_ID:
+    if project_id > MAX_ID:
         return None
     rest = match["rest"] or ""
     for pattern, service in _PROJECT_SUBROUTES:

@@ -22,7 +22,8 @@ from shared.domain_errors import ProjectNotFound, UpstreamBroken
 from shared.internal_auth import internal_headers
 from shared.service_client import service_client
 
-PROXIED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+# No OPTIONS: the API serves no browser from another origin (no CORS), so it is a 405 like any method not routed.
+PROXIED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 SWAGGER_UI = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.17.14"
 
 blp = Blueprint("gateway", __name__)
@@ -114,9 +115,9 @@ def _proxy(route: Route, user_id: int | None, body_limit: int) -> Response:
     return response
 
 
-@blp.route("/api/v1/auth/<path:_rest>", methods=PROXIED_METHODS)
-@blp.route("/api/v1/projects", methods=PROXIED_METHODS)
-@blp.route("/api/v1/projects/<path:_rest>", methods=PROXIED_METHODS)
+@blp.route("/api/v1/auth/<path:_rest>", methods=PROXIED_METHODS, provide_automatic_options=False)
+@blp.route("/api/v1/projects", methods=PROXIED_METHODS, provide_automatic_options=False)
+@blp.route("/api/v1/projects/<path:_rest>", methods=PROXIED_METHODS, provide_automatic_options=False)
 def forward(_rest: str | None = None) -> Response:
     """Check the caller's token and project, then pass the request to the service that owns the route."""
     route = resolve(request.path)

@@ -16,10 +16,15 @@ from flask_smorest.pagination import PaginationParameters
 
 # flask-smorest's own ceiling; PAGE_SIZE_MAX, checked per request, is the real cap.
 PAGE_SIZE_CEILING = 10_000
+# Far past any real list, and its offset far inside the databases' 64-bit integers (?page=10**20 overflowed: 500).
+PAGE_MAX = 1_000_000
 
 
 def cap_page_size(pagination_parameters: PaginationParameters, page_size_max: int, page_size_given: bool) -> None:
-    """422 for a requested page_size over ``page_size_max``; a default page size shrinks to fit under it."""
+    """422 for a requested page_size over ``page_size_max`` or a page over ``PAGE_MAX``; a default page size
+    shrinks to fit under the cap."""
+    if pagination_parameters.page > PAGE_MAX:
+        abort(422, errors={"page": [f"Must be less than or equal to {PAGE_MAX}."]})
     if not page_size_given:
         pagination_parameters.page_size = min(pagination_parameters.page_size, page_size_max)
     elif pagination_parameters.page_size > page_size_max:

@@ -28,6 +28,7 @@ from services.predictor.scoring import (
 )
 from shared.api import Blueprint
 from shared.body_limits import PREDICT_BODY, max_body_bytes
+from shared.ids import ID
 from shared.internal_auth import current_user_id
 
 blp = Blueprint("predict", __name__, url_prefix="/api/v1/projects", description="Predictions with a project's model.")
@@ -38,7 +39,7 @@ WARNINGS_HEADER = "X-Prediction-Warnings"
 MODEL_VERSION_HEADER = "X-Model-Version"
 
 
-@blp.route("/<int:project_id>/predict")
+@blp.route(f"/<{ID}:project_id>/predict")
 class Predict(MethodView):
     @blp.arguments(PredictQuerySchema, location="query")
     @blp.doc(requestBody=PREDICT_REQUEST_BODY, **PARQUET_RESPONSE_DOC)

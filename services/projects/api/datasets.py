@@ -12,6 +12,7 @@ from services.projects.api.uploads import allow_upload_body, received_parquet
 from services.projects.schemas import DatasetSchema, DatasetUploadFormSchema, PreviewQuerySchema, PreviewSchema
 from shared.api import Blueprint
 from shared.db import db
+from shared.ids import ID
 from shared.internal_auth import current_user_id
 from shared.media_types import PARQUET
 from shared.pagination import paginate
@@ -19,7 +20,7 @@ from shared.pagination import paginate
 blp = Blueprint(
     "datasets",
     __name__,
-    url_prefix="/api/v1/projects/<int:project_id>/datasets",
+    url_prefix=f"/api/v1/projects/<{ID}:project_id>/datasets",
     description="Parquet datasets of a project.",
 )
 

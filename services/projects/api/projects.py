@@ -17,6 +17,7 @@ from services.projects.schemas import (
 )
 from services.projects.trainer_client import delete_project_training
 from shared.api import Blueprint
+from shared.ids import ID
 from shared.internal_auth import current_user_id, internal_headers
 from shared.pagination import paginate
 from shared.service_client import service_client
@@ -68,7 +69,7 @@ class Projects(MethodView):
         return project_store.describe_project(project)
 
 
-@blp.route("/<int:project_id>")
+@blp.route(f"/<{ID}:project_id>")
 class ProjectById(MethodView):
     @blp.response(200, ProjectSchema)
     def get(self, project_id):

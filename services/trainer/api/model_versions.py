@@ -9,6 +9,7 @@ from services.trainer import model_registry
 from services.trainer.schemas import ModelVersionSchema
 from shared.api import Blueprint
 from shared.domain_errors import ModelVersionNotFound
+from shared.ids import ID
 from shared.internal_auth import current_user_id
 from shared.pagination import paginate
 from shared.training_records import ModelVersion
@@ -16,7 +17,7 @@ from shared.training_records import ModelVersion
 blp = Blueprint("models", __name__, url_prefix="/api/v1/projects", description="Trained model versions")
 
 
-@blp.route("/<int:project_id>/models")
+@blp.route(f"/<{ID}:project_id>/models")
 class Models(MethodView):
     @blp.response(200, ModelVersionSchema(many=True))
     @paginate(blp, page_size=100)
@@ -29,7 +30,7 @@ class Models(MethodView):
         return page
 
 
-@blp.route("/<int:project_id>/models/<int:version>")
+@blp.route(f"/<{ID}:project_id>/models/<{ID}:version>")
 class ModelByVersion(MethodView):
     @blp.response(200, ModelVersionSchema)
     @blp.alt_response(404, description="No such model version in this project")
@@ -38,7 +39,7 @@ class ModelByVersion(MethodView):
         return _find_model_or_404(project_id, version)
 
 
-@blp.route("/<int:project_id>/models/<int:version>/activate")
+@blp.route(f"/<{ID}:project_id>/models/<{ID}:version>/activate")
 class ActivateModel(MethodView):
     @blp.response(200, ModelVersionSchema)
     @blp.alt_response(404, description="No such model version in this project")
