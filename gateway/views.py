@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, g, jsonify, request
+import swagger_ui_bundle
+from flask import Blueprint, Response, abort, current_app, g, jsonify, request, send_from_directory
 from flask_jwt_extended import get_jwt_identity, verify_jwt_in_request
 
 from gateway.ownership import OwnershipCache
@@ -24,7 +25,6 @@ from shared.service_client import service_client
 
 # No OPTIONS: the API serves no browser from another origin (no CORS), so it is a 405 like any method not routed.
 PROXIED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
-SWAGGER_UI = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.17.14"
 
 blp = Blueprint("gateway", __name__)
 
@@ -152,25 +152,50 @@ def fetch_service_document(service: str) -> dict[str, Any]:
 
 @blp.get("/api/docs")
 def api_docs() -> Response:
-    """The API reference (Swagger UI) rendering /api/v1/openapi.json."""
-    return Response(DOCS_PAGE, mimetype="text/html")
+    """The API reference (Swagger UI) rendering /api/v1/openapi.json, with Swagger UI's files served from here."""
+    response = Response(DOCS_PAGE, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = DOCS_CSP
+    return response
 
 
+@blp.get("/api/docs/<name>")
+def api_docs_asset(name: str) -> Response:
+    """Swagger UI's files, from the swagger-ui-bundle package (the page works offline and loads nothing from a CDN),
+    and the page's own start script (no inline script, so the CSP needs no 'unsafe-inline' for scripts)."""
+    if name == DOCS_START_SCRIPT:
+        response = Response(DOCS_START, mimetype="text/javascript")
+    elif name in SWAGGER_UI_FILES:
+        response = send_from_directory(swagger_ui_bundle.swagger_ui_path, name, max_age=DOCS_ASSET_MAX_AGE_S)
+    else:
+        abort(404)
+    response.headers["Cache-Control"] = f"public, max-age={DOCS_ASSET_MAX_AGE_S}"
+    return response
+
+
+SWAGGER_UI_FILES = {"swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png"}
+DOCS_START_SCRIPT = "start.js"
+DOCS_ASSET_MAX_AGE_S = 86400
+# Swagger UI styles some elements through style attributes; everything else comes from this origin only.
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+DOCS_START = """window.onload = () => {
+  window.ui = SwaggerUIBundle({ url: "/api/v1/openapi.json", dom_id: "#swagger-ui" });
+};
+"""
 DOCS_PAGE = f"""<!doctype html>
 <html lang="en">
 <head>
   <meta charset="utf-8">
   <title>SalesML API</title>
-  <link rel="stylesheet" href="{SWAGGER_UI}/swagger-ui.css">
+  <link rel="icon" href="/api/docs/favicon-32x32.png">
+  <link rel="stylesheet" href="/api/docs/swagger-ui.css">
 </head>
 <body>
   <div id="swagger-ui"></div>
-  <script src="{SWAGGER_UI}/swagger-ui-bundle.js" crossorigin></script>
-  <script>
-    window.onload = () => {{
-      window.ui = SwaggerUIBundle({{ url: "/api/v1/openapi.json", dom_id: "#swagger-ui" }});
-    }};
-  </script>
+  <script src="/api/docs/swagger-ui-bundle.js"></script>
+  <script src="/api/docs/{DOCS_START_SCRIPT}"></script>
 </body>
 </html>
 """

@@ -18,6 +18,7 @@ from shared.errors import register_error_handlers
 from shared.health import ReadinessCheck, make_health_blueprint
 from shared.internal_auth import require_internal_token
 from shared.logs import configure_logging, init_request_logging
+from shared.security_headers import init_security_headers
 from shared.service_client import init_service_client
 from shared.storage import open_object_store
 
@@ -33,8 +34,8 @@ def create_base_app(
     secrets: tuple[str, ...] = (),
 ) -> Flask:
     """A Flask app with configuration (and only the ``secrets`` it names), JSON logging with request ids, optional
-    trailing slashes and the error shape (``error_statuses``: the HTTP status of each of this app's own domain
-    errors)."""
+    trailing slashes, the security headers and the error shape (``error_statuses``: the HTTP status of each of this
+    app's own domain errors)."""
     app = Flask(import_name)
     app.config.update(load_config(config, service_settings, secrets))
     app.config["SERVICE_NAME"] = service
@@ -47,6 +48,7 @@ def create_base_app(
     else:
         log.info("%s: %s", service, describe_secrets_mode(app.config))
     init_request_logging(app)
+    init_security_headers(app)
     register_error_handlers(app, error_statuses or {})
     return app
 
