@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -114,7 +114,10 @@ def authenticate(username: str, password: str, client_address: str | None, confi
 
 
 def find_by_username(username: str) -> User | None:
-    return db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    """The account of this name, whatever its case (usernames are ASCII: SQL's lower() agrees with Python's)."""
+    return db.session.execute(
+        select(User).where(func.lower(User.username) == _username_key(username))
+    ).scalar_one_or_none()
 
 
 def get_user(user_id: int) -> User:

@@ -7,7 +7,21 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, false
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    false,
+    func,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.clock import utcnow
@@ -20,10 +34,11 @@ NEVER_REUSED_IDS = {"sqlite_autoincrement": True}
 
 class User(db.Model):
     __tablename__ = "users"
-    __table_args__ = NEVER_REUSED_IDS
+    # One name whatever its case ("Alice" is "alice"); the spelling given at registration is kept.
+    __table_args__ = (Index("uq_users_username_lower", func.lower(text("username")), unique=True), NEVER_REUSED_IDS)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    username: Mapped[str] = mapped_column(String(64), unique=True)
+    username: Mapped[str] = mapped_column(String(64))
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -150,3 +150,15 @@ def test_a_projects_status_and_models_come_from_its_owners_rows_only(apps):
     described = client.get(f"/api/v1/projects/{project}").json
     assert (described["status"], described["active_model"]) == ("pending", None)
     assert [p["status"] for p in client.get("/api/v1/projects").json] == ["pending"]
+
+
+def test_every_table_with_public_ids_never_reuses_them_on_sqlite(tmp_path):
+    """After every migration (a later one that rebuilds a table must keep its AUTOINCREMENT)."""
+    import sqlite3
+
+    path = tmp_path / "salesml.db"
+    upgrade(f"sqlite:///{path}")
+    with sqlite3.connect(path) as connection:
+        tables = dict(connection.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'").fetchall())
+    for table in ("users", "projects", "training_runs", "model_versions"):
+        assert "AUTOINCREMENT" in tables[table], table
