@@ -25,7 +25,7 @@ WORKDIR /app
 COPY requirements.lock ./
 RUN pip install --no-cache-dir --requirement requirements.lock
 
-# .dockerignore is an allow-list: only shared/, services/, gateway/, demo/ (when present), docker/ and
+# .dockerignore is an allow-list: only shared/, services/, gateway/, demo/ (when present), docker/, gunicorn.conf.py and
 # pyproject.toml get here. The code stays owned by root, so the service user cannot change it.
 COPY . .
 RUN python -m compileall -q shared services gateway \

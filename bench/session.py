@@ -19,7 +19,7 @@ from bench.platform import BenchPlatform
 from cli.client import SalesMLClient
 from cli.credentials import CredentialStore
 from shared.media_types import PARQUET
-from shared.model_artifacts import load_pipeline
+from shared.model_artifacts import ArtifactRecord, load_pipeline
 
 FEATURE_ROW = {"product": "Creatina", "price": 150.0, "promotion": 0, "weekday": "Saturday"}
 TERMINAL_RUN_STATES = ("succeeded", "failed", "cancelled")
@@ -141,14 +141,15 @@ def serving_pipeline(database_url: str, project_id: int, signing_key: str) -> An
         with engine.connect() as connection:
             row = connection.execute(
                 text(
-                    "SELECT artifact, artifact_hmac, sha256, library_versions FROM model_versions "
+                    "SELECT artifact, artifact_hmac, sha256, version, library_versions FROM model_versions "
                     "WHERE project_id = :project_id AND active"
                 ),
                 {"project_id": project_id},
             ).one()
     finally:
         engine.dispose()
-    return load_pipeline(bytes(row.artifact), signing_key, row.artifact_hmac, row.sha256, row.library_versions)
+    record = ArtifactRecord(project_id, row.version, row.sha256, row.artifact_hmac, row.library_versions)
+    return load_pipeline(bytes(row.artifact), record, signing_key)
 
 
 def parquet_body(frame: pd.DataFrame) -> bytes:

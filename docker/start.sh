@@ -12,8 +12,10 @@ set -eu
 
 # serve <app factory> <port> <timeout seconds> <threads per process>
 # gthread workers: a slow upload, proxied request or batched prediction holds a thread, not a whole process.
+# gunicorn.conf.py holds what every server shares (request limits).
 serve() {
     exec gunicorn "$1" \
+        --config "$(dirname "$0")/../gunicorn.conf.py" \
         --bind "0.0.0.0:${PORT:-$2}" \
         --workers "${GUNICORN_WORKERS:-2}" \
         --worker-class gthread \

@@ -7,12 +7,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway import console, views
-from gateway.config import SETTINGS
+from gateway.config import SECRETS, SETTINGS
 from gateway.openapi import MergedDocument
 from gateway.ownership import OwnershipCache
 from gateway.routing import SERVICES
+from gateway.upstream import BodyTooLarge, ClientStoppedSending
 from shared import __version__
 from shared.app import create_base_app
 from shared.db import check_database, init_db
@@ -25,13 +27,23 @@ SERVICE = "gateway"
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    app = create_base_app(SERVICE, __name__, config, service_settings=SETTINGS)
+    app = create_base_app(
+        SERVICE,
+        __name__,
+        config,
+        service_settings=SETTINGS,
+        error_statuses={BodyTooLarge: 413, ClientStoppedSending: 408},
+        secrets=SECRETS,
+    )
     # The gateway reads no body itself: it streams each one on and the service caps what it reads. (A request's
     # max_content_length of None falls back to this setting, so the app-wide JSON cap would refuse every larger
     # upload or parquet prediction.)
     app.config["MAX_CONTENT_LENGTH"] = None
     # Paths are forwarded exactly as routed: never rewrite (or redirect) "//" into "/".
     app.url_map.merge_slashes = False
+    if app.config["TRUSTED_PROXY_COUNT"] > 0:
+        # Only the operator's own proxies' X-Forwarded-For entries are believed; a client's are ignored.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXY_COUNT"])  # type: ignore[method-assign]
     init_db(app)
     init_user_tokens(app)
     services = init_service_client(app)

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from shared.config import Setting
 
+# Verifies users' tokens and signs the internal ones; never the model signing key.
+SECRETS = ("JWT_SECRET_KEY", "INTERNAL_TOKEN_SECRET")
+
 SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "TRUSTED_PROXY_COUNT",
+        0,
+        int,
+        description="Reverse proxies in front of the gateway whose `X-Forwarded-For` entries are believed (werkzeug's "
+        "ProxyFix). 0: the client's address is the TCP peer and `X-Forwarded-For` is ignored. The address is what "
+        "login and registration throttles count by.",
+    ),
     Setting("PROXY_CHUNK_BYTES", 64 * 1024, int, description="Size of the chunks the gateway streams bodies in."),
     Setting(
         "HEALTH_CHECK_TIMEOUT_S",
@@ -14,6 +25,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "OPENAPI_CACHE_SECONDS", 300.0, float, description="How long the gateway keeps the merged OpenAPI document."
+    ),
+    Setting(
+        "CLIENT_BODY_IDLE_TIMEOUT_S",
+        30.0,
+        float,
+        description="A client that sends no byte of its request body for this long gets a 408 and its thread back "
+        "(under gunicorn).",
     ),
     Setting(
         "UPLOAD_READ_TIMEOUT_S",

@@ -9,13 +9,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from shared.body_limits import JSON_BODY, PREDICT_BODY, UPLOAD_BODY
+from shared.ids import MAX_ID
+
 PROJECTS = "projects"
 TRAINER = "trainer"
 PREDICTOR = "predictor"
 SERVICES = (PROJECTS, TRAINER, PREDICTOR)
 
-# Project ids are 32-bit integer keys: a larger number cannot name a project.
-MAX_PROJECT_ID = 2**31 - 1
 
 _ANONYMOUS_AUTH = re.compile(r"^/api/v1/auth/(register|login|refresh)/?$")
 _AUTH_WITH_OWN_TOKEN_CHECK = re.compile(r"^/api/v1/auth/(refresh|logout)/?$")
@@ -50,6 +51,13 @@ class Route:
     # POST here may carry a dataset: the service answers only once the file is checked, profiled and stored.
     takes_uploads: bool = False
 
+    @property
+    def body_kind(self) -> str:
+        """What its body may be, for ``shared.body_limits``."""
+        if self.takes_uploads:
+            return UPLOAD_BODY
+        return PREDICT_BODY if self.service == PREDICTOR else JSON_BODY
+
 
 def has_unsafe_segments(path: str) -> bool:
     """Dot segments or empty segments could be normalized differently upstream: such paths are never routed."""
@@ -75,7 +83,7 @@ def resolve(path: str) -> Route | None:
     if match is None or not _PROJECT_ID.match(match["id"]):
         return None
     project_id = int(match["id"])
-    if project_id > MAX_PROJECT_ID:
+    if project_id > MAX_ID:
         return None
     rest = match["rest"] or ""
     for pattern, service in _PROJECT_SUBROUTES:

@@ -6,10 +6,15 @@ ways, every call has a timeout, and a failed call becomes an error status (503 u
 
 from __future__ import annotations
 
+import select
+import socket
 from collections.abc import Iterable, Iterator, Mapping
-from typing import IO
+from contextlib import contextmanager
+from typing import IO, Any
 
 from werkzeug.http import is_hop_by_hop_header
+
+from shared.domain_errors import DomainError
 
 # Identity and credentials are the gateway's to assert: whatever a client sends under these names is dropped.
 _CLIENT_IDENTITY_PREFIXES = ("x-user-", "x-internal-")
@@ -72,17 +77,88 @@ def client_response_headers(upstream_headers: Iterable[tuple[str, str]]) -> list
     ]
 
 
-class StreamedBody:
-    """A request body read from the client in chunks while it is sent on, never held whole in memory.
+class BodyTooLarge(DomainError):
+    """The request body is (or says it is) larger than its route takes."""
 
-    ``len`` is the client's Content-Length (``requests`` then sends it as is) or None (sent chunked).
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(f"The request body is over this route's limit of {max_bytes} bytes.")
+
+
+class ClientStoppedSending(DomainError):
+    """The client sent no byte of its body for the idle timeout."""
+
+    def __init__(self, idle_s: float) -> None:
+        super().__init__(f"No byte of the request body arrived for {idle_s:g} seconds; send it again.")
+
+
+# How long one read of the client's socket waits before the body looks again whether the service has answered.
+WAIT_SLICE_S = 0.25
+
+
+class StreamedBody:
+    """A request body read from the client in chunks while it is sent on, never held whole in memory, and never more
+    than ``max_bytes`` of it (a chunked body has no length to refuse up front).
+
+    While it waits for the client it watches the service: once the service has answered (say, a 413 of its own) the
+    body stops, so the answer goes back without waiting for the rest. A client silent for ``idle_s`` is given up on.
+    The client socket's reads time out after ``WAIT_SLICE_S`` (``client_socket_slices``); gunicorn keeps what a read
+    got before its timeout, so the next read goes on where it stopped.
+
+    ``len`` is the client's Content-Length (``requests`` then sends it as is) or None (sent chunked). The exceptions
+    raised while reading are domain errors, so they pass through ``requests`` to the view as they are.
     """
 
-    def __init__(self, stream: IO[bytes], length: int | None, chunk_bytes: int) -> None:
+    def __init__(self, stream: IO[bytes], length: int | None, chunk_bytes: int, max_bytes: int, idle_s: float) -> None:
         self.stream = stream
         self.len = length
         self.chunk_bytes = chunk_bytes
+        self.max_bytes = max_bytes
+        self.idle_s = idle_s
+        self.stopped_early = False
+        self._upstream: Any = None
+
+    def sending_on(self, connection: Any) -> None:
+        """Told by ``shared.service_client`` which connection (with its ``sock``) the body goes out on."""
+        self._upstream = connection
+
+    def _service_answered(self) -> bool:
+        upstream = getattr(self._upstream, "sock", None)
+        return upstream is not None and bool(select.select([upstream], [], [], 0)[0])
 
     def __iter__(self) -> Iterator[bytes]:
-        while chunk := self.stream.read(self.chunk_bytes):
+        received = 0
+        silent_s = 0.0
+        while True:
+            if self._service_answered():
+                self.stopped_early = True
+                return
+            try:
+                chunk = self.stream.read(self.chunk_bytes)
+            except TimeoutError as exc:  # one slice without a byte
+                silent_s += WAIT_SLICE_S
+                if silent_s >= self.idle_s:
+                    raise ClientStoppedSending(self.idle_s) from exc
+                continue
+            silent_s = 0.0
+            if not chunk:
+                return
+            received += len(chunk)
+            if received > self.max_bytes:
+                raise BodyTooLarge(self.max_bytes)
             yield chunk
+
+
+@contextmanager
+def client_socket_slices(environ: dict[str, Any]) -> Iterator[None]:
+    """Reads of the client's socket time out after ``WAIT_SLICE_S`` inside the block (under gunicorn, which hands its
+    socket over in the environ; elsewhere, such as the test client, there is no socket to bound)."""
+    client = environ.get("gunicorn.socket")
+    if not isinstance(client, socket.socket):
+        yield
+        return
+    previous = client.gettimeout()
+    client.settimeout(WAIT_SLICE_S)
+    try:
+        yield
+    finally:
+        client.settimeout(previous)

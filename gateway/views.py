@@ -4,19 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, g, jsonify, request
+import swagger_ui_bundle
+from flask import Blueprint, Response, abort, current_app, g, jsonify, request, send_from_directory
 from flask_jwt_extended import get_jwt_identity, verify_jwt_in_request
 
 from gateway.ownership import OwnershipCache
 from gateway.routing import PROJECTS, Route, resolve
-from gateway.upstream import StreamedBody, client_response_headers, upstream_request_headers
+from gateway.upstream import (
+    BodyTooLarge,
+    StreamedBody,
+    client_response_headers,
+    client_socket_slices,
+    upstream_request_headers,
+)
+from shared.body_limits import max_body_bytes
 from shared.db import db
 from shared.domain_errors import ProjectNotFound, UpstreamBroken
 from shared.internal_auth import internal_headers
 from shared.service_client import service_client
 
-PROXIED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-SWAGGER_UI = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.17.14"
+# No OPTIONS: the API serves no browser from another origin (no CORS), so it is a 405 like any method not routed.
+PROXIED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 
 blp = Blueprint("gateway", __name__)
 
@@ -51,11 +59,22 @@ def _ensure_owned(user_id: int, project_id: int) -> None:
     cache.remember(user_id, project_id)
 
 
-def _request_body() -> StreamedBody | None:
+def _body_limit(route: Route) -> int:
+    """This request's body cap; a declared Content-Length above it is refused before a byte is read."""
+    limit = max_body_bytes(current_app.config, route.body_kind, request.mimetype)
+    if request.content_length is not None and request.content_length > limit:
+        raise BodyTooLarge(limit)
+    return limit
+
+
+def _request_body(limit: int) -> StreamedBody | None:
     length = request.content_length
     if length == 0 or (length is None and "Transfer-Encoding" not in request.headers):
         return None
-    return StreamedBody(request.stream, length, current_app.config["PROXY_CHUNK_BYTES"])
+    config = current_app.config
+    return StreamedBody(
+        request.stream, length, config["PROXY_CHUNK_BYTES"], limit, config["CLIENT_BODY_IDLE_TIMEOUT_S"]
+    )
 
 
 def _upload_timeout() -> tuple[float, float]:
@@ -63,22 +82,23 @@ def _upload_timeout() -> tuple[float, float]:
     return config["UPSTREAM_CONNECT_TIMEOUT_S"], config["UPLOAD_READ_TIMEOUT_S"]
 
 
-def _proxy(route: Route, user_id: int | None) -> Response:
+def _proxy(route: Route, user_id: int | None, body_limit: int) -> Response:
     headers = upstream_request_headers(
         request.headers.items(),
-        added=internal_headers(route.service, user_id),
+        added=internal_headers(route.service, user_id, client_address=request.remote_addr),
         keep_authorization=route.forwards_authorization,
     )
-    upstream = service_client().send(
-        route.service,
-        request.method,
-        request.path,
-        headers,
-        query=request.query_string.decode("latin-1"),
-        body=_request_body(),
-        stream=True,
-        timeout=_upload_timeout() if route.takes_uploads and request.method == "POST" else None,
-    )
+    with client_socket_slices(request.environ):
+        upstream = service_client().send(
+            route.service,
+            request.method,
+            request.path,
+            headers,
+            query=request.query_string.decode("latin-1"),
+            body=_request_body(body_limit),
+            stream=True,
+            timeout=_upload_timeout() if route.takes_uploads and request.method == "POST" else None,
+        )
     chunk_bytes = current_app.config["PROXY_CHUNK_BYTES"]
 
     def body():
@@ -95,14 +115,15 @@ def _proxy(route: Route, user_id: int | None) -> Response:
     return response
 
 
-@blp.route("/api/v1/auth/<path:_rest>", methods=PROXIED_METHODS)
-@blp.route("/api/v1/projects", methods=PROXIED_METHODS)
-@blp.route("/api/v1/projects/<path:_rest>", methods=PROXIED_METHODS)
+@blp.route("/api/v1/auth/<path:_rest>", methods=PROXIED_METHODS, provide_automatic_options=False)
+@blp.route("/api/v1/projects", methods=PROXIED_METHODS, provide_automatic_options=False)
+@blp.route("/api/v1/projects/<path:_rest>", methods=PROXIED_METHODS, provide_automatic_options=False)
 def forward(_rest: str | None = None) -> Response:
     """Check the caller's token and project, then pass the request to the service that owns the route."""
     route = resolve(request.path)
     if route is None:
         abort(404)
+    body_limit = _body_limit(route)
     user_id = None
     if route.needs_access_token:
         user_id = g.user_id = _verified_user_id(route)
@@ -110,7 +131,7 @@ def forward(_rest: str | None = None) -> Response:
         db.session.close()
     if route.project_id is not None:
         _ensure_owned(user_id, route.project_id)
-    response = _proxy(route, user_id)
+    response = _proxy(route, user_id, body_limit)
     if route.is_the_project and request.method == "DELETE" and response.status_code < 300:
         _ownership_cache().forget_project(route.project_id)
     return response
@@ -131,25 +152,50 @@ def fetch_service_document(service: str) -> dict[str, Any]:
 
 @blp.get("/api/docs")
 def api_docs() -> Response:
-    """The API reference (Swagger UI) rendering /api/v1/openapi.json."""
-    return Response(DOCS_PAGE, mimetype="text/html")
+    """The API reference (Swagger UI) rendering /api/v1/openapi.json, with Swagger UI's files served from here."""
+    response = Response(DOCS_PAGE, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = DOCS_CSP
+    return response
 
 
+@blp.get("/api/docs/<name>")
+def api_docs_asset(name: str) -> Response:
+    """Swagger UI's files, from the swagger-ui-bundle package (the page works offline and loads nothing from a CDN),
+    and the page's own start script (no inline script, so the CSP needs no 'unsafe-inline' for scripts)."""
+    if name == DOCS_START_SCRIPT:
+        response = Response(DOCS_START, mimetype="text/javascript")
+    elif name in SWAGGER_UI_FILES:
+        response = send_from_directory(swagger_ui_bundle.swagger_ui_path, name, max_age=DOCS_ASSET_MAX_AGE_S)
+    else:
+        abort(404)
+    response.headers["Cache-Control"] = f"public, max-age={DOCS_ASSET_MAX_AGE_S}"
+    return response
+
+
+SWAGGER_UI_FILES = {"swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png"}
+DOCS_START_SCRIPT = "start.js"
+DOCS_ASSET_MAX_AGE_S = 86400
+# Swagger UI styles some elements through style attributes; everything else comes from this origin only.
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+DOCS_START = """window.onload = () => {
+  window.ui = SwaggerUIBundle({ url: "/api/v1/openapi.json", dom_id: "#swagger-ui" });
+};
+"""
 DOCS_PAGE = f"""<!doctype html>
 <html lang="en">
 <head>
   <meta charset="utf-8">
   <title>SalesML API</title>
-  <link rel="stylesheet" href="{SWAGGER_UI}/swagger-ui.css">
+  <link rel="icon" href="/api/docs/favicon-32x32.png">
+  <link rel="stylesheet" href="/api/docs/swagger-ui.css">
 </head>
 <body>
   <div id="swagger-ui"></div>
-  <script src="{SWAGGER_UI}/swagger-ui-bundle.js" crossorigin></script>
-  <script>
-    window.onload = () => {{
-      window.ui = SwaggerUIBundle({{ url: "/api/v1/openapi.json", dom_id: "#swagger-ui" }});
-    }};
-  </script>
+  <script src="/api/docs/swagger-ui-bundle.js"></script>
+  <script src="/api/docs/{DOCS_START_SCRIPT}"></script>
 </body>
 </html>
 """

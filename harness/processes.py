@@ -29,6 +29,8 @@ APP_FACTORIES = {
     "predictor": "services.predictor:create_app()",
     "gateway": "gateway:create_app()",
 }
+# Every gunicorn server of ours takes its request limits and bind check from this file.
+GUNICORN_CONFIG = REPO_ROOT / "gunicorn.conf.py"
 WORKER = "worker"
 WORKER_MODULE = "services.trainer.worker"
 START_TIMEOUT_S = 120.0
@@ -73,22 +75,25 @@ class Platform:
             return [sys.executable, "-m", WORKER_MODULE]
         return [
             sys.executable, "-m", "gunicorn",
+            "--config", str(GUNICORN_CONFIG),
             "--bind", f"127.0.0.1:{self.ports[name]}",
             "--worker-class", "gthread", "--workers", "1", "--threads", "4",
             "--timeout", "120", "--graceful-timeout", "5", "--no-control-socket",
             APP_FACTORIES[name],
         ]  # fmt: skip
 
-    def start(self, name: str) -> None:
-        """Start one process and wait until it is ready (``/health/ready`` answers 200; the worker: still alive)."""
+    def start(self, name: str, settings: dict[str, Any] | None = None) -> None:
+        """Start one process (with ``settings`` over the platform's) and wait until it is ready (``/health/ready``
+        answers 200; the worker: still alive)."""
         if self.is_running(name):
             return
+        env = {**self.env, **{key: env_value(value) for key, value in (settings or {}).items()}}
         log = open(self.log_dir / f"{name}.log", "ab")  # the child writes to it until it stops
         try:
             self.processes[name] = subprocess.Popen(
                 self.command(name),
                 cwd=REPO_ROOT,
-                env=self.env,
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -148,6 +153,17 @@ class Platform:
         try:
             yield
         finally:
+            self.start(name)
+
+    @contextmanager
+    def restarted_with(self, name: str, settings: dict[str, Any]) -> Iterator[None]:
+        """``name`` runs with ``settings`` inside the block, and as before after it."""
+        self.stop(name)
+        try:
+            self.start(name, settings)
+            yield
+        finally:
+            self.stop(name)
             self.start(name)
 
     def start_all(self) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 
-from shared.config import REPO_ROOT, SETTINGS, Setting
+from shared.config import REPO_ROOT, SECRET_SETTINGS, SETTINGS, Setting
 
 SERVICE_SETTINGS_MODULES = (
     "gateway.config",
@@ -18,10 +18,16 @@ SERVICE_SETTINGS_MODULES = (
 
 
 def all_settings() -> list[tuple[str, Setting]]:
+    """(who reads it, setting): the common settings, each secret with the services that read it, then each
+    service's own."""
     rows = [("all", setting) for setting in SETTINGS]
-    for module_name in SERVICE_SETTINGS_MODULES:
-        module = importlib.import_module(module_name)
-        owner = module_name.split(".")[-2]
+    modules = {
+        module_name.split(".")[-2]: importlib.import_module(module_name) for module_name in SERVICE_SETTINGS_MODULES
+    }
+    for name, setting in SECRET_SETTINGS.items():
+        readers = ", ".join(owner for owner, module in modules.items() if name in module.SECRETS)
+        rows.append((readers, setting))
+    for owner, module in modules.items():
         rows.extend((owner, setting) for setting in module.SETTINGS)
     return rows
 

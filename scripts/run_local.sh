@@ -7,12 +7,15 @@
 #
 # Variables read here (the services read the rest, see the README's configuration table):
 #   PY              the Python with the project installed (default: .venv/bin/python)
-#   GATEWAY_HOST    the gateway's bind address (default 127.0.0.1: this machine only; 0.0.0.0 to share it on the
-#                   network, then with real JWT_SECRET_KEY/INTERNAL_TOKEN_SECRET and without SALESML_DEV_MODE)
+#   GATEWAY_HOST    the gateway's bind address (default 127.0.0.1: this machine only). Dev mode refuses any other
+#                   address unless JWT_SECRET_KEY, INTERNAL_TOKEN_SECRET and MODEL_SIGNING_KEY are all set.
 #   GATEWAY_PORT    8000;  PROJECTS_PORT 8001;  TRAINER_PORT 8002;  PREDICTOR_PORT 8003
 #   WEB_WORKERS     gunicorn worker processes per service (default 2), WEB_THREADS threads per worker (default 8)
 #   READY_TIMEOUT_S seconds to wait for each /health (default 120)
 # The services always bind to 127.0.0.1: only the gateway is ever meant to be reached.
+# Secrets: in dev mode (SALESML_DEV_MODE=1, as `make run` sets it) a secret not set in the environment comes from
+# ${SALESML_VAR_DIR:-./var}/dev-secrets.json, made with random secrets the first time and reused after (shared/dev_secrets.py).
+# gunicorn's shared settings (request limits) are in gunicorn.conf.py.
 # Logs: every process writes JSON lines to stderr (this terminal).
 set -euo pipefail
 
@@ -62,8 +65,8 @@ start() {  # start <name> <command...>: in its own process group, logging to thi
 }
 
 start_web() {  # start_web <name> <host> <port> <app factory>
-    start "$1" "${PY}" -m gunicorn --bind "$2:$3" --worker-class gthread --workers "${WEB_WORKERS}" \
-        --threads "${WEB_THREADS}" --timeout 120 --graceful-timeout 10 --no-control-socket "$4"
+    start "$1" "${PY}" -m gunicorn --config gunicorn.conf.py --bind "$2:$3" --worker-class gthread \
+        --workers "${WEB_WORKERS}" --threads "${WEB_THREADS}" --timeout 120 --graceful-timeout 10 --no-control-socket "$4"
 }
 
 wait_healthy() {  # wait_healthy <name> <url>
@@ -78,6 +81,8 @@ wait_healthy() {  # wait_healthy <name> <url>
     done
 }
 
+# Says which mode runs, makes (or reuses) the dev secrets, and refuses a non-loopback gateway in dev mode.
+"${PY}" -m shared.dev_secrets --gateway-host "${GATEWAY_HOST}"
 "${PY}" -m shared.migrate
 
 start_web projects 127.0.0.1 "${PROJECTS_PORT}" "services.projects:create_app()"

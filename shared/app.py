@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -10,15 +11,18 @@ from flask import Flask
 from flask_smorest import Api
 
 from shared import __version__
-from shared.config import Setting, load_config
+from shared.config import Setting, describe_secrets_mode, load_config
 from shared.db import check_database, init_db
 from shared.domain_errors import DomainError
 from shared.errors import register_error_handlers
 from shared.health import ReadinessCheck, make_health_blueprint
 from shared.internal_auth import require_internal_token
 from shared.logs import configure_logging, init_request_logging
+from shared.security_headers import init_security_headers
 from shared.service_client import init_service_client
 from shared.storage import open_object_store
+
+log = logging.getLogger(__name__)
 
 
 def create_base_app(
@@ -27,17 +31,24 @@ def create_base_app(
     config: Mapping[str, Any] | None = None,
     service_settings: tuple[Setting, ...] = (),
     error_statuses: Mapping[type[DomainError], int] | None = None,
+    secrets: tuple[str, ...] = (),
 ) -> Flask:
-    """A Flask app with configuration, JSON logging with request ids, optional trailing slashes and the error shape
-    (``error_statuses``: the HTTP status of each of this app's own domain errors)."""
+    """A Flask app with configuration (and only the ``secrets`` it names), JSON logging with request ids, optional
+    trailing slashes, the security headers and the error shape (``error_statuses``: the HTTP status of each of this
+    app's own domain errors)."""
     app = Flask(import_name)
-    app.config.update(load_config(config, service_settings))
+    app.config.update(load_config(config, service_settings, secrets))
     app.config["SERVICE_NAME"] = service
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_JSON_BYTES"]
     app.url_map.strict_slashes = False
     app.json.sort_keys = False
     configure_logging(service, app.config["LOG_LEVEL"])
+    if app.config["SALESML_DEV_MODE"]:
+        log.warning("%s: %s", service, describe_secrets_mode(app.config))
+    else:
+        log.info("%s: %s", service, describe_secrets_mode(app.config))
     init_request_logging(app)
+    init_security_headers(app)
     register_error_handlers(app, error_statuses or {})
     return app
 
@@ -67,12 +78,15 @@ def create_service_app(
     internal_blueprints: Iterable[flask.Blueprint] = (),
     uses_object_store: bool = False,
     error_statuses: Mapping[type[DomainError], int] | None = None,
+    secrets: tuple[str, ...] = (),
 ) -> Flask:
     """A service's app: the base app, the database, the client for other services, the internal-token check on
     every route but /health*, the OpenAPI ``api`` with the public blueprints, the internal blueprints, and /health
     with readiness checks of the database (and of the object store, in ``app.extensions["object_store"]``), and
-    ``error_statuses`` for the service's domain errors."""
-    app = create_base_app(service, import_name, config, service_settings=settings, error_statuses=error_statuses)
+    ``error_statuses`` for the service's domain errors; ``secrets`` names the only secrets it reads."""
+    app = create_base_app(
+        service, import_name, config, service_settings=settings, error_statuses=error_statuses, secrets=secrets
+    )
     init_db(app)
     init_service_client(app)
     checks: dict[str, ReadinessCheck] = {"database": check_database}

@@ -1,14 +1,17 @@
 """Short-lived signed tokens that tell a service who the caller is.
 
-The gateway (or a service calling another) signs ``{"sub": user id, "aud": target service, "exp": ...}`` with
-``INTERNAL_TOKEN_SECRET``. Every service refuses any request without a valid token addressed to it (401),
-except its ``/health`` routes. Client-sent identity headers are never read.
+The gateway (or a service calling another) signs ``{"sub": user id, "aud": target service, "type": "internal",
+"exp": ...}`` with ``INTERNAL_TOKEN_SECRET``, and the gateway adds ``"addr"``: the client's address as it saw it
+(the TCP peer, or what the operator's trusted proxies say), which a client cannot forge. Every service refuses any
+request without a valid token addressed to it (401), except its ``/health`` routes. Client-sent identity headers
+are never read.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass
 
 import jwt
 from flask import Flask, current_app, g, request
@@ -18,25 +21,40 @@ from shared.errors import error_response
 INTERNAL_TOKEN_HEADER = "X-Internal-Token"
 INTERNAL_ALGORITHM = "HS256"
 ISSUER = "salesml"
+# Required, with the audience: a user's token (type access or refresh, audience the API) is never taken for one.
+INTERNAL_TOKEN_TYPE = "internal"
 
 
-def issue_internal_token(secret: str, audience: str, user_id: int | None, ttl_seconds: int = 60) -> str:
+@dataclass(frozen=True)
+class InternalCaller:
+    """Who a valid internal token speaks for: the user (None on no user's behalf) and the client's address (None
+    when the call did not come from a client through the gateway)."""
+
+    user_id: int | None
+    client_address: str | None = None
+
+
+def issue_internal_token(
+    secret: str, audience: str, user_id: int | None, ttl_seconds: int = 60, client_address: str | None = None
+) -> str:
     now = int(time.time())
     claims = {
         "iss": ISSUER,
         "aud": audience,
+        "type": INTERNAL_TOKEN_TYPE,
         "iat": now,
         "exp": now + ttl_seconds,
         "jti": uuid.uuid4().hex,
     }
     if user_id is not None:
         claims["sub"] = str(user_id)
+    if client_address is not None:
+        claims["addr"] = client_address
     return jwt.encode(claims, secret, algorithm=INTERNAL_ALGORITHM)
 
 
-def verify_internal_token(secret: str, token: str, audience: str) -> int | None:
-    """The user id (None for a call on no user's behalf) of a valid token addressed to ``audience``; raises
-    ``jwt.InvalidTokenError`` otherwise."""
+def verify_internal_token(secret: str, token: str, audience: str) -> InternalCaller:
+    """The caller of a valid token addressed to ``audience``; raises ``jwt.InvalidTokenError`` otherwise."""
     claims = jwt.decode(
         token,
         secret,
@@ -45,18 +63,23 @@ def verify_internal_token(secret: str, token: str, audience: str) -> int | None:
         issuer=ISSUER,
         options={"require": ["exp", "iat", "aud", "iss", "jti"]},
     )
+    if claims.get("type") != INTERNAL_TOKEN_TYPE:
+        raise jwt.InvalidTokenError("not an internal token")
     sub = claims.get("sub")
-    return int(sub) if sub is not None else None
+    address = claims.get("addr")
+    return InternalCaller(int(sub) if sub is not None else None, address if isinstance(address, str) else None)
 
 
-def internal_headers(audience: str, user_id: int | None) -> dict[str, str]:
-    """Headers for a call from this app to another service, on behalf of ``user_id``."""
+def internal_headers(audience: str, user_id: int | None, client_address: str | None = None) -> dict[str, str]:
+    """Headers for a call from this app to another service, on behalf of ``user_id`` (and of the client at
+    ``client_address``, when the gateway forwards a client's request)."""
     config = current_app.config
     token = issue_internal_token(
         config["INTERNAL_TOKEN_SECRET"],
         audience,
         user_id,
         ttl_seconds=config["INTERNAL_TOKEN_SECONDS"],
+        client_address=client_address,
     )
     return {INTERNAL_TOKEN_HEADER: token, "X-Request-ID": getattr(g, "request_id", "") or uuid.uuid4().hex}
 
@@ -70,10 +93,11 @@ def require_internal_token(app: Flask, audience: str) -> None:
             return None
         token = request.headers.get(INTERNAL_TOKEN_HEADER, "")
         try:
-            user_id = verify_internal_token(app.config["INTERNAL_TOKEN_SECRET"], token, audience)
+            caller = verify_internal_token(app.config["INTERNAL_TOKEN_SECRET"], token, audience)
         except jwt.InvalidTokenError:
             return error_response(401, "This service is reachable only through the gateway.")
-        g.user_id = user_id
+        g.user_id = caller.user_id
+        g.client_address = caller.client_address
         return None
 
 
@@ -85,3 +109,8 @@ def current_user_id() -> int:
     if user_id is None:
         abort(401)
     return user_id
+
+
+def current_client_address() -> str | None:
+    """The client's address as the gateway saw it (None when the call did not come through the gateway)."""
+    return getattr(g, "client_address", None)

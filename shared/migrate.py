@@ -56,6 +56,11 @@ def run_migrations(service: str, owned_tables: set[str]) -> None:
         return
     engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
+        if url.startswith("sqlite"):
+            # Batch mode recreates a table (copy, DROP, rename); with foreign keys on, the DROP of a referenced table
+            # would cascade-delete its children's rows. The pragma only takes effect outside a transaction.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
         context.configure(connection=connection, **options)
         with context.begin_transaction():
             context.run_migrations()
@@ -63,7 +68,7 @@ def run_migrations(service: str, owned_tables: set[str]) -> None:
 
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    config = load_config({"SALESML_DEV_MODE": True})  # migrations need the database URL, not the secrets
+    config = load_config()  # the database URL only: no secret is read
     services = argv or list(SERVICES_WITH_TABLES)
     if config["DATABASE_URL"].startswith("sqlite:///"):
         from pathlib import Path

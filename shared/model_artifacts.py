@@ -2,8 +2,9 @@
 
 A pickle runs code when loaded, so ``load_pipeline`` unpickles only bytes that carry the trainer's HMAC under the
 server's ``MODEL_SIGNING_KEY``. A sha256 stored next to the bytes proves nothing: whoever can rewrite the row can
-rewrite both, but not forge the HMAC without the key. The library versions must also match (a pickled pipeline
-merely warns otherwise).
+rewrite both, but not forge the HMAC without the key. The HMAC signs the project id, the version and the sha256
+together, so a signed artifact copied into another row (another project's, or another version) is refused too. The
+library versions must also match (a pickled pipeline merely warns otherwise).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hashlib
 import hmac
 import io
 import platform
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -31,6 +33,8 @@ PINNED_PACKAGES = (
     "coreforecast",
     "utilsforecast",
 )
+# Names what the HMAC covers; rows signed before it (the bytes alone) no longer match and are refused: retrain them.
+HMAC_SCHEME = "salesml-model-artifact-v2"
 
 
 class ArtifactRejected(Exception):
@@ -57,24 +61,37 @@ def dump_pipeline(pipeline: Any) -> bytes:
     return buffer.getvalue()
 
 
-def artifact_hmac(artifact: bytes, signing_key: str) -> str:
-    """What the trainer records beside the artifact: HMAC-SHA256 of the bytes under the server's signing key."""
-    return hmac.new(signing_key.encode(), artifact, hashlib.sha256).hexdigest()
+@dataclass(frozen=True)
+class ArtifactRecord:
+    """What the trainer recorded beside a model's bytes, in its ``model_versions`` row."""
+
+    project_id: int
+    version: int
+    sha256: str
+    hmac: str | None
+    library_versions: dict[str, str]
 
 
-def check_artifact(
-    artifact: bytes,
-    signing_key: str,
-    expected_hmac: str | None,
-    expected_sha256: str,
-    recorded_versions: dict[str, str],
-) -> None:
-    """Raise ``ArtifactRejected`` unless the bytes carry our HMAC and match the record and running library versions."""
-    if not expected_hmac or not hmac.compare_digest(artifact_hmac(artifact, signing_key), expected_hmac):
-        raise ArtifactRejected("artifact HMAC does not match: it was not written by our trainer (or the key changed)")
+def artifact_hmac(signing_key: str, project_id: int, version: int, sha256: str) -> str:
+    """What the trainer records beside an artifact: HMAC-SHA256, under the server's signing key, of the project id,
+    the version and the artifact's sha256, which only together name one model."""
+    message = "\0".join((HMAC_SCHEME, str(project_id), str(version), sha256)).encode()
+    return hmac.new(signing_key.encode(), message, hashlib.sha256).hexdigest()
+
+
+def check_artifact(artifact: bytes, record: ArtifactRecord, signing_key: str) -> None:
+    """Raise ``ArtifactRejected`` unless the bytes carry our HMAC for this row and match its sha256 and the running
+    library versions."""
     actual = sha256_hex(artifact)
-    if actual != expected_sha256:
-        raise ArtifactRejected(f"artifact sha256 {actual[:12]}… does not match the recorded {expected_sha256[:12]}…")
+    expected_hmac = artifact_hmac(signing_key, record.project_id, record.version, actual)
+    if not record.hmac or not hmac.compare_digest(expected_hmac, record.hmac):
+        raise ArtifactRejected(
+            "artifact HMAC does not match: it was not written by our trainer for this project and version "
+            "(or the key changed)"
+        )
+    if actual != record.sha256:
+        raise ArtifactRejected(f"artifact sha256 {actual[:12]}… does not match the recorded {record.sha256[:12]}…")
+    recorded_versions = record.library_versions
     running = library_versions()
     mismatched = {
         name: (recorded, running.get(name))
@@ -94,13 +111,7 @@ def load_checked_artifact(artifact: bytes) -> Any:
     return joblib.load(io.BytesIO(artifact))
 
 
-def load_pipeline(
-    artifact: bytes,
-    signing_key: str,
-    expected_hmac: str | None,
-    expected_sha256: str,
-    recorded_versions: dict[str, str],
-) -> Any:
+def load_pipeline(artifact: bytes, record: ArtifactRecord, signing_key: str) -> Any:
     """Unpickle a pipeline that our trainer wrote, after ``check_artifact`` accepts it."""
-    check_artifact(artifact, signing_key, expected_hmac, expected_sha256, recorded_versions)
+    check_artifact(artifact, record, signing_key)
     return load_checked_artifact(artifact)

@@ -16,19 +16,19 @@ from flask_smorest.pagination import PaginationParameters
 
 # flask-smorest's own ceiling; PAGE_SIZE_MAX, checked per request, is the real cap.
 PAGE_SIZE_CEILING = 10_000
-# Rows skipped before a page: a database offset is a 64-bit integer, and no list holds this many rows.
-MAX_FIRST_ITEM = 2**31 - 1
+# Far past any real list, and its offset far inside the databases' 64-bit integers (?page=10**20 overflowed: 500).
+PAGE_MAX = 1_000_000
 
 
 def cap_page_size(pagination_parameters: PaginationParameters, page_size_max: int, page_size_given: bool) -> None:
-    """422 for a requested page_size over ``page_size_max``; a default page size shrinks to fit under it."""
+    """422 for a requested page_size over ``page_size_max`` or a page over ``PAGE_MAX``; a default page size
+    shrinks to fit under the cap."""
+    if pagination_parameters.page > PAGE_MAX:
+        abort(422, errors={"page": [f"Must be less than or equal to {PAGE_MAX}."]})
     if not page_size_given:
         pagination_parameters.page_size = min(pagination_parameters.page_size, page_size_max)
     elif pagination_parameters.page_size > page_size_max:
         abort(422, errors={"page_size": [f"Must be less than or equal to {page_size_max}."]})
-    if pagination_parameters.first_item > MAX_FIRST_ITEM:
-        last_page = MAX_FIRST_ITEM // pagination_parameters.page_size + 1
-        abort(422, errors={"page": [f"Must be less than or equal to {last_page} with this page_size."]})
 
 
 def paginate(blp: Blueprint, page_size: int = 20) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -13,9 +13,11 @@ from typing import IO
 from urllib.parse import quote
 
 import requests
+import urllib3.connection
 import urllib3.exceptions
 from flask import Flask, current_app
 from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool
 
 from shared.domain_errors import UpstreamBroken, UpstreamFailure, UpstreamTimedOut, UpstreamUnavailable
 
@@ -49,6 +51,36 @@ def failure_for(service: str, exc: requests.RequestException) -> UpstreamFailure
     return UpstreamBroken(f"the {service} service failed to answer")
 
 
+class _ConnectionTellingItsBody(urllib3.connection.HTTPConnection):
+    """Hands a streamed body the connection it is sent on (``body.sending_on(connection)``), so the body can see
+    the service answer before it has all been sent and stop (``body.stopped_early``). Such a connection is closed
+    once the answer has started: the service still waits for the rest of the body, so it cannot carry another
+    request."""
+
+    _streamed_body: object = None
+
+    def request(self, method, url, body=None, headers=None, **kwargs):  # noqa: ANN001, ANN003, ANN201 - urllib3's
+        sending_on = getattr(body, "sending_on", None)
+        self._streamed_body = body if sending_on is not None else None
+        if sending_on is not None:
+            sending_on(self)
+        return super().request(method, url, body=body, headers=headers, **kwargs)
+
+    def getresponse(self):  # noqa: ANN201 - urllib3's
+        response = super().getresponse()
+        if getattr(self._streamed_body, "stopped_early", False) and self.sock is not None:
+            # The answer reads on through its own reference to the socket; the pool sees a connection without one
+            # and opens a new one for the next request.
+            sock, self.sock = self.sock, None
+            sock.close()
+        self._streamed_body = None
+        return response
+
+
+class _Pool(HTTPConnectionPool):
+    ConnectionCls = _ConnectionTellingItsBody
+
+
 class ServiceClient:
     """The services' base URLs and the one connection pool (per app) used to reach them."""
 
@@ -67,6 +99,7 @@ class ServiceClient:
         self.session.trust_env = False
         self.session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         adapter = HTTPAdapter(pool_connections=len(self.base_urls) or 1, pool_maxsize=pool_size, max_retries=0)
+        adapter.poolmanager.pool_classes_by_scheme = {**adapter.poolmanager.pool_classes_by_scheme, "http": _Pool}
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 

@@ -1,44 +1,69 @@
 """User access/refresh tokens (flask-jwt-extended): one setup for the gateway and the projects service.
 
-Fixed algorithm, ``exp`` and ``jti`` required, revocation stored in the database (table ``revoked_tokens``,
-migrated by the projects service) so a logout survives restarts, and every failure is a 401 in the error shape.
+Fixed algorithm; ``exp``, ``jti``, ``sub``, ``type`` (access or refresh), ``aud`` (``USER_TOKEN_AUDIENCE``) and
+``sid`` required, so a user token never passes for an internal token (``shared.internal_auth``: type ``internal``,
+audience a service) nor the other way round, whatever the secrets. The access and refresh tokens of one login share
+a session id (``sid``); logging out revokes the session, so both stop working. Revocations are stored in the
+database (table ``revoked_sessions``, migrated by the projects service), so a logout survives restarts. A token
+whose user does not exist is refused like a revoked one. Every failure is a 401 in the error shape.
 """
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Flask
-from flask_jwt_extended import JWTManager
-from sqlalchemy import DateTime, String
+import jwt
+from flask import Flask, current_app, g, request
+from flask_jwt_extended import JWTManager, create_access_token, create_refresh_token
+from sqlalchemy import DateTime, String, column, exists, select, table
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import db
 from shared.errors import error_response
 
 JWT_ALGORITHM = "HS256"
+USER_TOKEN_AUDIENCE = "salesml-api"
+USER_TOKEN_TYPES = ("access", "refresh")
+SESSION_CLAIM = "sid"
+MISSING_CLAIMS = "Invalid token: required claims (exp, jti, a user id as sub, type, aud, sid) are missing."
 
 jwt_manager = JWTManager()
 
+# The projects service's table, as far as a token check needs it.
+_users = table("users", column("id"))
 
-class RevokedToken(db.Model):
-    __tablename__ = "revoked_tokens"
 
-    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+class RevokedSession(db.Model):
+    __tablename__ = "revoked_sessions"
+
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
-def is_revoked(jti: str) -> bool:
-    return db.session.get(RevokedToken, jti) is not None
+def issue_token_pair(user_id: int) -> tuple[str, str]:
+    """(access token, refresh token) of a new session for ``user_id``."""
+    session = {SESSION_CLAIM: uuid.uuid4().hex}
+    identity = str(user_id)
+    return (
+        create_access_token(identity=identity, additional_claims=session),
+        create_refresh_token(identity=identity, additional_claims=session),
+    )
 
 
-def revoke(jwt_payload: dict[str, Any]) -> None:
-    """Store the token's jti until it would have expired anyway (the caller commits)."""
-    jti = jwt_payload["jti"]
-    if db.session.get(RevokedToken, jti) is None:
-        expires_at = datetime.fromtimestamp(jwt_payload["exp"], tz=UTC)
-        db.session.add(RevokedToken(jti=jti, expires_at=expires_at))
+def issue_access_token(user_id: int, session_id: str) -> str:
+    """Another access token of the same session (what a refresh gives)."""
+    return create_access_token(identity=str(user_id), additional_claims={SESSION_CLAIM: session_id})
+
+
+def revoke_session(jwt_payload: dict[str, Any]) -> None:
+    """End the token's session: every token of it is refused from now on (the caller commits)."""
+    session_id = jwt_payload[SESSION_CLAIM]
+    if db.session.get(RevokedSession, session_id) is None:
+        # No token of the session outlives the refresh token it started with.
+        expires_at = datetime.now(UTC) + timedelta(days=current_app.config["REFRESH_TOKEN_DAYS"])
+        db.session.add(RevokedSession(session_id=session_id, expires_at=expires_at))
 
 
 def init_user_tokens(app: Flask) -> None:
@@ -47,6 +72,8 @@ def init_user_tokens(app: Flask) -> None:
         JWT_SECRET_KEY=config["JWT_SECRET_KEY"],
         JWT_ALGORITHM=JWT_ALGORITHM,
         JWT_DECODE_ALGORITHMS=[JWT_ALGORITHM],
+        JWT_ENCODE_AUDIENCE=USER_TOKEN_AUDIENCE,
+        JWT_DECODE_AUDIENCE=USER_TOKEN_AUDIENCE,
         JWT_TOKEN_LOCATION=["headers"],
         JWT_ACCESS_TOKEN_EXPIRES=timedelta(minutes=config["ACCESS_TOKEN_MINUTES"]),
         JWT_REFRESH_TOKEN_EXPIRES=timedelta(days=config["REFRESH_TOKEN_DAYS"]),
@@ -61,12 +88,43 @@ def _unauthorized(message: str):
 
 @jwt_manager.token_in_blocklist_loader
 def _token_revoked(_header: dict, payload: dict) -> bool:
-    return is_revoked(payload["jti"])
+    """Revoked when its session was logged out or its user does not exist (one query for both)."""
+    # flask-jwt-extended checks this before the required claims: a token without them is refused here too.
+    session_id = payload.get(SESSION_CLAIM)
+    try:
+        user_id = int(payload["sub"])
+    except (KeyError, TypeError, ValueError):
+        user_id = None
+    if not isinstance(session_id, str) or user_id is None:
+        g.refused_because = MISSING_CLAIMS
+        return True
+    session_revoked, user_exists = db.session.execute(
+        select(
+            exists().where(RevokedSession.session_id == session_id),
+            exists().where(_users.c.id == user_id),
+        )
+    ).one()
+    if not user_exists:
+        g.refused_because = "The token's user no longer exists."
+    return bool(session_revoked) or not user_exists
+
+
+def _claims_as_sent() -> dict[str, Any]:
+    """The token's claims before flask-jwt-extended fills in a missing ``type`` (as "access"); already verified."""
+    token = request.headers.get("Authorization", "").partition(" ")[2].strip()
+    return jwt.decode(token, options={"verify_signature": False})
 
 
 @jwt_manager.token_verification_loader
 def _required_claims_present(_header: dict, payload: dict) -> bool:
-    return bool(payload.get("jti")) and isinstance(payload.get("exp"), int | float) and "sub" in payload
+    return (
+        bool(payload.get("jti"))
+        and isinstance(payload.get("exp"), int | float)
+        and "sub" in payload
+        and isinstance(payload.get(SESSION_CLAIM), str)
+        and bool(payload[SESSION_CLAIM])
+        and _claims_as_sent().get("type") in USER_TOKEN_TYPES
+    )
 
 
 @jwt_manager.unauthorized_loader
@@ -86,12 +144,12 @@ def _expired_token(_header: dict, _payload: dict):
 
 @jwt_manager.revoked_token_loader
 def _revoked_token(_header: dict, _payload: dict):
-    return _unauthorized("The token has been revoked: log in again.")
+    return _unauthorized(g.pop("refused_because", None) or "The token has been revoked: log in again.")
 
 
 @jwt_manager.token_verification_failed_loader
 def _verification_failed(_header: dict, _payload: dict):
-    return _unauthorized("Invalid token: required claims (exp, jti, sub) are missing.")
+    return _unauthorized(MISSING_CLAIMS)
 
 
 @jwt_manager.needs_fresh_token_loader

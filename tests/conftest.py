@@ -31,8 +31,9 @@ TEST_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
 DATA_TABLES = (
     "datasets",
     "projects",
-    "revoked_tokens",
+    "revoked_sessions",
     "users",
+    "auth_throttles",
     "training_runs",
     "model_versions",
     "actuals_reports",

@@ -23,7 +23,7 @@ def projects_app(config: dict[str, Any], tmp_path, **overrides: Any) -> Flask:
 
 def create_user(app: Flask, username: str) -> int:
     with app.app_context():
-        return accounts.register_user(username, f"password-of-{username}").id
+        return accounts.register_user(username, f"password-of-{username}", None, app.config).id
 
 
 class UserClient:

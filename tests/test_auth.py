@@ -123,19 +123,33 @@ def test_a_success_resets_the_failure_count(call):
     assert login(call).status_code == 200
 
 
-def test_lock_expires(app, call):
-    from services.projects.models import User
+def expire_lockouts(app) -> None:
+    """Move every lockout into the past instead of waiting for it."""
+    from services.projects.models import AuthThrottle
     from shared.db import db
 
+    with app.app_context():
+        db.session.execute(db.update(AuthThrottle).values(blocked_until=0.0))
+        db.session.commit()
+
+
+def test_lock_expires_and_the_next_failure_locks_for_twice_as_long(app, call):
     register(call)
     for _ in range(3):
         login(call, password="wrong password")
-    assert login(call).status_code == 429
-    with app.app_context():  # move the lock into the past instead of waiting for it
-        user = db.session.execute(db.select(User).filter_by(username="alice")).scalar_one()
-        user.locked_until = user.locked_until.replace(year=2000)
-        db.session.commit()
+    assert int(login(call).headers["Retry-After"]) <= 300
+    expire_lockouts(app)
+    assert login(call, password="wrong password").status_code == 401
+    assert 300 < int(login(call).headers["Retry-After"]) <= 600
+    expire_lockouts(app)
     assert login(call).status_code == 200
+    assert login(call, password="wrong password").status_code == 401  # the count started over
+
+
+def test_an_unknown_username_is_locked_out_like_a_known_one(call):
+    for _ in range(3):
+        assert login(call, username="nobody", password="wrong password").status_code == 401
+    assert login(call, username="nobody").status_code == 429
 
 
 def test_refresh_with_the_refresh_token(call):
@@ -158,7 +172,7 @@ def test_refresh_refuses_an_access_token_and_no_token(call):
     assert without.json["code"] == 401
 
 
-def test_logout_revokes_the_presented_token_even_after_a_restart(app_config, app, call, tmp_path):
+def test_logout_ends_the_session_even_after_a_restart(app_config, app, call, tmp_path):
     register(call)
     tokens = login(call).json
     assert call("POST", "/api/v1/auth/logout", bearer=tokens["refresh_token"]).status_code == 204
@@ -169,10 +183,11 @@ def test_logout_revokes_the_presented_token_even_after_a_restart(app_config, app
     refused = restarted.test_client().post("/api/v1/auth/refresh", headers=headers)
     assert refused.status_code == 401
     assert refused.json["message"] == "The token has been revoked: log in again."
-    # Logging out twice with the same token is refused too (it is no longer valid).
+    # Logging out twice is refused too, and the access token of the same login went with the session.
     assert call("POST", "/api/v1/auth/logout", bearer=tokens["refresh_token"]).status_code == 401
-    # The access token was not presented, so it still works until it expires.
-    assert call("POST", "/api/v1/auth/logout", bearer=tokens["access_token"]).status_code == 204
+    assert call("POST", "/api/v1/auth/logout", bearer=tokens["access_token"]).status_code == 401
+    # Another login is another session.
+    assert call("POST", "/api/v1/auth/logout", bearer=login(call).json["access_token"]).status_code == 204
 
 
 def test_me_without_a_user_in_the_internal_token_is_401(call):

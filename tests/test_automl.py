@@ -25,7 +25,7 @@ from services.trainer.automl import (
 from services.trainer.training_jobs import Failure, Progress, TrainingError, TrainingJob, TrainingResult
 from services.trainer.training_process import TrainingProcess, load_training_data
 from shared.config import REPO_ROOT
-from shared.model_artifacts import artifact_hmac, library_versions, load_pipeline, sha256_hex
+from shared.model_artifacts import ArtifactRecord, artifact_hmac, library_versions, load_pipeline, sha256_hex
 from shared.storage import open_object_store
 from tests.trainer_fixtures import sales_frame
 
@@ -195,9 +195,9 @@ def test_stored_pipeline_predicts_what_it_predicted_before_storing(tmp_path):
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         before, result = pool.submit(_fit_predict_and_package, job, frame, str(tmp_path / "work")).result(timeout=300)
     key = "test-model-signing-key-of-32-bytes-or-more"
-    pipeline = load_pipeline(
-        result.artifact, key, artifact_hmac(result.artifact, key), sha256_hex(result.artifact), library_versions()
-    )
+    sha256 = sha256_hex(result.artifact)
+    record = ArtifactRecord(1, 1, sha256, artifact_hmac(key, 1, 1, sha256), library_versions())
+    pipeline = load_pipeline(result.artifact, record, key)
     after = pipeline.predict(frame.drop(columns=["sales"]))
     assert list(after) == pytest.approx(before, rel=1e-9, abs=1e-9)
 

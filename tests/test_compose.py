@@ -21,7 +21,7 @@ import pytest
 import yaml
 from werkzeug.serving import make_server
 
-from shared.config import SETTINGS, load_config
+from shared.config import SECRET_SETTINGS, SETTINGS, load_config
 
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
@@ -48,6 +48,14 @@ SERVICE_SETTING_MODULES = (
     "services.trainer.config",
     "services.predictor.config",
 )
+# The settings module of the app each container runs (its SECRETS are the only secrets it may be given).
+CONFIG_MODULE_OF = {
+    "gateway": "gateway.config",
+    "projects": "services.projects.config",
+    "trainer": "services.trainer.config",
+    "trainer-worker": "services.trainer.config",
+    "predictor": "services.predictor.config",
+}
 # Read by docker/start.sh, not by the Python settings.
 START_SCRIPT_VARIABLES = {"GUNICORN_WORKERS", "PORT"}
 NEVER_BUILT_INTO_THE_IMAGE = (".env", ".git", ".venv", "var", "tests")
@@ -162,7 +170,8 @@ def run_healthcheck(*args: str, env: dict[str, str] | None = None) -> subprocess
 
 
 def start_script_env(extra: dict[str, Any]) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key not in {setting.name for setting in SETTINGS}}
+    names = {setting.name for setting in SETTINGS} | set(SECRET_SETTINGS)
+    env = {key: value for key, value in os.environ.items() if key not in names}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONPATH"] = str(REPO)
     env.update({key: str(value) for key, value in extra.items()})
@@ -281,7 +290,7 @@ def test_compose_refuses_to_start_without_each_secret(variable):
 
 
 def known_setting_names() -> set[str]:
-    names = {setting.name for setting in SETTINGS} | START_SCRIPT_VARIABLES
+    names = {setting.name for setting in SETTINGS} | set(SECRET_SETTINGS) | START_SCRIPT_VARIABLES
     for module_name in SERVICE_SETTING_MODULES:
         names |= {setting.name for setting in importlib.import_module(module_name).SETTINGS}
     return names
@@ -295,12 +304,27 @@ def test_app_environment_names_real_settings_and_is_accepted_by_the_services(nam
     assert not unknown, f"{name} sets variables no code reads: {unknown}"
     for key, value in service["environment"].items():
         monkeypatch.setenv(key, value)
-    config = load_config()  # raises on a missing or short secret
+    secrets = importlib.import_module(CONFIG_MODULE_OF[name]).SECRETS
+    config = load_config(secrets=secrets)  # raises on a missing or short secret
     assert config["DATABASE_URL"] == (f"postgresql+psycopg2://salesml:{env['POSTGRES_PASSWORD']}@postgres:5432/salesml")
-    assert config["OBJECT_STORE_URL"] == "s3://salesml"
+    if name in OBJECT_STORE_USERS:
+        assert config["OBJECT_STORE_URL"] == "s3://salesml"
     for app, port in APP_PORTS.items():
         if app != "gateway":
             assert config[f"{app.upper()}_URL"] == f"http://{app}:{port}"
+
+
+@pytest.mark.parametrize("name", [*APP_SERVICES, "migrate"])
+def test_each_container_gets_only_the_secrets_its_service_reads(name):
+    """The public gateway never holds the model signing key (with the database, enough to forge a pickle that the
+    predictor would load), the predictor never the user-token key, migrate none, and only the object store's users
+    its credentials."""
+    environment = interpolate(SERVICES[name]["environment"], environment_with_secrets())
+    given = set(environment) & set(SECRET_SETTINGS)
+    expected = set(importlib.import_module(CONFIG_MODULE_OF[name]).SECRETS) if name in CONFIG_MODULE_OF else set()
+    assert given == expected, name
+    object_store = {"OBJECT_STORE_URL", "S3_ACCESS_KEY", "S3_SECRET_KEY"} & set(environment)
+    assert bool(object_store) == (name in OBJECT_STORE_USERS), (name, object_store)
 
 
 # --- the image and its roles ---------------------------------------------------------------------------------------

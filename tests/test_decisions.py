@@ -97,7 +97,9 @@ def serve(app, model: Trained, version: int = 1, with_profile: bool = True) -> N
                 active=True,
                 size_bytes=len(model.artifact),
                 sha256=sha256_hex(model.artifact),
-                artifact_hmac=artifact_hmac(model.artifact, app.config["MODEL_SIGNING_KEY"]),
+                artifact_hmac=artifact_hmac(
+                    app.config["MODEL_SIGNING_KEY"], PROJECT, version, sha256_hex(model.artifact)
+                ),
                 artifact=model.artifact,
                 library_versions=library_versions(),
                 metrics={"cv": {}, "holdout": model.holdout},

@@ -9,12 +9,12 @@ from contextlib import ExitStack
 from typing import Any
 
 import pytest
-from flask_jwt_extended import create_access_token
 
 from gateway import create_app as create_gateway
 from services.predictor import create_app as create_predictor
 from services.projects import create_app as create_projects
 from services.trainer import create_app as create_trainer
+from shared.user_tokens import issue_token_pair
 from tests.helpers.data import parquet_bytes, sales_frame
 from tests.helpers.servers import served
 
@@ -187,7 +187,7 @@ def test_database_down_is_a_503_for_token_checks_and_readiness(app_config, servi
         }
     )
     with app.app_context():
-        token = create_access_token(identity="1")
+        token, _ = issue_token_pair(1)
     client = app.test_client()
     answer = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
     assert answer.status_code == 503

@@ -137,7 +137,7 @@ def store_model(
     """A model row as the trainer writes it; ``artifact``/``sha256``/``signature`` as an attacker might rewrite them."""
     artifact = model.artifact if artifact is None else artifact
     if signature is None:
-        signature = artifact_hmac(artifact, app.config["MODEL_SIGNING_KEY"])
+        signature = artifact_hmac(app.config["MODEL_SIGNING_KEY"], project_id, version, sha256_hex(artifact))
     with app.app_context():
         if active:
             db.session.execute(update(ModelVersion).where(ModelVersion.project_id == project_id).values(active=False))
@@ -665,11 +665,14 @@ def test_an_altered_artifact_is_refused_and_never_unpickled(app, models, headers
     joblib.load(io.BytesIO(pickle.dumps(CreatesFileWhenUnpickled(proof))))
     assert proof.exists(), "the payload must really run code when unpickled, or this test proves nothing"
 
-    genuine_hmac = artifact_hmac(models["v1"].artifact, app.config["MODEL_SIGNING_KEY"])
+    genuine_hmac = artifact_hmac(app.config["MODEL_SIGNING_KEY"], PROJECT, 1, models["v1"].sha256)
     sha256, signature = {
         "artifact only": (models["v1"].sha256, genuine_hmac),
         "artifact and its sha256": (sha256_hex(payload), genuine_hmac),
-        "artifact, sha256 and an HMAC under a guessed key": (sha256_hex(payload), artifact_hmac(payload, "guess" * 8)),
+        "artifact, sha256 and an HMAC under a guessed key": (
+            sha256_hex(payload),
+            artifact_hmac("guess" * 8, PROJECT, 1, sha256_hex(payload)),
+        ),
         "HMAC removed": (sha256_hex(payload), ""),
     }[rewritten]
     store_model(app, models["v1"], 1, artifact=payload, sha256=sha256, signature=signature)
@@ -684,7 +687,8 @@ def test_an_altered_artifact_is_refused_and_never_unpickled(app, models, headers
 
 
 def test_an_artifact_signed_with_another_key_is_refused(app, models, headers):
-    store_model(app, models["v1"], 1, signature=artifact_hmac(models["v1"].artifact, "another-key-" + "x" * 32))
+    signature = artifact_hmac("another-key-" + "x" * 32, PROJECT, 1, models["v1"].sha256)
+    store_model(app, models["v1"], 1, signature=signature)
     response = predict(app.test_client(), headers, CREATINA_SATURDAY)
     assert response.status_code == 409
     assert "integrity check" in response.json["message"]

@@ -90,7 +90,7 @@ def test_train_queues_a_run_with_the_defaults(client, trainer_app, make_project)
     fetched = client.get(response.headers["Location"], headers=headers_for(trainer_app, project.user_id))
     assert fetched.status_code == 200 and fetched.json == run
     with trainer_app.app_context():
-        assert project_training_states([project.project_id])[project.project_id].status == "training"
+        assert project_training_states(project.user_id, [project.project_id])[project.project_id].status == "training"
 
 
 def test_timestamps_carry_their_utc_offset_even_when_the_database_drops_it():
@@ -456,7 +456,7 @@ def test_models_are_listed_read_and_activated_by_their_owner_only(client, traine
     assert activated.status_code == 200 and activated.json["active"] is True
     assert [(m["version"], m["active"]) for m in client.get(base, headers=headers).json] == [(2, False), (1, True)]
     with trainer_app.app_context():
-        assert project_training_states([project.project_id])[project.project_id].active_model == 1
+        assert project_training_states(project.user_id, [project.project_id])[project.project_id].active_model == 1
 
 
 def test_listing_and_activating_models_never_read_their_artifacts(client, trainer_app, make_project):
@@ -498,9 +498,10 @@ def test_project_states_follow_the_latest_run_and_the_active_model(client, train
         db.session.commit()
     add_model(trainer_app, ready, 1, active=True)
     add_model(trainer_app, training, 1, active=True)
-    ids = [p.project_id for p in (pending, training, ready, error, recovered)]
+    projects = (pending, training, ready, error, recovered)
+    ids = [p.project_id for p in projects]
     with trainer_app.app_context():
-        states = project_training_states(ids)
+        states = {p.project_id: project_training_states(p.user_id, [p.project_id])[p.project_id] for p in projects}
     assert [(states[i].status, states[i].active_model) for i in ids] == [
         ("pending", None),
         ("training", 1),

@@ -81,7 +81,7 @@ def test_a_real_training_makes_the_first_active_model(trainer_app, served_projec
     assert set(model["metrics"]["holdout"]) == {"MAE", "MSE", "RMSE", "R2", "RMSLE", "MAPE", "WAPE", "bias"}
     assert run["activation"]["decision"] == "activated" and "no serving model" in run["activation"]["reason"]
     with trainer_app.app_context():
-        assert project_training_states([project.project_id])[project.project_id].status == "ready"
+        assert project_training_states(project.user_id, [project.project_id])[project.project_id].status == "ready"
     pipeline = stored_pipeline(trainer_app)
     predictions = pipeline.predict(frame.drop(columns=["sales", "receipt"]))
     assert np.corrcoef(predictions, frame["sales"])[0, 1] > 0.9

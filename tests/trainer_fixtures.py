@@ -25,7 +25,7 @@ from services.trainer import create_app as create_trainer
 from shared.config import REPO_ROOT
 from shared.db import db
 from shared.media_types import PARQUET
-from shared.model_artifacts import load_pipeline
+from shared.model_artifacts import ArtifactRecord, load_pipeline
 from shared.training_records import ModelVersion, TrainingRun
 from tests.conftest import internal_token_headers
 from tests.helpers.servers import served
@@ -141,13 +141,10 @@ def stored_pipeline(app: Flask) -> Any:
     """The one stored model's pipeline, loaded as the predictor loads it (HMAC, sha256 and versions checked)."""
     with app.app_context():
         stored = db.session.query(ModelVersion).one()
-        return load_pipeline(
-            stored.artifact,
-            app.config["MODEL_SIGNING_KEY"],
-            stored.artifact_hmac,
-            stored.sha256,
-            stored.library_versions,
+        record = ArtifactRecord(
+            stored.project_id, stored.version, stored.sha256, stored.artifact_hmac, stored.library_versions
         )
+        return load_pipeline(stored.artifact, record, app.config["MODEL_SIGNING_KEY"])
 
 
 def load_run(app: Flask, run_id: int) -> TrainingRun:

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 
 from services.predictor.api import actuals, predict, what_if
-from services.predictor.config import SETTINGS
+from services.predictor.config import SECRETS, SETTINGS
 from services.predictor.errors import ERROR_STATUSES
 from services.predictor.extensions import MODEL_CACHE_EXTENSION, SERVING_VERSIONS_EXTENSION, api
 from services.predictor.model_cache import BatchingSettings, ModelCache, ServingVersions, quiet_pycaret_logging
@@ -26,6 +26,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         api,
         public_blueprints=(predict.blp, what_if.blp, actuals.blp),
         error_statuses=ERROR_STATUSES,
+        secrets=SECRETS,
     )
     quiet_pycaret_logging()
     app.extensions[MODEL_CACHE_EXTENSION] = ModelCache(

@@ -2,6 +2,9 @@
 
 from shared.config import MIB, Setting
 
+# Internal tokens, and the key that proves a model artifact is our trainer's before it is unpickled.
+SECRETS = ("INTERNAL_TOKEN_SECRET", "MODEL_SIGNING_KEY")
+
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "PREDICTOR_CACHE_MAX_BYTES",
@@ -10,8 +13,6 @@ SETTINGS: tuple[Setting, ...] = (
         description="Deserialized pipelines kept per process, bounded by the sum of their artifact sizes.",
     ),
     Setting("PREDICT_MAX_ROWS", 1_000_000, int, description="Most rows one /predict request may score (413 above)."),
-    Setting("PREDICT_MAX_JSON_BYTES", 32 * MIB, int, description="Largest JSON /predict body (413 above)."),
-    Setting("PREDICT_MAX_PARQUET_BYTES", 256 * MIB, int, description="Largest parquet /predict body (413 above)."),
     Setting(
         "PREDICT_MAX_DECODED_BYTES",
         1024 * MIB,

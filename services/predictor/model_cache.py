@@ -29,7 +29,7 @@ from services.predictor.compiled_scorer import CompiledScorer, verified_scorer
 from services.predictor.input_contract import InputContract, PreparedInput
 from shared.db import db
 from shared.domain_errors import DomainError, ModelVersionNotFound
-from shared.model_artifacts import ArtifactRejected, load_pipeline
+from shared.model_artifacts import ArtifactRecord, ArtifactRejected, load_pipeline
 from shared.training_records import ModelVersion
 
 log = logging.getLogger(__name__)
@@ -299,6 +299,7 @@ class ModelCache:
         row = db.session.execute(
             select(
                 ModelVersion.artifact,
+                ModelVersion.project_id,
                 ModelVersion.artifact_hmac,
                 ModelVersion.library_versions,
                 ModelVersion.features,
@@ -312,9 +313,10 @@ class ModelCache:
         if row is None:
             raise ModelVersionNotFound()
         try:
-            pipeline = load_pipeline(
-                row.artifact, self.signing_key, row.artifact_hmac, serving.sha256, row.library_versions or {}
+            record = ArtifactRecord(
+                row.project_id, serving.version, serving.sha256, row.artifact_hmac, row.library_versions or {}
             )
+            pipeline = load_pipeline(row.artifact, record, self.signing_key)
         except ArtifactRejected as exc:
             log.error("refused model %s (version %s): %s", serving.model_id, serving.version, exc)
             raise ModelUnusable(serving.version) from exc

@@ -11,7 +11,7 @@ from flask import Flask
 from services.projects.api import auth, datasets, internal, projects
 from services.projects.api.errors import ERROR_STATUSES
 from services.projects.api.uploads import DiskSpooledRequest
-from services.projects.config import SETTINGS
+from services.projects.config import SECRETS, SETTINGS
 from services.projects.extensions import api
 from shared.app import create_service_app
 from shared.user_tokens import init_user_tokens
@@ -30,6 +30,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         internal_blueprints=(internal.blp,),
         uses_object_store=True,
         error_statuses=ERROR_STATUSES,
+        secrets=SECRETS,
     )
     app.request_class = DiskSpooledRequest
     Path(app.config["UPLOAD_TMP_DIR"]).mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from services.projects import dataset_store
 from services.projects.models import Project
@@ -64,6 +64,25 @@ def update_project(project: Project, changes: dict[str, Any]) -> Project:
     return project
 
 
+def begin_deletion(project: Project) -> None:
+    """From now on no run can be created for the project (``shared.training_records.claim_project_for_new_run``);
+    committed at once, before the trainer is asked to delete its runs."""
+    _set_deleting(project, True)
+
+
+def abandon_deletion(project: Project) -> None:
+    """The trainer could not delete the runs: the project goes on as before."""
+    _set_deleting(project, False)
+
+
+def _set_deleting(project: Project, deleting: bool) -> None:
+    # Not a change the owner made: updated_at stays.
+    db.session.execute(
+        update(Project).where(Project.id == project.id).values(deleting=deleting, updated_at=Project.updated_at)
+    )
+    db.session.commit()
+
+
 def delete_project(project: Project, object_store: ObjectStore) -> None:
     """Remove the project's rows and its datasets' objects; if the object store fails, nothing is committed."""
     keys = [key for dataset in project.datasets for key in dataset_store.dataset_object_keys(dataset)]
@@ -78,10 +97,10 @@ def delete_project(project: Project, object_store: ObjectStore) -> None:
     db.session.commit()
 
 
-def describe_projects(projects: list[Project]) -> list[dict[str, Any]]:
-    """The public view of projects: their fields plus status, active model and latest dataset."""
+def describe_projects(owner_id: int, projects: list[Project]) -> list[dict[str, Any]]:
+    """The public view of the owner's projects: their fields plus status, active model and latest dataset."""
     ids = [project.id for project in projects]
-    states = project_training_states(ids)
+    states = project_training_states(owner_id, ids)
     latest = dataset_store.latest_dataset_ids(ids)
     return [
         {
@@ -100,4 +119,4 @@ def describe_projects(projects: list[Project]) -> list[dict[str, Any]]:
 
 
 def describe_project(project: Project) -> dict[str, Any]:
-    return describe_projects([project])[0]
+    return describe_projects(project.owner_id, [project])[0]

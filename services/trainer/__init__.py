@@ -10,7 +10,7 @@ from flask import Flask
 from services.trainer import internal
 from services.trainer.api import model_versions, training_runs
 from services.trainer.api.errors import ERROR_STATUSES
-from services.trainer.config import SETTINGS
+from services.trainer.config import SECRETS, SETTINGS
 from services.trainer.extensions import api
 from shared.app import create_service_app
 
@@ -28,4 +28,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         internal_blueprints=(internal.blp,),
         uses_object_store=True,
         error_statuses=ERROR_STATUSES,
+        secrets=SECRETS,
     )

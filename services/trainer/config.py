@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from shared.config import VAR_DIR, Setting
 
+# Internal tokens (API) and signing the models it trains (worker); it never sees users' tokens.
+SECRETS = ("INTERNAL_TOKEN_SECRET", "MODEL_SIGNING_KEY")
+
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "TRAINING_MAX_ACTIVE_RUNS_PER_USER",

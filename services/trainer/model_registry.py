@@ -88,9 +88,13 @@ def holdout_pairs(model: ModelVersion) -> dict[str, Any]:
     return {"target": model.target, "rows": evaluation["rows"]}
 
 
-def next_version(project_id: int) -> int:
-    """The number the project's next model version gets (call after ``lock_project_models``)."""
-    latest = db.session.scalar(select(func.max(ModelVersion.version)).where(ModelVersion.project_id == project_id))
+def next_version(project_id: int, owner_id: int) -> int:
+    """The number the owner's project's next model version gets (call after ``lock_project_models``)."""
+    latest = db.session.scalar(
+        select(func.max(ModelVersion.version)).where(
+            ModelVersion.project_id == project_id, ModelVersion.owner_id == owner_id
+        )
+    )
     return (latest or 0) + 1
 
 
@@ -116,7 +120,7 @@ def add_version(new: NewVersion, signing_key: str, active: bool) -> None:
             active=active,
             size_bytes=len(result.artifact),
             sha256=sha256_hex(result.artifact),
-            artifact_hmac=artifact_hmac(result.artifact, signing_key),
+            artifact_hmac=artifact_hmac(signing_key, new.project_id, new.version, sha256_hex(result.artifact)),
             artifact=result.artifact,
             library_versions=library_versions(),
             metrics=result.metrics,

@@ -187,7 +187,7 @@ def record_success(fence: RunFence, result: TrainingResult, target: str) -> int 
             _refused(fence, "its model")
             return None
         lock_project_models(project_id)
-        version = next_version(project_id)
+        version = next_version(project_id, owner_id)
         succeeded = {
             "status": RUN_SUCCEEDED,
             "stage": RUN_SUCCEEDED,

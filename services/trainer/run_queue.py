@@ -23,7 +23,7 @@ from services.trainer.training_input import (
 )
 from shared.clock import utcnow
 from shared.db import db
-from shared.domain_errors import DomainError
+from shared.domain_errors import DomainError, ProjectNotFound
 from shared.training_records import (
     ACTIVE_RUN_STATUSES,
     FINISHED_RUN_STATUSES,
@@ -34,6 +34,7 @@ from shared.training_records import (
     RUN_SUCCEEDED,
     ModelVersion,
     TrainingRun,
+    claim_project_for_new_run,
 )
 
 
@@ -184,7 +185,12 @@ def create_run(
     retry: IdempotentRequest | None,
     max_active_runs: int,
 ) -> TrainingRun:
-    """Queue a run, unless the user is at the cap; a concurrent request with the same key gets the same run."""
+    """Queue a run, unless the project is gone or being deleted (``ProjectNotFound``: checked in this transaction, so
+    a deletion that began after the dataset was fetched still wins) or the user is at the cap; a concurrent request
+    with the same key gets the same run."""
+    if not claim_project_for_new_run(project_id, owner_id):
+        db.session.rollback()
+        raise ProjectNotFound()
     _lock_user_runs(owner_id)
     active = db.session.scalar(
         select(func.count())

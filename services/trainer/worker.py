@@ -38,7 +38,7 @@ from services.trainer.training_jobs import (
 )
 from services.trainer.training_process import TrainingProcess, thread_environment
 from shared.db import db
-from shared.model_artifacts import ArtifactRejected, check_artifact
+from shared.model_artifacts import ArtifactRecord, ArtifactRejected, check_artifact
 from shared.training_records import RUN_CANCELLED, RUN_FAILED
 
 log = logging.getLogger("salesml.trainer.worker")
@@ -156,13 +156,14 @@ class TrainingWorker:
         if serving is None:
             return None
         try:
-            check_artifact(
-                serving.artifact,
-                self.config["MODEL_SIGNING_KEY"],
-                serving.artifact_hmac,
+            record = ArtifactRecord(
+                serving.project_id,
+                serving.version,
                 serving.sha256,
+                serving.artifact_hmac,
                 serving.library_versions or {},
             )
+            check_artifact(serving.artifact, record, self.config["MODEL_SIGNING_KEY"])
         except ArtifactRejected as rejected:
             log.warning("run %s: the serving model cannot be compared: %s", claimed.fence.run_id, rejected)
             return Champion(serving.version, serving.task, None, "its artifact failed its integrity check")

@@ -13,7 +13,10 @@ import uuid
 import jwt
 import pytest
 
-from shared.internal_auth import issue_internal_token
+from gateway import create_app as create_gateway
+from shared.config import load_config
+from shared.internal_auth import ISSUER, issue_internal_token, verify_internal_token
+from shared.user_tokens import USER_TOKEN_AUDIENCE
 from tests.conftest import TEST_SECRET
 from tests.platform_harness import bearer
 from tests.security.support import assert_error_shape, new_account
@@ -40,7 +43,16 @@ def unsigned(header: dict, claims: dict) -> str:
 
 def valid_claims(user_id: int) -> dict:
     now = int(time.time())
-    return {"sub": str(user_id), "type": "access", "jti": uuid.uuid4().hex, "iat": now, "nbf": now, "exp": now + 600}
+    return {
+        "sub": str(user_id),
+        "type": "access",
+        "aud": USER_TOKEN_AUDIENCE,
+        "sid": uuid.uuid4().hex,
+        "jti": uuid.uuid4().hex,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+    }
 
 
 def assert_refused_everywhere(api, headers: dict[str, str], case: str) -> None:
@@ -58,10 +70,12 @@ def test_tokens_missing_claims_or_with_a_forged_header_are_401(api, platform):
         "id": user.user_id,
         "username": user.username,
     }
-    without = {name: {key: value for key, value in claims.items() if key != name} for name in ("jti", "sub")}
+    required = ("jti", "sub", "type", "aud", "sid")
+    without = {name: {key: value for key, value in claims.items() if key != name} for name in required}
     cases = {
-        "no jti": jwt.encode(without["jti"], TEST_SECRET, algorithm="HS256"),
-        "no sub": jwt.encode(without["sub"], TEST_SECRET, algorithm="HS256"),
+        **{f"no {name}": jwt.encode(without[name], TEST_SECRET, algorithm="HS256") for name in required},
+        "another audience": jwt.encode({**claims, "aud": "projects"}, TEST_SECRET, algorithm="HS256"),
+        "type internal": jwt.encode({**claims, "type": "internal"}, TEST_SECRET, algorithm="HS256"),
         "sub not a user id": jwt.encode({**claims, "sub": "admin"}, TEST_SECRET, algorithm="HS256"),
         "RS256 header, HMAC signature": hand_signed({"alg": "RS256", "typ": "JWT"}, claims),
         "ES256 header, HMAC signature": hand_signed({"alg": "ES256", "typ": "JWT"}, claims),
@@ -78,11 +92,24 @@ def test_tokens_missing_claims_or_with_a_forged_header_are_401(api, platform):
     assert_error_shape(api.post("/api/v1/auth/refresh", headers=user.headers), 401)
 
 
+def test_logout_ends_the_session_so_its_refresh_token_mints_nothing(api):
+    """Before, logout revoked only the presented token: the refresh token kept minting access tokens."""
+    user = new_account(api, "session")
+    tokens = api.login(user.username)
+    access, refresh = bearer(tokens["access_token"]), bearer(tokens["refresh_token"])
+    refreshed = api.post("/api/v1/auth/refresh", headers=refresh)
+    assert refreshed.status_code == 200
+    minted = bearer(refreshed.json()["access_token"])
+    assert api.post("/api/v1/auth/logout", headers=access).status_code == 204
+    assert_error_shape(api.post("/api/v1/auth/refresh", headers=refresh), 401)
+    assert_refused_everywhere(api, minted, "an access token the session's refresh token minted before the logout")
+    assert api.get("/api/v1/auth/me", headers=user.headers).status_code == 200, "other sessions are unaffected"
+
+
 def test_a_logged_out_token_stays_revoked_after_a_gateway_restart(api, platform):
     user = new_account(api, "restart")
     tokens = api.login(user.username)
     access, refresh = bearer(tokens["access_token"]), bearer(tokens["refresh_token"])
-    assert api.post("/api/v1/auth/logout", headers=access).status_code == 204
     assert api.post("/api/v1/auth/logout", headers=refresh).status_code == 204
 
     platform.stop("gateway")
@@ -92,3 +119,30 @@ def test_a_logged_out_token_stays_revoked_after_a_gateway_restart(api, platform)
     assert_error_shape(api.post("/api/v1/auth/refresh", headers=refresh), 401)
     assert_error_shape(api.post("/api/v1/auth/logout", headers=access), 401)
     assert api.get("/api/v1/auth/me", headers=user.headers).status_code == 200, "other sessions are unaffected"
+
+
+def test_equal_secrets_are_refused_at_start(app_config):
+    """Before, the same secret for user and internal tokens was accepted, and nothing else told the two apart."""
+    for name in ("INTERNAL_TOKEN_SECRET", "MODEL_SIGNING_KEY"):
+        with pytest.raises(RuntimeError, match="must all differ"):
+            load_config({**app_config, name: app_config["JWT_SECRET_KEY"]}, secrets=("JWT_SECRET_KEY", name))
+    with pytest.raises(RuntimeError, match="must all differ"):
+        create_gateway({**app_config, "INTERNAL_TOKEN_SECRET": app_config["JWT_SECRET_KEY"]})
+
+
+def test_a_token_made_to_pass_for_both_kinds_passes_for_neither(app_config):
+    """Type and audience are required on each kind: a token that names both audiences is a user token or an internal
+    one by its type, never both, even signed with one secret."""
+    secret = app_config["INTERNAL_TOKEN_SECRET"]
+    claims = {**valid_claims(1), "iss": ISSUER, "aud": [USER_TOKEN_AUDIENCE, "projects"]}
+    with pytest.raises(jwt.InvalidTokenError):
+        verify_internal_token(secret, jwt.encode(claims, secret, algorithm="HS256"), "projects")
+    assert verify_internal_token(secret, issue_internal_token(secret, "projects", 1), "projects").user_id == 1
+    untyped = {key: value for key, value in claims.items() if key != "type"}
+    with pytest.raises(jwt.InvalidTokenError):
+        verify_internal_token(secret, jwt.encode(untyped, secret, algorithm="HS256"), "projects")
+
+    gateway = create_gateway({**app_config, "JWT_SECRET_KEY": secret + "-users"})
+    as_internal = jwt.encode({**claims, "type": "internal"}, secret + "-users", algorithm="HS256")
+    answer = gateway.test_client().get("/api/v1/auth/me", headers=bearer(as_internal))
+    assert answer.status_code == 401

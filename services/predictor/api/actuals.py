@@ -17,6 +17,7 @@ from services.predictor.models import ActualsReport
 from services.predictor.schemas import ACTUALS_REQUEST_BODY, ActualsReportSchema, VersionQuerySchema
 from services.predictor.scoring import InputTooLarge, read_parquet
 from shared.api import Blueprint
+from shared.ids import ID
 from shared.internal_auth import current_user_id
 from shared.media_types import PARQUET
 from shared.pagination import paginate
@@ -24,7 +25,7 @@ from shared.pagination import paginate
 blp = Blueprint("actuals", __name__, url_prefix="/api/v1/projects", description="Actuals: is the model still right?")
 
 
-@blp.route("/<int:project_id>/actuals")
+@blp.route(f"/<{ID}:project_id>/actuals")
 class Actuals(MethodView):
     @blp.arguments(VersionQuerySchema, location="query")
     @blp.doc(requestBody=ACTUALS_REQUEST_BODY)
@@ -78,7 +79,7 @@ class Actuals(MethodView):
         return reports
 
 
-@blp.route("/<int:project_id>/actuals/<int:report_id>")
+@blp.route(f"/<{ID}:project_id>/actuals/<{ID}:report_id>")
 class ActualsReportById(MethodView):
     @blp.response(200, ActualsReportSchema)
     @blp.alt_response(404, description="No such report in this project.")

@@ -29,6 +29,8 @@ from services.predictor.scoring import (
     score_table,
 )
 from shared.api import Blueprint
+from shared.body_limits import PREDICT_BODY, max_body_bytes
+from shared.ids import ID
 from shared.media_types import PARQUET
 
 blp = Blueprint("predict", __name__, url_prefix="/api/v1/projects", description="Predictions with a project's model.")
@@ -38,7 +40,7 @@ WARNINGS_HEADER = "X-Prediction-Warnings"
 MODEL_VERSION_HEADER = "X-Model-Version"
 
 
-@blp.route("/<int:project_id>/predict")
+@blp.route(f"/<{ID}:project_id>/predict")
 class Predict(MethodView):
     @blp.arguments(PredictQuerySchema, location="query")
     @blp.doc(requestBody=PREDICT_REQUEST_BODY, **PARQUET_RESPONSE_DOC)
@@ -60,12 +62,11 @@ class Predict(MethodView):
             abort(415, message=f"Send {JSON_MEDIA_TYPE} or {PARQUET}.")
         config = current_app.config
         model = regression_model(project_id, query.get("version"))
+        request.max_content_length = max_body_bytes(config, PREDICT_BODY, media_type)
         if media_type == PARQUET:
             if query["explain"]:
                 raise InputRejected({"explain": ["explanations are given for JSON rows; send the rows as JSON"]})
-            request.max_content_length = config["PREDICT_MAX_PARQUET_BYTES"]
             return predict_parquet(model, request.get_data(cache=False))
-        request.max_content_length = config["PREDICT_MAX_JSON_BYTES"]
         return predict_json(model, read_json_body(), query["explain"])
 
 

@@ -12,11 +12,12 @@ from services.predictor.schemas import VersionQuerySchema, WhatIfRequestSchema, 
 from services.predictor.scoring import score_records
 from services.predictor.what_if import check_revenue_column, curve, grid, varied_values
 from shared.api import Blueprint
+from shared.ids import ID
 
 blp = Blueprint("what-if", __name__, url_prefix="/api/v1/projects", description="What-if curves and the best price.")
 
 
-@blp.route("/<int:project_id>/what-if")
+@blp.route(f"/<{ID}:project_id>/what-if")
 class WhatIf(MethodView):
     @blp.arguments(VersionQuerySchema, location="query")
     @blp.arguments(WhatIfRequestSchema)

@@ -15,6 +15,7 @@ from services.projects.schemas import DatasetSchema, DatasetUploadFormSchema, Pr
 from shared.api import Blueprint
 from shared.db import db
 from shared.http_headers import content_disposition
+from shared.ids import ID
 from shared.internal_auth import current_user_id
 from shared.media_types import CSV, PARQUET, XLSX
 from shared.pagination import paginate
@@ -22,7 +23,7 @@ from shared.pagination import paginate
 blp = Blueprint(
     "datasets",
     __name__,
-    url_prefix="/api/v1/projects/<int:project_id>/datasets",
+    url_prefix=f"/api/v1/projects/<{ID}:project_id>/datasets",
     description="Datasets of a project, stored as parquet (CSV and .xlsx uploads are converted).",
 )
 

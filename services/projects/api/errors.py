@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.projects.accounts import AccountLocked, InvalidCredentials, UsernameTaken, UserNotFound
+from services.projects.accounts import InvalidCredentials, TooManyAttempts, UsernameTaken, UserNotFound
 from services.projects.parquet_profile import DatasetRejected, UploadTooLarge
 from shared.domain_errors import DomainError
 
@@ -18,7 +18,7 @@ ERROR_STATUSES: dict[type[DomainError], int] = {
     UsernameTaken: 409,
     InvalidCredentials: 401,
     UserNotFound: 401,
-    AccountLocked: 429,
+    TooManyAttempts: 429,
     DatasetRejected: 422,
     UploadTooLarge: 413,
     ProjectPartlyDeleted: 503,

@@ -17,6 +17,7 @@ from services.projects.schemas import (
 )
 from services.projects.trainer_client import delete_project_training
 from shared.api import Blueprint
+from shared.ids import ID
 from shared.internal_auth import current_user_id, internal_headers
 from shared.pagination import paginate
 from shared.service_client import service_client
@@ -39,11 +40,12 @@ class Projects(MethodView):
     @paginate(blp, page_size=10)
     def get(self, pagination_parameters):
         """The caller's projects, newest first (page_size at most PAGE_SIZE_MAX, else 422)."""
+        owner_id = current_user_id()
         projects, total = project_store.list_projects(
-            current_user_id(), offset=pagination_parameters.first_item, limit=pagination_parameters.page_size
+            owner_id, offset=pagination_parameters.first_item, limit=pagination_parameters.page_size
         )
         pagination_parameters.item_count = total
-        return project_store.describe_projects(projects)
+        return project_store.describe_projects(owner_id, projects)
 
     @blp.doc(requestBody=CREATE_REQUEST_BODY)
     @blp.response(201, ProjectSchema)
@@ -72,7 +74,7 @@ class Projects(MethodView):
         return project_store.describe_project(project)
 
 
-@blp.route("/<int:project_id>")
+@blp.route(f"/<{ID}:project_id>")
 class ProjectById(MethodView):
     @blp.response(200, ProjectSchema)
     def get(self, project_id):
@@ -98,7 +100,12 @@ class ProjectById(MethodView):
         project = project_store.owned_project(owner_id, project_id)
         object_store = current_app.extensions["object_store"]
         object_store.check()  # a store that is down fails the DELETE before the trainer deletes anything
-        delete_project_training(service_client(), project.id, internal_headers("trainer", owner_id))
+        project_store.begin_deletion(project)
+        try:
+            delete_project_training(service_client(), project.id, internal_headers("trainer", owner_id))
+        except BaseException:
+            project_store.abandon_deletion(project)
+            raise
         try:
             project_store.delete_project(project, object_store)
         except ObjectStoreUnavailable as exc:

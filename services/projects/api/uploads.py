@@ -15,12 +15,10 @@ from werkzeug.http import parse_options_header
 
 from services.projects.parquet_ingest import IngestedFile, receive_upload, stored_filename
 from services.projects.parquet_profile import DatasetLimits
+from shared.body_limits import MULTIPART, UPLOAD_BODY, max_body_bytes
 from shared.media_types import CSV, PARQUET, XLSX
 from shared.tabular_files import CSV_FILE, EXCEL_FILE, PARQUET_FILE, kind_of_filename
 
-MULTIPART_MEDIA_TYPE = "multipart/form-data"
-# Room for the boundaries and the small text fields around the file part of a multipart body.
-MULTIPART_OVERHEAD_BYTES = 64 * 1024
 # Also bounds werkzeug's multipart decoder buffer, which takes 64 KiB reads: keep it well above that.
 FORM_FIELD_MAX_BYTES = 256 * 1024
 FORM_MAX_PARTS = 16
@@ -44,14 +42,13 @@ class DiskSpooledRequest(Request):
 
 def allow_upload_body() -> None:
     """Raise this request's body limit from the JSON cap to the upload cap; call before the body is read."""
-    cap = current_app.config["UPLOAD_MAX_BYTES"]
-    request.max_content_length = cap + MULTIPART_OVERHEAD_BYTES if request.mimetype == MULTIPART_MEDIA_TYPE else cap
+    request.max_content_length = max_body_bytes(current_app.config, UPLOAD_BODY, request.mimetype)
     request.max_form_memory_size = FORM_FIELD_MAX_BYTES
     request.max_form_parts = FORM_MAX_PARTS
 
 
 def is_multipart() -> bool:
-    return request.mimetype == MULTIPART_MEDIA_TYPE
+    return request.mimetype == MULTIPART
 
 
 def dataset_limits() -> DatasetLimits:

@@ -11,6 +11,7 @@ from services.trainer import model_registry
 from services.trainer.schemas import HoldoutSchema, ModelVersionSchema
 from shared.api import Blueprint
 from shared.domain_errors import ModelVersionNotFound
+from shared.ids import ID
 from shared.internal_auth import current_user_id
 from shared.pagination import paginate
 from shared.training_records import ModelVersion
@@ -18,7 +19,7 @@ from shared.training_records import ModelVersion
 blp = Blueprint("models", __name__, url_prefix="/api/v1/projects", description="Trained model versions")
 
 
-@blp.route("/<int:project_id>/models")
+@blp.route(f"/<{ID}:project_id>/models")
 class Models(MethodView):
     @blp.response(200, ModelVersionSchema(many=True))
     @paginate(blp, page_size=100)
@@ -31,7 +32,7 @@ class Models(MethodView):
         return page
 
 
-@blp.route("/<int:project_id>/models/<int:version>")
+@blp.route(f"/<{ID}:project_id>/models/<{ID}:version>")
 class ModelByVersion(MethodView):
     @blp.response(200, ModelVersionSchema)
     @blp.alt_response(404, description="No such model version in this project")
@@ -40,7 +41,7 @@ class ModelByVersion(MethodView):
         return _find_model_or_404(project_id, version)
 
 
-@blp.route("/<int:project_id>/models/<int:version>/activate")
+@blp.route(f"/<{ID}:project_id>/models/<{ID}:version>/activate")
 class ActivateModel(MethodView):
     @blp.response(200, ModelVersionSchema)
     @blp.alt_response(404, description="No such model version in this project")
@@ -49,7 +50,7 @@ class ActivateModel(MethodView):
         return model_registry.activate_model(_find_model_or_404(project_id, version))
 
 
-@blp.route("/<int:project_id>/models/<int:version>/holdout")
+@blp.route(f"/<{ID}:project_id>/models/<{ID}:version>/holdout")
 class ModelHoldout(MethodView):
     @blp.response(200, HoldoutSchema)
     @blp.alt_response(404, description="No such model version in this project")

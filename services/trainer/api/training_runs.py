@@ -13,6 +13,7 @@ from services.trainer import run_queue
 from services.trainer.schemas import TrainingRunSchema, TrainRequestSchema
 from shared.api import Blueprint
 from shared.domain_errors import TrainingRunNotFound
+from shared.ids import ID
 from shared.internal_auth import current_user_id
 from shared.pagination import paginate
 from shared.training_records import TrainingRun
@@ -26,7 +27,7 @@ def run_location(run: TrainingRun) -> str:
     return f"/api/v1/projects/{run.project_id}/training-runs/{run.id}"
 
 
-@blp.route("/<int:project_id>/train")
+@blp.route(f"/<{ID}:project_id>/train")
 class Train(MethodView):
     @blp.arguments(TrainRequestSchema)
     @blp.response(202, TrainingRunSchema, headers={"Location": {"schema": {"type": "string"}}})
@@ -49,7 +50,7 @@ class Train(MethodView):
         return run, {"Location": run_location(run)}
 
 
-@blp.route("/<int:project_id>/training-runs")
+@blp.route(f"/<{ID}:project_id>/training-runs")
 class TrainingRuns(MethodView):
     @blp.response(200, TrainingRunSchema(many=True))
     @paginate(blp, page_size=20)
@@ -62,7 +63,7 @@ class TrainingRuns(MethodView):
         return page
 
 
-@blp.route("/<int:project_id>/training-runs/<int:run_id>")
+@blp.route(f"/<{ID}:project_id>/training-runs/<{ID}:run_id>")
 class TrainingRunById(MethodView):
     @blp.response(200, TrainingRunSchema)
     @blp.alt_response(404, description="No such run in this project")
@@ -71,7 +72,7 @@ class TrainingRunById(MethodView):
         return _find_run_or_404(project_id, run_id)
 
 
-@blp.route("/<int:project_id>/training-runs/<int:run_id>/cancel")
+@blp.route(f"/<{ID}:project_id>/training-runs/<{ID}:run_id>/cancel")
 class CancelTrainingRun(MethodView):
     @blp.response(202, TrainingRunSchema)
     @blp.alt_response(404, description="No such run in this project")

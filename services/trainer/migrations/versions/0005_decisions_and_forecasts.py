@@ -4,16 +4,16 @@ model_versions: the task (regression or forecast), a forecast model's descriptio
 training profile (feature distributions and a background sample) and the evaluation (holdout pairs or backtest
 windows); training_runs: whether the run's model was activated and why (champion and challenger).
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-01
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,27 @@
+"""Response headers every answer of ours carries unless its route sets its own (the gateway keeps a service's).
+
+Our answers are a user's private data (or tokens), never meant for a cache, another site's frame, or content
+sniffing; the only HTML is the API reference page, which sets its own Content-Security-Policy.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+}
+
+
+def add_security_headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def init_security_headers(app: Flask) -> None:
+    app.after_request(add_security_headers)
