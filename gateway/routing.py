@@ -32,6 +32,7 @@ _PROJECT_SUBROUTES = (
     (re.compile(r"^/training-runs(/.*)?$"), TRAINER),
     (re.compile(r"^/models(/.*)?$"), TRAINER),
     (re.compile(r"^/predict/?$"), PREDICTOR),
+    (re.compile(r"^/forecast/?$"), PREDICTOR),
     (re.compile(r"^/what-if/?$"), PREDICTOR),
     (re.compile(r"^/actuals(/.*)?$"), PREDICTOR),
 )

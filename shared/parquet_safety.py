@@ -84,6 +84,7 @@ def numbers_as_floats(table: pa.Table) -> pa.Table:
     return table
 
 
-def read_trusted_frame(source: Any) -> pd.DataFrame:
-    """A dataset the projects service already checked (its object-store copy), as pandas, decimals as floats."""
-    return numbers_as_floats(open_parquet(source).read()).to_pandas()
+def read_trusted_frame(source: Any, columns: list[str] | None = None) -> pd.DataFrame:
+    """A dataset the projects service already checked (its object-store copy), as pandas, decimals as floats; only
+    ``columns`` when given."""
+    return numbers_as_floats(open_parquet(source).read(columns=columns)).to_pandas()

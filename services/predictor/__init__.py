@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from services.predictor.api import actuals, predict, what_if
+from services.predictor.api import actuals, forecast, predict, what_if
 from services.predictor.config import SECRETS, SETTINGS
 from services.predictor.errors import ERROR_STATUSES
 from services.predictor.extensions import MODEL_CACHE_EXTENSION, SERVING_VERSIONS_EXTENSION, api
@@ -24,7 +24,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         config,
         SETTINGS,
         api,
-        public_blueprints=(predict.blp, what_if.blp, actuals.blp),
+        public_blueprints=(predict.blp, forecast.blp, what_if.blp, actuals.blp),
         error_statuses=ERROR_STATUSES,
         secrets=SECRETS,
     )

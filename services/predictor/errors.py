@@ -6,9 +6,16 @@ from services.predictor.actuals import ActualsReportNotFound
 from services.predictor.batching import BatchUnavailable
 from services.predictor.explanations import CannotExplain
 from services.predictor.input_contract import InputRejected
-from services.predictor.model_cache import ModelUnusable, NoServingModel, NotARegressionModel, PredictionFailed
+from services.predictor.model_cache import (
+    ModelUnusable,
+    NoServingModel,
+    NotAForecastModel,
+    NotARegressionModel,
+    PredictionFailed,
+)
 from services.predictor.scoring import InputTooLarge
 from shared.domain_errors import DomainError
+from shared.forecasting.model import ForecastRequestError
 
 ERROR_STATUSES: dict[type[DomainError], int] = {
     InputRejected: 422,
@@ -18,6 +25,8 @@ ERROR_STATUSES: dict[type[DomainError], int] = {
     ModelUnusable: 409,
     BatchUnavailable: 503,
     NotARegressionModel: 409,
+    NotAForecastModel: 409,
+    ForecastRequestError: 422,
     CannotExplain: 409,
     ActualsReportNotFound: 404,
 }

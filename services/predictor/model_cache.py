@@ -60,6 +60,16 @@ class NotARegressionModel(DomainError):
         )
 
 
+class NotAForecastModel(DomainError):
+    """The serving (or pinned) version is a regression model: it answers ``/predict``, not ``/forecast``."""
+
+    def __init__(self, project_id: int, version: int) -> None:
+        super().__init__(
+            f"Model version {version} is a regression model: ask it with POST /api/v1/projects/{project_id}/predict, "
+            "or train a forecast (POST /train with task forecast)."
+        )
+
+
 class ModelUnusable(DomainError):
     """The model's artifact failed its integrity check; it was not unpickled."""
 

@@ -141,6 +141,47 @@ class ActualsReportSchema(Schema):
     recommendation = fields.Nested(RecommendationSchema)
 
 
+class ForecastRequestSchema(Schema):
+    horizon = fields.Integer(
+        validate=validate.Range(min=1), metadata={"description": "periods ahead (default and maximum: the model's)"}
+    )
+    series = fields.List(
+        fields.Dict(),
+        validate=validate.Length(min=1, max=100_000),
+        metadata={"description": "the series to forecast, each as its series columns' values (default: all)"},
+    )
+    future = fields.List(
+        fields.Dict(),
+        validate=validate.Length(max=1_000_000),
+        metadata={"description": "known-future values: rows with the series columns, the date and those columns"},
+    )
+    history = fields.List(
+        fields.Dict(),
+        validate=validate.Length(max=1_000_000),
+        metadata={"description": "newer rows (series columns, date, target): the forecast starts after them"},
+    )
+
+
+class ForecastSchema(Schema):
+    model_version = fields.Integer(required=True)
+    frequency = fields.String()
+    horizon = fields.Integer()
+    forecasts = fields.List(
+        fields.Dict(),
+        metadata={
+            "description": "per series and date: the series columns, the date column, forecast, lower_80, upper_80, "
+            "lower_95, upper_95"
+        },
+    )
+
+
+FORECAST_RESPONSE_DOC = {
+    "responses": {
+        200: {"content": {PARQUET: {"schema": {"type": "string", "format": "binary", "description": "the forecasts"}}}}
+    }
+}
+
+
 ACTUALS_REQUEST_BODY = {
     "required": True,
     "content": {

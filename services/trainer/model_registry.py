@@ -88,6 +88,19 @@ def holdout_pairs(model: ModelVersion) -> dict[str, Any]:
     return {"target": model.target, "rows": evaluation["rows"]}
 
 
+class NoBacktest(DomainError):
+    """The version has no backtest: a regression model (its errors are its holdout pairs)."""
+
+    message = "This model version has no backtest: it is a regression model (its holdout pairs are at /holdout)."
+
+
+def backtest_windows(model: ModelVersion) -> dict[str, Any]:
+    evaluation = model.evaluation or {}
+    if evaluation.get("kind") != "backtest":
+        raise NoBacktest()
+    return {"windows": evaluation["windows"]}
+
+
 def next_version(project_id: int, owner_id: int) -> int:
     """The number the owner's project's next model version gets (call after ``lock_project_models``)."""
     latest = db.session.scalar(

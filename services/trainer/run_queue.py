@@ -14,16 +14,20 @@ from typing import Any
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from services.trainer.forecast_input import forecast_settings
 from services.trainer.queue_signal import announce_queued_run
 from services.trainer.training_input import (
+    TrainingInput,
     categorical_features,
     fetch_training_input,
     ignored_features,
     problems_with_dataset,
 )
+from services.trainer.training_jobs import TASK_FORECAST
 from shared.clock import utcnow
 from shared.db import db
 from shared.domain_errors import DomainError, ProjectNotFound
+from shared.storage import ObjectStore
 from shared.training_records import (
     ACTIVE_RUN_STATUSES,
     FINISHED_RUN_STATUSES,
@@ -125,13 +129,19 @@ def existing_run_for_key(owner_id: int, project_id: int, retry: IdempotentReques
 
 
 def queue_run(
-    owner_id: int, project_id: int, request: dict[str, Any], idempotency_key: str | None, config: Mapping[str, Any]
+    owner_id: int,
+    project_id: int,
+    request: dict[str, Any],
+    idempotency_key: str | None,
+    config: Mapping[str, Any],
+    object_store: ObjectStore,
 ) -> TrainingRun:
     """Check the request against the project's dataset and queue a run (or return the one this key already made).
 
-    ``request`` is the validated train body; ``config`` the trainer's settings. Raises the projects service's refusals
+    ``request`` is the validated train body; ``config`` the trainer's settings; ``object_store`` holds the dataset
+    (a forecast's dates are checked in the data itself). Raises the projects service's refusals
     (``ProjectNotFound``, ``DatasetNotFound``, ``ProjectHasNoDataset``, ``UpstreamFailure``), ``IdempotencyKeyReused``,
-    ``UntrainableRequest`` and ``TooManyActiveRuns``.
+    ``UntrainableRequest``, ``UnforecastableRequest`` and ``TooManyActiveRuns``.
     """
     retry = IdempotentRequest.of(idempotency_key, project_id, request) if idempotency_key else None
     existing = existing_run_for_key(owner_id, project_id, retry)
@@ -139,6 +149,36 @@ def queue_run(
         return existing
     training_input = fetch_training_input(project_id, owner_id, request.get("dataset_id"))
     target = request.get("target") or training_input.target
+    common = {
+        "task": request["task"],
+        "target": target,
+        "include": request.get("include"),
+        "exclude": request.get("exclude"),
+        "sort": request["sort"],
+        "time_budget_s": request.get("time_budget_s", config["TRAINING_DEFAULT_TIME_BUDGET_S"]),
+        "seed": request["seed"],
+        "activate": request["activate"],
+    }
+    if request["task"] == TASK_FORECAST:
+        settings = forecast_settings(training_input, target, request, object_store)
+        params = {**common, "forecast": settings}
+    else:
+        params = {**common, **regression_settings(training_input, target, request, config)}
+    params["object_key"] = training_input.object_key
+    return create_run(
+        owner_id,
+        project_id,
+        training_input.dataset_id,
+        params,
+        retry,
+        config["TRAINING_MAX_ACTIVE_RUNS_PER_USER"],
+    )
+
+
+def regression_settings(
+    training_input: TrainingInput, target: str, request: dict[str, Any], config: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A regression run's own settings, checked against the dataset (``UntrainableRequest`` with every problem)."""
     ignored = ignored_features(training_input, target, request.get("ignore_features"))
     problems = problems_with_dataset(
         training_input,
@@ -152,29 +192,13 @@ def queue_run(
     )
     if problems:
         raise UntrainableRequest(problems)
-    params = {
-        "target": target,
-        "include": request.get("include"),
-        "exclude": request.get("exclude"),
+    return {
         "ignore_features": request.get("ignore_features"),
         "ignored_features": ignored,
         "categorical_features": request.get("categorical_features"),
         "made_categorical": categorical_features(training_input, target, request.get("categorical_features")),
         "folds": request["folds"],
-        "sort": request["sort"],
-        "time_budget_s": request.get("time_budget_s", config["TRAINING_DEFAULT_TIME_BUDGET_S"]),
-        "seed": request["seed"],
-        "activate": request["activate"],
-        "object_key": training_input.object_key,
     }
-    return create_run(
-        owner_id,
-        project_id,
-        training_input.dataset_id,
-        params,
-        retry,
-        config["TRAINING_MAX_ACTIVE_RUNS_PER_USER"],
-    )
 
 
 def create_run(

@@ -57,6 +57,9 @@ class TrainingJob:
     task: str = TASK_REGRESSION
     activate: str = "if_better"
     champion: Champion | None = None
+    # A forecast's settings: date_column, series_columns, horizon, frequency, known_future, backtest_windows,
+    # holidays_country (None for a regression).
+    forecast: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

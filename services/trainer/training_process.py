@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from services.trainer.automl import fit_best_model
+from services.trainer.forecast_fit import fit_forecaster
 from services.trainer.training_jobs import (
     STAGE_LOADING,
+    TASK_FORECAST,
     Failure,
     Message,
     Progress,
@@ -96,7 +98,10 @@ def _train(job: TrainingJob, sender: Connection) -> None:
         with threadpool_limits(limits=job.threads):
             report(STAGE_LOADING, 0.01)
             data = load_training_data(job)
-            _, result = fit_best_model(job, data, report)
+            if job.task == TASK_FORECAST:
+                result = fit_forecaster(job, data, report)
+            else:
+                _, result = fit_best_model(job, data, report)
         sender.send(result)
     except TrainingError as exc:
         sender.send(Failure(str(exc)))

@@ -129,6 +129,7 @@ class TrainingWorker:
         params = claimed.params
         return TrainingJob(
             task=params.get("task", TASK_REGRESSION),
+            forecast=params.get("forecast"),
             activate=params.get("activate", ACTIVATE_IF_BETTER),
             champion=self._champion(claimed),
             run_id=claimed.fence.run_id,
@@ -138,7 +139,7 @@ class TrainingWorker:
             exclude=params.get("exclude"),
             ignore_features=[ignored["column"] for ignored in params.get("ignored_features", [])],
             categorical_features=[categorical["column"] for categorical in params.get("made_categorical", [])],
-            folds=int(params["folds"]),
+            folds=int(params.get("folds", 5)),
             sort=params["sort"],
             seed=int(params["seed"]),
             time_budget_s=int(params["time_budget_s"]),

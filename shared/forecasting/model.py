@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shared.domain_errors import DomainError
 from shared.forecasting.dates import parse_like_training
 from shared.forecasting.forecasters import FORECAST, GlobalRegressionForecaster, future_dates
 from shared.forecasting.intervals import LEVELS
@@ -28,7 +29,7 @@ OUTPUT_COLUMNS = ("forecast", "lower_80", "upper_80", "lower_95", "upper_95")
 MAX_EXAMPLES = 3
 
 
-class ForecastRequestError(ValueError):
+class ForecastRequestError(DomainError, ValueError):
     """A forecast request the model cannot answer as asked; the message says what to change."""
 
 

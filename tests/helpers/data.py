@@ -75,3 +75,21 @@ def shop_sales_frame(rows: int = 240, seed: int = 0) -> pd.DataFrame:
 
 
 SHOP_CATEGORIES = ("code", "promo", "region")
+
+
+def monthly_store_sales(stores: int = 3, months: int = 60, seed: int = 0, promotions: bool = False) -> pd.DataFrame:
+    """Monthly sales of a few stores: each its own level, a shared upward trend and a yearly season peaking in July,
+    plus noise; with ``promotions``, a promotion flag (known in advance) that lifts a month's sales by 80 units."""
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range("2018-01-01", periods=months, freq="MS")
+    t = np.arange(months)
+    frames = []
+    for store in range(stores):
+        sales = 200.0 * (store + 1) + 2.0 * t + 30.0 * (store + 1) * np.cos(2 * np.pi * (t - 6) / 12)
+        frame = pd.DataFrame({"store": f"S{store}", "month": dates})
+        if promotions:
+            frame["promo"] = (rng.random(months) < 0.3).astype(int)
+            sales = sales + 80.0 * frame["promo"].to_numpy()
+        frame["sales"] = (sales + rng.normal(0, 4.0, months)).round(2)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)

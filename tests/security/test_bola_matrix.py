@@ -63,6 +63,9 @@ EXAMPLE_REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/api/v1/projects/{project_id}/models/{version}/holdout"): {},
     ("POST", "/api/v1/projects/{project_id}/predict"): {"json": FEATURE_ROW},
     ("POST", "/api/v1/projects/{project_id}/what-if"): {"json": WHAT_IF},
+    # A's model is a regression model: A would get 409 here, B must get the 404 of a missing project.
+    ("POST", "/api/v1/projects/{project_id}/forecast"): {"json": {"horizon": 2}},
+    ("GET", "/api/v1/projects/{project_id}/models/{version}/backtest"): {},
     ("POST", "/api/v1/projects/{project_id}/actuals"): {"json": ACTUALS},
     ("GET", "/api/v1/projects/{project_id}/actuals"): {},
     ("GET", "/api/v1/projects/{project_id}/actuals/{report_id}"): {},

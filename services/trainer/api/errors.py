@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from services.trainer.model_registry import NoHoldoutPairs
+from services.trainer.forecast_input import UnforecastableRequest
+from services.trainer.model_registry import NoBacktest, NoHoldoutPairs
 from services.trainer.run_queue import IdempotencyKeyReused, RunAlreadyFinished, TooManyActiveRuns, UntrainableRequest
 from shared.domain_errors import DomainError
 
@@ -12,4 +13,6 @@ ERROR_STATUSES: dict[type[DomainError], int] = {
     UntrainableRequest: 422,
     TooManyActiveRuns: 429,
     NoHoldoutPairs: 409,
+    NoBacktest: 409,
+    UnforecastableRequest: 422,
 }

@@ -8,7 +8,7 @@ from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 
 from services.trainer import model_registry
-from services.trainer.schemas import HoldoutSchema, ModelVersionSchema
+from services.trainer.schemas import BacktestSchema, HoldoutSchema, ModelVersionSchema
 from shared.api import Blueprint
 from shared.domain_errors import ModelVersionNotFound
 from shared.ids import ID
@@ -58,6 +58,16 @@ class ModelHoldout(MethodView):
     def get(self, project_id: int, version: int) -> dict[str, Any]:
         """Actual and predicted values of the model on its run's holdout rows (for an actual-vs-predicted chart)."""
         return model_registry.holdout_pairs(_find_model_or_404(project_id, version))
+
+
+@blp.route(f"/<{ID}:project_id>/models/<{ID}:version>/backtest")
+class ModelBacktest(MethodView):
+    @blp.response(200, BacktestSchema)
+    @blp.alt_response(404, description="No such model version in this project")
+    @blp.alt_response(409, description="A regression model (its errors are its holdout pairs)")
+    def get(self, project_id: int, version: int) -> dict[str, Any]:
+        """A forecast model's backtest windows: per window its origin, and each series' actual and forecast values."""
+        return model_registry.backtest_windows(_find_model_or_404(project_id, version))
 
 
 def _find_model_or_404(project_id: int, version: int) -> ModelVersion:

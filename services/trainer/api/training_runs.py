@@ -46,7 +46,8 @@ class Train(MethodView):
         key = request.headers.get(IDEMPOTENCY_KEY_HEADER, "").strip() or None
         if key is not None and len(key) > 128:
             abort(422, message="The Idempotency-Key header is longer than 128 characters.")
-        run = run_queue.queue_run(current_user_id(), project_id, body, key, current_app.config)
+        config, store = current_app.config, current_app.extensions["object_store"]
+        run = run_queue.queue_run(current_user_id(), project_id, body, key, config, store)
         return run, {"Location": run_location(run)}
 
 

@@ -1,0 +1,164 @@
+"""Forecasting through the services: POST /train with task forecast (checked against the data before anything is
+queued), a real worker training it, the model's forecast block and backtest, and POST /forecast on the predictor.
+
+The services run as in production but in this process (the trainer and predictor apps, a worker's ``run_once``);
+the end-to-end test through the gateway is in tests/e2e/test_forecast_e2e.py.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from services.predictor import create_app as create_predictor
+from services.trainer.worker import TrainingWorker
+from tests.conftest import internal_token_headers
+from tests.helpers.data import monthly_store_sales, sales_frame
+from tests.trainer_fixtures import dispose_engines
+
+FAST = {"include": ["snaive", "naive", "theta", "ridge"], "backtest_windows": 2}
+
+
+@pytest.fixture
+def predictor(app_config):
+    app = create_predictor({**app_config, "PREDICT_SERVING_VERSION_TTL_S": 0.0})
+    yield app
+    dispose_engines(app)
+
+
+def train(app, project, **body: Any):
+    return app.test_client().post(
+        f"/api/v1/projects/{project.project_id}/train",
+        json={"task": "forecast", **body},
+        headers=internal_token_headers(app.config, "trainer", project.user_id),
+    )
+
+
+def get(app, project, path: str, service: str):
+    return app.test_client().get(
+        f"/api/v1/projects/{project.project_id}/{path}",
+        headers=internal_token_headers(app.config, service, project.user_id),
+    )
+
+
+def forecast(app, project, body: dict[str, Any] | None = None, **kwargs: Any):
+    return app.test_client().post(
+        f"/api/v1/projects/{project.project_id}/forecast",
+        json=body or {},
+        headers=internal_token_headers(app.config, "predictor", project.user_id),
+        **kwargs,
+    )
+
+
+STORES = monthly_store_sales(months=60)
+BY_STORE = {"series_columns": ["store"]}
+
+
+@pytest.mark.parametrize(
+    ("frame", "body", "field", "message"),
+    [
+        (sales_frame(rows=80), {}, "date_column", "date"),
+        (STORES, {**BY_STORE, "horizon": 60}, "horizon", "horizon"),
+        (STORES, {"series_columns": ["region"]}, "series_columns", "region"),
+        (STORES, {}, "date_column", "duplicated"),  # 3 stores taken as one series: every date three times
+        (STORES, {**BY_STORE, "known_future": ["price"]}, "known_future", "price"),
+        (STORES, {**BY_STORE, "sort": "R2"}, "sort", "MASE"),
+        (STORES, {**BY_STORE, "include": ["gbr", "arima"]}, "include", "gbr"),
+    ],
+)
+def test_a_forecast_that_cannot_train_is_422_naming_the_problem_with_nothing_queued(
+    trainer_app, make_project, frame, body, field, message
+):
+    project = make_project(frame)
+    answer = train(trainer_app, project, **body)
+    assert answer.status_code == 422, answer.json
+    assert field in answer.json["errors"], answer.json["errors"]
+    assert message.lower() in " ".join(answer.json["errors"][field]).lower()
+    assert get(trainer_app, project, "training-runs", "trainer").json == []
+
+
+def test_the_run_records_what_the_engine_inferred(trainer_app, make_project):
+    project = make_project(monthly_store_sales(months=60))
+    answer = train(trainer_app, project, series_columns=["store"], **FAST)
+    assert answer.status_code == 202, answer.json
+    params = answer.json["params"]
+    assert params["task"] == "forecast" and params["sort"] == "MASE"
+    assert params["forecast"] | {"holidays_country": None} == {
+        "date_column": "month",
+        "series_columns": ["store"],
+        "horizon": 12,
+        "frequency": "MS",
+        "known_future": [],
+        "backtest_windows": 2,
+        "holidays_country": None,
+        "series_count": 3,
+        "filled_periods": 0,
+    }
+
+
+@pytest.mark.slow
+def test_a_forecast_model_is_trained_served_and_answers_with_intervals(trainer_app, predictor, make_project):
+    frame = monthly_store_sales(months=60, promotions=True)
+    project = make_project(frame)
+    answer = train(trainer_app, project, series_columns=["store"], known_future=["promo"], horizon=6, **FAST)
+    assert answer.status_code == 202, answer.json
+    assert TrainingWorker(trainer_app, "forecaster").run_once() is True
+    run = get(trainer_app, project, f"training-runs/{answer.json['id']}", "trainer").json
+    assert run["status"] == "succeeded", run["error"]
+    assert "snaive" in {row["model"] for row in run["leaderboard"]}
+    assert all("MASE" in row and "reason" in row for row in run["leaderboard"])
+    assert run["activation"]["decision"] == "activated"
+
+    model = get(trainer_app, project, "models/1", "trainer").json
+    assert model["task"] == "forecast" and model["algorithm"] == run["leaderboard"][0]["model"]
+    block = model["forecast"]
+    assert (block["date_column"], block["series_columns"], block["frequency"]) == ("month", ["store"], "MS")
+    assert (block["horizon"], block["known_future"], block["series_count"]) == (6, ["promo"], 3)
+    assert set(block["interval_coverage"]) == {"80", "95"}
+    assert "backtest" in model["metrics"] and model["metrics"]["backtest"]["MASE"] is not None
+    backtest = get(trainer_app, project, "models/1/backtest", "trainer").json
+    assert len(backtest["windows"]) == 2
+    assert set(backtest["windows"][0]["rows"][0]) == {"store", "month", "actual", "forecast"}
+    assert get(trainer_app, project, "models/1/holdout", "trainer").status_code == 409
+
+    dates = pd.date_range(frame["month"].max(), periods=7, freq="MS")[1:]
+    future = [
+        {"store": store, "month": date.date().isoformat(), "promo": 0} for store in ("S0", "S1", "S2") for date in dates
+    ]
+    answered = forecast(predictor, project, {"future": future})
+    assert answered.status_code == 200, answered.json
+    rows = answered.json["forecasts"]
+    assert answered.json["model_version"] == 1 and answered.json["frequency"] == "MS"
+    assert len(rows) == 3 * 6 and rows[0]["month"] == dates[0].date().isoformat()
+    for row in rows:
+        assert row["lower_95"] <= row["lower_80"] <= row["forecast"] <= row["upper_80"] <= row["upper_95"]
+    s2 = [row for row in rows if row["store"] == "S2"]
+    assert s2[-1]["upper_95"] - s2[-1]["lower_95"] >= s2[0]["upper_95"] - s2[0]["lower_95"]  # wider further out
+
+    missing_promo = forecast(predictor, project, {"future": future[:-1]})
+    assert missing_promo.status_code == 422 and "promo" in missing_promo.json["message"]
+    unknown = forecast(predictor, project, {"series": [{"store": "S9"}], "future": future})
+    assert unknown.status_code == 422 and "S9" in unknown.json["message"]
+    too_far = forecast(predictor, project, {"horizon": 7, "future": future})
+    assert too_far.status_code == 422 and "horizon" in too_far.json["message"]
+    as_parquet = predictor.test_client().post(
+        f"/api/v1/projects/{project.project_id}/forecast",
+        json={"future": future},
+        headers={
+            **internal_token_headers(predictor.config, "predictor", project.user_id),
+            "Accept": "application/vnd.apache.parquet",
+        },
+    )
+    assert as_parquet.status_code == 200 and as_parquet.mimetype == "application/vnd.apache.parquet"
+    table = pd.read_parquet(io.BytesIO(as_parquet.data))
+    assert len(table) == 18 and np.allclose(table["forecast"], [row["forecast"] for row in rows])
+    regression = predictor.test_client().post(
+        f"/api/v1/projects/{project.project_id}/predict",
+        json={"store": "S0", "promo": 1},
+        headers=internal_token_headers(predictor.config, "predictor", project.user_id),
+    )
+    assert regression.status_code == 409 and "/forecast" in regression.json["message"]
