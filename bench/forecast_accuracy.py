@@ -17,8 +17,10 @@ Settings per dataset (what a user would name; known-future columns only where a 
   Metric WAPE.
 
 ``--split dev`` holds out the ``horizon`` periods before those instead (and trains on what precedes them): the
-split to iterate on, so that the reported figures come from periods no design decision looked at. ``--quick`` runs
-on generated data in well under a minute (a smoke test of the harness). The markdown table goes to stdout.
+split to iterate on, so that the reported figures come from periods no design decision was tuned on. ``--quick``
+runs on generated data in well under a minute (a smoke test of the harness). The markdown table goes to stdout, each
+training's phases and leaderboard to stderr. Train times are wall-clock seconds on this (shared) machine, with the
+CPU seconds of the process and its fit workers beside them.
 """
 
 from __future__ import annotations

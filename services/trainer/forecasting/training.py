@@ -162,14 +162,20 @@ def train_forecaster(
                     results[model_id] = backtest_statistical(model_id, panel, backtest, runner)
             progress.step()
         if selection.regressors:
-            with phases.measure("regressor choice"):
-                forecaster, choice = _global_candidate(
-                    selection.regressors, panel, backtest, seed, threads, holidays_country, sort != "RMSE"
-                )
-            progress.step()
-            with phases.measure(forecaster.id):
-                results[forecaster.id] = backtest_global(forecaster, panel, backtest)
-            globals_[forecaster.id] = forecaster
+            try:
+                with phases.measure("regressor choice"):
+                    forecaster, choice = _global_candidate(
+                        selection.regressors, panel, backtest, seed, threads, holidays_country, sort != "RMSE"
+                    )
+                progress.step()
+                with phases.measure(forecaster.id):
+                    results[forecaster.id] = backtest_global(forecaster, panel, backtest)
+                globals_[forecaster.id] = forecaster
+            except Exception as exc:  # the statistical candidates still make a forecast
+                log.exception("the global regression model failed")
+                failed = choice.chosen if choice else selection.regressors[0]
+                results.pop(failed, None)
+                skipped[failed] = f"failed to train ({type(exc).__name__}); the other candidates were compared"
             progress.step()
 
         values = {m: _clip(backtest.values(r.forecasts), nonnegative) for m, r in results.items()}
