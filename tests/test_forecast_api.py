@@ -162,3 +162,46 @@ def test_a_forecast_model_is_trained_served_and_answers_with_intervals(trainer_a
         headers=internal_token_headers(predictor.config, "predictor", project.user_id),
     )
     assert regression.status_code == 409 and "/forecast" in regression.json["message"]
+
+
+def actuals(app, project, records: list[dict[str, Any]]):
+    return app.test_client().post(
+        f"/api/v1/projects/{project.project_id}/actuals",
+        json={"records": records},
+        headers=internal_token_headers(app.config, "predictor", project.user_id),
+    )
+
+
+def test_actuals_of_a_forecast_model_are_scored_against_what_it_forecast(trainer_app, predictor, make_project):
+    frame = monthly_store_sales(months=66, promotions=True)
+    cutoff = frame["month"].sort_values().unique()[59]
+    project = make_project(frame[frame["month"] <= cutoff])
+    answer = train(trainer_app, project, series_columns=["store"], known_future=["promo"], horizon=6, **FAST)
+    assert answer.status_code == 202, answer.json
+    assert TrainingWorker(trainer_app, "forecaster").run_once() is True
+    later = frame[frame["month"] > cutoff].assign(month=lambda f: f["month"].dt.strftime("%Y-%m-%d"))
+    records = later.to_dict(orient="records")
+
+    report = actuals(predictor, project, records)
+    assert report.status_code == 201, report.json
+    body = report.json
+    assert body["rows"] == 18 and body["model_version"] == 1
+    assert set(body["metrics"]) == {"MAE", "RMSE", "WAPE", "bias", "coverage_80", "coverage_95"}
+    assert body["metrics"]["MAE"] < 0.1 * later["sales"].mean()  # the generated season and trend are forecastable
+    assert body["validation"]["MAE"] is not None and body["validation"]["coverage_80"] is not None
+    assert [entry["feature"] for entry in body["drift"]] == ["promo"]
+    assert body["recommendation"]["retrain"] is False, body["recommendation"]
+
+    doubled = actuals(predictor, project, [{**row, "sales": 2 * row["sales"]} for row in records])
+    assert doubled.status_code == 201
+    assert doubled.json["metrics"]["coverage_95"] < 0.5
+    assert doubled.json["recommendation"]["retrain"] is True and "validation" in doubled.json["recommendation"]["reason"]
+
+    too_late = actuals(predictor, project, [{**records[0], "month": "2030-01-01"}])
+    assert too_late.status_code == 422 and "6 MS periods after" in too_late.json["message"]
+    gap = actuals(predictor, project, [row for row in records if row["month"] != records[0]["month"]])
+    assert gap.status_code == 422 and "promo" in gap.json["message"]
+    unknown = actuals(predictor, project, [{**records[0], "store": "S9"}])
+    assert unknown.status_code == 422 and "S9" in unknown.json["message"]
+    no_target = actuals(predictor, project, [{k: v for k, v in records[0].items() if k != "sales"}])
+    assert no_target.status_code == 422 and "sales" in no_target.json["message"]

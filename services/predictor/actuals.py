@@ -1,8 +1,9 @@
 """Is the model still right now that the actuals are in? What really sold, scored by the serving model.
 
-The report compares the error on the actuals with the model's own validation error (its run's holdout), measures
-each feature's drift from its training distribution (population stability index, ``shared.drift``), and recommends
-retraining when the error grew by more than ``tolerance`` or a feature drifted a lot.
+The report compares the error on the actuals with the model's own validation error (a regression model's holdout, a
+forecast model's backtest), measures each feature's drift from its training distribution (population stability
+index, ``shared.drift``), and recommends retraining when the error grew by more than ``tolerance`` or a feature
+drifted a lot. A forecast model is scored on what it forecast for the actuals' dates, with its intervals' coverage.
 """
 
 from __future__ import annotations
@@ -17,17 +18,19 @@ from sqlalchemy import func, select
 from services.predictor.models import ActualsReport
 from shared.db import db
 from shared.domain_errors import DomainError
-from shared.drift import PSI_MAJOR, drift_level, population_stability_index
+from shared.drift import PSI_MAJOR, drift_level, population_stability_index, profile_column
+from shared.forecasting.model import ForecastModel
 from shared.regression_metrics import regression_scores
 
 REPORTED_METRICS = ("MAE", "RMSE", "WAPE", "bias")
+INTERVAL_LEVELS = (80, 95)
 
 
 class ActualsReportNotFound(DomainError):
     message = "Actuals report not found."
 
 
-def accuracy_report(
+def regression_report(
     actual: np.ndarray,
     predicted: np.ndarray,
     features: pd.DataFrame,
@@ -35,11 +38,32 @@ def accuracy_report(
     training_profile: Mapping[str, Any],
     tolerance: float,
 ) -> dict[str, Any]:
-    """Metrics, the validation metrics beside them, drift per feature, and the recommendation."""
-    scores = regression_scores(actual, predicted)
-    metrics = {name: scores[name] for name in REPORTED_METRICS}
+    """A regression model on actuals: its metrics, its holdout metrics beside them, drift per feature, and the
+    recommendation."""
     validation = {name: validation.get(name) for name in REPORTED_METRICS}
-    profiles = training_profile.get("features", {})
+    drift = feature_drift(training_profile.get("features", {}), features)
+    return _report(_scores(actual, predicted), validation, drift, tolerance)
+
+
+def forecast_report(model: ForecastModel, records: pd.DataFrame | list[dict[str, Any]], tolerance: float) -> dict:
+    """A forecast model on actuals (series, date, true target): what it forecast for those dates from its training
+    data's end, scored; its backtest (the same kind of forecast, on dates it had not seen) as the validation; drift
+    of the known-future columns from their training history."""
+    points = model.forecast_for(records)
+    metrics = {**_scores(points["actual"], points["forecast"]), **_coverage(points)}
+    backtest = model.backtest
+    validation = {
+        **_scores(backtest["actual"], backtest["forecast"]),
+        **{f"coverage_{level}": model.interval_coverage.get(str(level)) for level in INTERVAL_LEVELS},
+    }
+    frame = records if isinstance(records, pd.DataFrame) else pd.DataFrame(records)
+    profiles = {column: profile_column(model.history[column]) for column in model.known_future}
+    drift = feature_drift({name: profile for name, profile in profiles.items() if profile}, frame)
+    return _report(metrics, validation, drift, tolerance)
+
+
+def feature_drift(profiles: Mapping[str, Any], features: pd.DataFrame) -> list[dict[str, Any]]:
+    """PSI and level of every profiled feature the rows carry, most drifted first."""
     drift = []
     for name, profile in profiles.items():
         if name not in features.columns:
@@ -47,6 +71,28 @@ def accuracy_report(
         psi = population_stability_index(profile, features[name])
         drift.append({"feature": name, "psi": psi, "level": drift_level(psi)})
     drift.sort(key=lambda entry: -1.0 if entry["psi"] is None else entry["psi"], reverse=True)
+    return drift
+
+
+def _scores(actual: Any, predicted: Any) -> dict[str, float | None]:
+    scores = regression_scores(np.asarray(actual, dtype="float64"), np.asarray(predicted, dtype="float64"))
+    return {name: scores[name] for name in REPORTED_METRICS}
+
+
+def _coverage(points: pd.DataFrame) -> dict[str, float]:
+    """The share of actuals inside each interval."""
+    actual = points["actual"].to_numpy()
+    return {
+        f"coverage_{level}": float(
+            np.mean((actual >= points[f"lower_{level}"].to_numpy()) & (actual <= points[f"upper_{level}"].to_numpy()))
+        )
+        for level in INTERVAL_LEVELS
+    }
+
+
+def _report(
+    metrics: dict[str, Any], validation: dict[str, Any], drift: list[dict[str, Any]], tolerance: float
+) -> dict[str, Any]:
     return {
         "metrics": metrics,
         "validation": validation,

@@ -117,6 +117,12 @@ class ActualsMetricsSchema(Schema):
     RMSE = fields.Float(allow_none=True)
     WAPE = fields.Float(allow_none=True)
     bias = fields.Float(allow_none=True, metadata={"description": "mean of prediction − actual"})
+    coverage_80 = fields.Float(
+        allow_none=True, metadata={"description": "forecast models: the share of actuals inside the 80% interval"}
+    )
+    coverage_95 = fields.Float(
+        allow_none=True, metadata={"description": "forecast models: the share of actuals inside the 95% interval"}
+    )
 
 
 class DriftSchema(Schema):
@@ -136,7 +142,10 @@ class ActualsReportSchema(Schema):
     rows = fields.Integer()
     created_at = UtcDateTime()
     metrics = fields.Nested(ActualsMetricsSchema, metadata={"description": "the serving model on the actuals"})
-    validation = fields.Nested(ActualsMetricsSchema, metadata={"description": "the model on its run's holdout"})
+    validation = fields.Nested(
+        ActualsMetricsSchema,
+        metadata={"description": "the model on its run's holdout (a forecast model: on its backtest)"},
+    )
     drift = fields.List(fields.Nested(DriftSchema), metadata={"description": "most drifted first"})
     recommendation = fields.Nested(RecommendationSchema)
 

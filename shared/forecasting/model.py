@@ -141,6 +141,60 @@ class ForecastModel:
             values = np.maximum(values, 0.0)
         return self._table(dates, values)
 
+    def forecast_for(self, rows: pd.DataFrame | Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+        """What this model forecast, from its training data's end, for dated rows of its series (actuals: the true
+        target, and the known-future values the forecast needs): the rows' actual values beside the forecast and
+        intervals, in the rows' order. Every date must lie within the horizon after its series' last date."""
+        needed = [self.target, *self.known_future]
+        frame = self._rows(rows, "records", needed)
+        if frame.empty:
+            raise InvalidRowsError("send at least one record")
+        if frame.duplicated([ID, DS]).any():
+            first = frame[frame.duplicated([ID, DS])].iloc[0]
+            raise InvalidRowsError(
+                f"more than one record for {describe_series(self.series, first[ID])} dated "
+                f"{pd.Timestamp(first[DS]).date()}"
+            )
+        if frame[self.target].isna().any():
+            raise InvalidRowsError(f"every record needs the true `{self.target}`")
+        wanted = self.history[self.history[ID].isin(frame[ID].unique())]
+        dates = future_dates(wanted, self.frequency, self.horizon)
+        matched = frame.merge(dates, on=[ID, DS], how="left")
+        outside = matched[matched["step"].isna()]
+        if len(outside):
+            first = outside.iloc[0]
+            last = self.last_dates.loc[first[ID]]
+            raise InvalidRowsError(
+                f"{len(outside)} record(s) fall outside what the model forecast: "
+                f"{describe_series(self.series, first[ID])} dated {pd.Timestamp(first[DS]).date()}, while its "
+                f"forecast covers the {self.horizon} {self.frequency} periods after {pd.Timestamp(last).date()} "
+                "(the training data's end). Send actuals on those dates, or retrain on the newer data"
+            )
+        steps = int(matched["step"].max())
+        if self.known_future:
+            covered = matched.groupby(ID)["step"].agg(["count", "max"])
+            gapped = covered[covered["count"] < covered["max"]]
+            if len(gapped):
+                raise MissingFutureValuesError(
+                    f"{describe_series(self.series, gapped.index[0])} lacks records for some periods before its "
+                    f"last one: a forecast of a later date needs the known-future values "
+                    f"({', '.join(self.known_future)}) of every period since the training data's end; send a record "
+                    "for each of them"
+                )
+        series = [self._series_values(uid) for uid in sorted(frame[ID].unique())]
+        future = None
+        if self.known_future:
+            future = self.series.loc[frame[ID]].reset_index(drop=True)
+            future[self.date_column] = frame[DS].to_numpy()
+            for column in self.known_future:
+                future[column] = frame[column].to_numpy()
+        forecast = self.forecast(horizon=steps, series=series if self.series_columns else None, future=future)
+        forecast[ID] = self._rows_to_uids(forecast, "forecast") if self.series_columns else 0
+        forecast = forecast.rename(columns={self.date_column: DS})
+        keep = [ID, DS, *OUTPUT_COLUMNS]
+        answer = frame[[ID, DS, self.target]].merge(forecast[keep], on=[ID, DS], how="left")
+        return answer.rename(columns={self.target: "actual"}).drop(columns=[ID, DS])
+
     def _member_forecast(
         self,
         index: int,

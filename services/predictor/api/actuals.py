@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import abort
 from flask_smorest.pagination import PaginationParameters
 
 from services.predictor import actuals
-from services.predictor.api.predict import JSON_MEDIA_TYPE, read_json_body, regression_model
+from services.predictor.api.predict import JSON_MEDIA_TYPE, read_json_body
+from services.predictor.extensions import serving_model
 from services.predictor.input_contract import InputContract, InputRejected
 from services.predictor.models import ActualsReport
 from services.predictor.schemas import ACTUALS_REQUEST_BODY, ActualsReportSchema, VersionQuerySchema
@@ -31,40 +33,48 @@ class Actuals(MethodView):
     @blp.doc(requestBody=ACTUALS_REQUEST_BODY)
     @blp.response(201, ActualsReportSchema)
     @blp.alt_response(404, description="The pinned model version does not exist.")
-    @blp.alt_response(409, description="No model serves this project yet, or it is a forecast model.")
+    @blp.alt_response(409, description="No model serves this project yet.")
     @blp.alt_response(413, description="More rows or bytes than one request may carry.")
     @blp.alt_response(415, description="Neither application/json nor application/vnd.apache.parquet.")
-    @blp.alt_response(422, description="Missing feature or target columns, or values of the wrong type.")
+    @blp.alt_response(
+        422,
+        description="Missing feature, series, date or target columns, values of the wrong type, or (forecast) dates "
+        "outside the forecast's horizon.",
+    )
     def post(self, query: dict[str, Any], project_id: int) -> ActualsReport:
-        """Score rows whose true target is known with the serving model: accuracy, drift, whether to retrain."""
+        """Score rows whose true target is known with the serving model: accuracy, drift, whether to retrain.
+
+        A regression model's rows carry its features; a forecast model's carry the series columns, the date (within
+        the horizon after the training data's end) and its known-future columns."""
         if request.mimetype not in (JSON_MEDIA_TYPE, PARQUET):
             abort(415, message=f"Send {JSON_MEDIA_TYPE} or {PARQUET}.")
-        config = current_app.config
-        model = regression_model(project_id, query.get("version"))
+        model = serving_model(project_id, query.get("version"))
+        rows = _parquet_rows() if request.mimetype == PARQUET else _json_rows()
+        tolerance = current_app.config["ACTUALS_ERROR_TOLERANCE"]
+        if model.facts.task == "forecast":
+            table = rows.to_pandas() if isinstance(rows, pa.Table) else rows
+            report = actuals.forecast_report(model.pipeline, table, tolerance)
+            return actuals.save_report(current_user_id(), project_id, model.version, len(table), report)
         target = model.facts.target
-        target_contract = InputContract([{"name": target, "dtype": "float64"}], "", config["PREDICT_MAX_STRING_LENGTH"])
-        if request.mimetype == PARQUET:
-            request.max_content_length = config["PREDICT_MAX_PARQUET_BYTES"]
-            table = read_parquet(
-                request.get_data(cache=False), config["PREDICT_MAX_ROWS"], config["PREDICT_MAX_DECODED_BYTES"]
-            )
-            target_contract.column_warnings(table.column_names)
-            model.contract.column_warnings(table.column_names)
-            actual = target_contract.prepare_table(table).columns[target]
-            prepared = model.contract.prepare_table(table)
+        target_contract = InputContract(
+            [{"name": target, "dtype": "float64"}], "", current_app.config["PREDICT_MAX_STRING_LENGTH"]
+        )
+        if isinstance(rows, pa.Table):
+            target_contract.column_warnings(rows.column_names)
+            model.contract.column_warnings(rows.column_names)
+            actual = target_contract.prepare_table(rows).columns[target]
+            prepared = model.contract.prepare_table(rows)
         else:
-            request.max_content_length = config["PREDICT_MAX_JSON_BYTES"]
-            records = _records(read_json_body(), config["PREDICT_MAX_ROWS"])
-            actual = target_contract.prepare_records(records).columns[target]
-            prepared = model.contract.prepare_records(records)
+            actual = target_contract.prepare_records(rows).columns[target]
+            prepared = model.contract.prepare_records(rows)
         predicted = model.predict(prepared)
-        report = actuals.accuracy_report(
+        report = actuals.regression_report(
             np.asarray(actual, dtype="float64"),
             predicted,
             prepared.frame,
             model.facts.metrics.get("holdout", {}),
             model.facts.training_profile,
-            config["ACTUALS_ERROR_TOLERANCE"],
+            tolerance,
         )
         return actuals.save_report(current_user_id(), project_id, model.version, len(predicted), report)
 
@@ -88,12 +98,23 @@ class ActualsReportById(MethodView):
         return actuals.find_report(current_user_id(), project_id, report_id)
 
 
-def _records(body: Any, max_rows: int) -> list[dict[str, Any]]:
+def _parquet_rows() -> pa.Table:
+    config = current_app.config
+    request.max_content_length = config["PREDICT_MAX_PARQUET_BYTES"]
+    return read_parquet(request.get_data(cache=False), config["PREDICT_MAX_ROWS"], config["PREDICT_MAX_DECODED_BYTES"])
+
+
+def _json_rows() -> list[dict[str, Any]]:
+    config = current_app.config
+    request.max_content_length = config["PREDICT_MAX_JSON_BYTES"]
+    body = read_json_body()
     if not isinstance(body, dict) or not isinstance(body.get("records"), list):
-        raise InputRejected({"records": ['send {"records": [...]}: rows with the features and the true target']})
+        raise InputRejected(
+            {"records": ['send {"records": [...]}: rows with the features (or series and date) and the true target']}
+        )
     records = body["records"]
     if not records:
         raise InputRejected({"records": ["send at least one record"]})
-    if len(records) > max_rows:
-        raise InputTooLarge(f"{len(records)} records; at most {max_rows} are scored per request.")
+    if len(records) > config["PREDICT_MAX_ROWS"]:
+        raise InputTooLarge(f"{len(records)} records; at most {config['PREDICT_MAX_ROWS']} are scored per request.")
     return records
