@@ -195,7 +195,8 @@ def test_actuals_of_a_forecast_model_are_scored_against_what_it_forecast(trainer
     doubled = actuals(predictor, project, [{**row, "sales": 2 * row["sales"]} for row in records])
     assert doubled.status_code == 201
     assert doubled.json["metrics"]["coverage_95"] < 0.5
-    assert doubled.json["recommendation"]["retrain"] is True and "validation" in doubled.json["recommendation"]["reason"]
+    advice = doubled.json["recommendation"]
+    assert advice["retrain"] is True and "validation" in advice["reason"]
 
     too_late = actuals(predictor, project, [{**records[0], "month": "2030-01-01"}])
     assert too_late.status_code == 422 and "6 MS periods after" in too_late.json["message"]
