@@ -3,7 +3,7 @@
 A pytest plugin (``pytest_plugins`` in ``tests/conftest.py``), so every test folder shares the one session platform.
 
 ``platform`` (session-scoped) starts the projects, trainer and predictor services, the trainer worker and the
-gateway against the test PostgreSQL database and a bucket on the S3 endpoint, with explicit test secrets (not the
+gateway against a PostgreSQL database of its own and a bucket on the S3 endpoint, with explicit test secrets (not the
 dev mode), and stops every process at the end. Tests may stop and
 start one service (``platform.stopped("trainer")``) to see how the rest behaves. ``api`` is a client of the
 gateway with ``register_and_login()``.
@@ -22,9 +22,10 @@ from typing import Any
 import pytest
 import requests
 
+from harness.databases import throwaway_database
 from harness.processes import SERVICES, Platform, free_port, platform_env
 from shared.config import MIB
-from tests.conftest import TEST_SECRET
+from tests.conftest import POSTGRES_SERVER, TEST_SECRET
 
 DEFAULT_PASSWORD = "correct-horse-battery"
 
@@ -75,15 +76,23 @@ def platform_bucket(s3_server: dict[str, Any]) -> str:
 
 
 @pytest.fixture(scope="session")
+def platform_database() -> Iterator[str]:
+    """The platform's own database: the tests that empty the shared test database (``clean_database``) between
+    the platform's tests never take its users, projects and ids from under it."""
+    with throwaway_database(POSTGRES_SERVER, "salesml_e2e") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 def platform(
     request: pytest.FixtureRequest,
-    database_url: str,
+    platform_database: str,
     s3_server: dict[str, Any],
     platform_bucket: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Platform]:
     """Every service, the worker and the gateway as real processes; all stopped at the end."""
-    running = make_platform(database_url, s3_server, platform_bucket, tmp_path_factory.mktemp("platform"))
+    running = make_platform(platform_database, s3_server, platform_bucket, tmp_path_factory.mktemp("platform"))
     request.session.stash[_RUNNING_PLATFORM] = running
     try:
         running.start_all()
@@ -92,8 +101,8 @@ def platform(
         running.stop_all()
 
 
-# The session database outlives the platform's last test: the tests after it truncate tables and queue runs of
-# their own, which the platform's worker must not claim. So the platform stops right after its last test.
+# The platform stops right after its last test: its processes (and its worker's spare training process) would
+# otherwise share the two cores and the memory with every test after it.
 _LAST_PLATFORM_TEST = pytest.StashKey[str]()
 _RUNNING_PLATFORM = pytest.StashKey[Platform]()
 
