@@ -72,6 +72,7 @@ def test_train_queues_a_run_with_the_defaults(client, trainer_app, make_project)
     assert run["status"] == "queued" and run["progress"] == 0 and run["attempt"] == 0
     assert run["error"] is None and run["leaderboard"] is None and run["model_version"] is None
     assert run["params"] == {
+        "task": "regression",
         "target": "sales",
         "dataset_id": project.dataset_id,
         "include": None,
@@ -121,6 +122,7 @@ def test_train_takes_every_parameter(client, trainer_app, make_project):
     )
     assert response.status_code == 202, response.json
     assert response.json["params"] == {
+        "task": "regression",
         **body,
         "ignored_features": [{"column": "region", "reason": "named in ignore_features"}],
         "made_categorical": [{"column": "sales", "reason": "named in categorical_features"}],
@@ -162,12 +164,12 @@ def test_categorical_features_cannot_be_a_date_or_a_column_ignored_by_default(cl
 @pytest.mark.parametrize(
     ("body", "field", "message"),
     [
-        ({"include": ["lr", "xgboostx"]}, "include", "unknown model id 'xgboostx'"),
-        ({"exclude": ["nope"]}, "exclude", "unknown model id 'nope'"),
+        ({"include": ["lr", "xgboostx"]}, "include", "unknown model id(s) xgboostx; choose from ada,"),
+        ({"exclude": ["nope"]}, "exclude", "unknown model id(s) nope; choose from"),
         ({"include": ["lr"], "exclude": ["lr"]}, "exclude", "leave no model to compare"),
         ({"folds": 1}, "folds", "between 2 and 10"),
         ({"folds": 11}, "folds", "between 2 and 10"),
-        ({"sort": "AUC"}, "sort", "Must be one of"),
+        ({"sort": "AUC"}, "sort", "must be one of R2, MAE, MSE, RMSE, RMSLE, MAPE for a regression"),
         ({"time_budget_s": 5}, "time_budget_s", "between 10 and"),
         ({"time_budget_s": 10**6}, "time_budget_s", "between 10 and"),
         ({"seed": "x"}, "seed", "Not a valid integer"),
@@ -301,6 +303,7 @@ def test_concurrent_requests_with_one_idempotency_key_make_one_run(trainer_app, 
         response = trainer_app.test_client().post(
             f"/api/v1/projects/{project.project_id}/train", json={}, headers=headers
         )
+        assert response.status_code == 202, response.json
         return response.status_code, response.json["id"]
 
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
@@ -440,11 +443,13 @@ def test_models_are_listed_read_and_activated_by_their_owner_only(client, traine
         "sha256",
         "metrics",
         "task",
+        "forecast",
         "features",
         "feature_importance",
         "permutation_importance",
     }
     assert listed.json[0]["task"] == "regression" and listed.json[0]["permutation_importance"] is None
+    assert listed.json[0]["forecast"] is None
     assert client.get(f"{base}/1", headers=headers).json["metrics"] == {"cv": {"R2": 0.9}, "holdout": {"R2": 0.8}}
     stranger = headers_for(trainer_app, make_project(sales_frame()).user_id)
     for url in (f"{base}/1", f"{base}/1/activate"):

@@ -238,8 +238,8 @@ def create_run(
         cancel_requested=False,
     )
     db.session.add(run)
-    announce_queued_run()
     try:
+        announce_queued_run()  # flushes the insert: a concurrent request with the same key fails here or at commit
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
