@@ -828,4 +828,9 @@ def test_a_prediction_not_answered_in_time_is_503(make_app, models, headers, mon
     assert response.status_code == 503
     assert response.json["code"] == 503
     assert "retry shortly" in response.json["message"]
-    assert predict(app.test_client(), headers, CREATINA_SATURDAY).status_code == 200
+    # As the message says, a retry succeeds (more than once on a loaded machine: the timeout is 50 ms).
+    deadline = time.monotonic() + WAIT_S
+    retried = predict(app.test_client(), headers, CREATINA_SATURDAY)
+    while retried.status_code == 503 and time.monotonic() < deadline:
+        retried = predict(app.test_client(), headers, CREATINA_SATURDAY)
+    assert retried.status_code == 200, retried.json
