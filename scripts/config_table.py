@@ -20,7 +20,7 @@ SERVICE_SETTINGS_MODULES = (
 def all_settings() -> list[tuple[str, Setting]]:
     """(who reads it, setting): the common settings, each secret with the services that read it, then each
     service's own."""
-    rows = [("all", setting) for setting in SETTINGS]
+    rows = [(setting.used_by, setting) for setting in SETTINGS]
     modules = {
         module_name.split(".")[-2]: importlib.import_module(module_name) for module_name in SERVICE_SETTINGS_MODULES
     }

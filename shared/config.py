@@ -27,6 +27,7 @@ class Setting:
     default: Any
     kind: type = str
     description: str = ""
+    used_by: str = "all"  # which processes read it: the README table's "used by" column
 
 
 DEV_MODE = Setting(
@@ -49,18 +50,20 @@ SETTINGS: tuple[Setting, ...] = (
         "OBJECT_STORE_URL",
         f"file://{VAR_DIR / 'objects'}",
         description="Where dataset files live: `file:///path` or `s3://bucket`.",
+        used_by="projects, trainer",
     ),
     Setting(
         "S3_ENDPOINT",
         "127.0.0.1:9000",
         description="host:port of the S3 endpoint (MinIO in the stack) for `s3://` stores.",
+        used_by="projects, trainer",
     ),
-    Setting("S3_ACCESS_KEY", "", description="S3 access key."),
-    Setting("S3_SECRET_KEY", "", description="S3 secret key."),
-    Setting("S3_SECURE", False, bool, description="Use HTTPS to reach the S3 endpoint."),
-    Setting("S3_REGION", "us-east-1", description="S3 region name."),
-    Setting("ACCESS_TOKEN_MINUTES", 15, int, description="Lifetime of an access token."),
-    Setting("REFRESH_TOKEN_DAYS", 7, int, description="Lifetime of a refresh token."),
+    Setting("S3_ACCESS_KEY", "", description="S3 access key.", used_by="projects, trainer"),
+    Setting("S3_SECRET_KEY", "", description="S3 secret key.", used_by="projects, trainer"),
+    Setting("S3_SECURE", False, bool, description="Use HTTPS to reach the S3 endpoint.", used_by="projects, trainer"),
+    Setting("S3_REGION", "us-east-1", description="S3 region name.", used_by="projects, trainer"),
+    Setting("ACCESS_TOKEN_MINUTES", 15, int, description="Lifetime of an access token.", used_by="gateway, projects"),
+    Setting("REFRESH_TOKEN_DAYS", 7, int, description="Lifetime of a refresh token.", used_by="gateway, projects"),
     Setting("INTERNAL_TOKEN_SECONDS", 60, int, description="Lifetime of an internal service token."),
     Setting("PROJECTS_URL", "http://127.0.0.1:8001", description="Base URL of the projects service."),
     Setting("TRAINER_URL", "http://127.0.0.1:8002", description="Base URL of the trainer service."),
@@ -74,22 +77,48 @@ SETTINGS: tuple[Setting, ...] = (
         5.0,
         float,
         description="How long the gateway trusts a positive project-ownership answer.",
+        used_by="gateway",
     ),
     Setting("LOG_LEVEL", "INFO", description="Log level of the JSON logs."),
     Setting("MAX_JSON_BYTES", 2 * MIB, int, description="Largest JSON request body (413 above)."),
-    Setting("PAGE_SIZE_MAX", 100, int, description="Largest `page_size` a list accepts (422 above)."),
-    Setting("UPLOAD_MAX_BYTES", 200 * MIB, int, description="Largest dataset upload, enforced while streaming (413)."),
-    Setting("PREDICT_MAX_JSON_BYTES", 32 * MIB, int, description="Largest JSON /predict body (413 above)."),
-    Setting("PREDICT_MAX_PARQUET_BYTES", 256 * MIB, int, description="Largest parquet /predict body (413 above)."),
-    Setting("DATASET_MAX_ROWS", 5_000_000, int, description="Most rows a dataset may have (422)."),
-    Setting("DATASET_MAX_COLUMNS", 500, int, description="Most columns a dataset may have (422)."),
+    Setting(
+        "PAGE_SIZE_MAX",
+        100,
+        int,
+        description="Largest `page_size` a list accepts (422 above).",
+        used_by="projects, trainer, predictor",
+    ),
+    Setting(
+        "UPLOAD_MAX_BYTES",
+        200 * MIB,
+        int,
+        description="Largest dataset upload, enforced while streaming (413).",
+        used_by="gateway, projects",
+    ),
+    Setting(
+        "PREDICT_MAX_JSON_BYTES",
+        32 * MIB,
+        int,
+        description="Largest JSON /predict body (413 above).",
+        used_by="gateway, predictor",
+    ),
+    Setting(
+        "PREDICT_MAX_PARQUET_BYTES",
+        256 * MIB,
+        int,
+        description="Largest parquet /predict body (413 above).",
+        used_by="gateway, predictor",
+    ),
+    Setting("DATASET_MAX_ROWS", 5_000_000, int, description="Most rows a dataset may have (422).", used_by="projects"),
+    Setting("DATASET_MAX_COLUMNS", 500, int, description="Most columns a dataset may have (422).", used_by="projects"),
     Setting(
         "DATASET_MAX_DECODED_BYTES",
         2048 * MIB,
         int,
         description="Most bytes a dataset may decode to (422): stops compressed 'bombs'.",
+        used_by="projects",
     ),
-    Setting("PREVIEW_MAX_ROWS", 500, int, description="Most rows a dataset preview returns."),
+    Setting("PREVIEW_MAX_ROWS", 500, int, description="Most rows a dataset preview returns.", used_by="projects"),
 )
 
 # Each service reads only the secrets it names (``SECRETS`` in its config module); the others never reach it.

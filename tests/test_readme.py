@@ -7,8 +7,8 @@ from scripts.config_table import all_settings
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 
 
-def test_every_setting_is_in_the_readme_table_with_a_description():
-    missing = [s.name for _, s in all_settings() if f"| `{s.name}` |" not in README]
+def test_every_setting_is_in_the_readme_table_with_who_reads_it_and_a_description():
+    missing = [s.name for used_by, s in all_settings() if f"| `{s.name}` | {used_by} |" not in README]
     assert missing == []
     assert all(s.description for _, s in all_settings())
 
