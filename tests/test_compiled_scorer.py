@@ -65,8 +65,11 @@ def shop(tmp_path_factory) -> Trained:
 
 @pytest.fixture(scope="module")
 def collinear(tmp_path_factory) -> Trained:
-    """A linear regression on normalized data whose one-hot columns add up to 1: coefficients near 1e14."""
-    return train(tmp_path_factory.mktemp("collinear"), ("lr",), normalize=True)
+    """A linear regression on normalized data whose one-hot columns add up to 1: coefficients near 1e14 (with the
+    day, month and year parts; the weekday and day of the year happen to condition it)."""
+    return train(
+        tmp_path_factory.mktemp("collinear"), ("lr",), normalize=True, create_date_columns=["day", "month", "year"]
+    )
 
 
 def bits(values: Any) -> list[int]:
@@ -113,6 +116,7 @@ def assert_identical_to_the_pipeline(trained: Trained, model_id: str, records: l
 def test_the_shop_pipeline_has_every_step_the_trainer_makes(shop):
     steps = [name for name, _ in shop.pipelines["lr"].steps]
     assert steps == [
+        "week_of_year",
         "numbers_as_categories",
         "date_feature_extractor",
         "numerical_imputer",
@@ -123,7 +127,7 @@ def test_the_shop_pipeline_has_every_step_the_trainer_makes(shop):
         "clean_column_names",
         "actual_estimator",
     ]
-    encoded = {name: step.transformer.cols for name, step in shop.pipelines["lr"].steps[4:7]}
+    encoded = {name: step.transformer.cols for name, step in shop.pipelines["lr"].steps[5:8]}
     assert encoded == {
         "ordinal_encoding": ["channel", "promo"],
         "onehot_encoding": ["store", "region"],
@@ -178,7 +182,8 @@ def test_other_normalize_methods_and_every_date_part_are_compiled_exactly(tmp_pa
     parts = ["year", "month", "day", "hour", "minute", "second", "dayofweek", "dayofyear", "quarter"]
     trained = train(tmp_path, ("lr",), normalize=True, normalize_method=method, create_date_columns=parts)
     scorer = trained.scorer("lr")
-    assert sorted(column for column in scorer.columns if column.startswith("day_")) == sorted(f"day_{p}" for p in parts)
+    made = sorted(column for column in scorer.columns if column.startswith("day_"))
+    assert made == sorted(f"day_{part}" for part in [*parts, "week_of_year"])
     verify(scorer, trained.pipelines["lr"], trained.contract)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import operator
+import re
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -53,6 +54,8 @@ REGRESSION_MODEL_IDS: frozenset[str] = frozenset(
 METRICS = ("MAE", "MSE", "RMSE", "R2", "RMSLE", "MAPE")
 SORT_METRICS = ("R2", "MAE", "MSE", "RMSE", "RMSLE", "MAPE")
 HIGHER_IS_BETTER = {"R2"}
+# Text a regression task reads as dates (``datetime.fromisoformat`` reads these, as the predictor does).
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?")
 # Share of the time budget spent comparing candidates; the rest is for scoring on the holdout and finalizing.
 COMPARE_SHARE_OF_BUDGET = 0.75
 # PyCaret's default ``max_encoding_ohe``: a category column with more values is target-encoded, not one-hot.
@@ -70,7 +73,8 @@ def minimum_rows(folds: int, floor: int) -> int:
 
 
 def prepare_data(data: pd.DataFrame, target: str, max_missing_target_share: float) -> tuple[pd.DataFrame, str | None]:
-    """Check the target, drop rows without it, turn date columns into datetimes and put rows in time order.
+    """Check the target, drop rows without it, turn date columns (and ISO date text) into datetimes and put rows in
+    time order.
 
     Returns the data and the name of the date column that orders it (None when there is none).
     """
@@ -83,7 +87,10 @@ def prepare_data(data: pd.DataFrame, target: str, max_missing_target_share: floa
     data = data.copy()
     for column in data.columns:
         if data[column].dtype == object and _holds_dates(data[column]):
-            data[column] = pd.to_datetime(data[column])
+            try:
+                data[column] = pd.to_datetime(data[column], format="ISO8601")
+            except (TypeError, ValueError):
+                pass  # a value past the sample is not a date: the column stays text
         if isinstance(data[column].dtype, pd.DatetimeTZDtype):
             data[column] = data[column].dt.tz_convert(None)
     missing_share = float(data[target].isna().mean()) if len(data) else 0.0
@@ -101,10 +108,16 @@ def prepare_data(data: pd.DataFrame, target: str, max_missing_target_share: floa
 
 
 def _holds_dates(column: pd.Series) -> bool:
+    """Python dates (parquet's date32) or ISO 8601 text (``2012-05-04``, ``2012-05-04 13:00``): what the predictor
+    reads as a datetime feature."""
     import datetime
 
-    values = column.dropna()
-    return len(values) > 0 and all(isinstance(v, datetime.date) for v in values.head(1000))
+    values = column.dropna().head(1000)
+    if len(values) == 0:
+        return False
+    if all(isinstance(v, datetime.date) for v in values):
+        return True
+    return all(isinstance(v, str) and ISO_DATE.fullmatch(v) for v in values)
 
 
 def describe_features(data: pd.DataFrame, target: str, categorical: Iterable[str] = ()) -> list[dict[str, Any]]:
@@ -137,6 +150,29 @@ def describe_features(data: pd.DataFrame, target: str, categorical: Iterable[str
     return features
 
 
+def setup_options(data: pd.DataFrame, target: str, order_by: str | None, categorical: Iterable[str]) -> dict[str, Any]:
+    """PyCaret ``setup`` options for the prepared data: time-ordered validation and calendar features when it has a
+    date column (``order_by``), and the ``categorical`` columns trained as categories."""
+    import pandas as pd
+
+    from shared.calendar_features import DATE_PARTS, WeekOfYear
+
+    options: dict[str, Any] = {}
+    custom_steps: list[tuple[str, Any]] = []
+    if order_by is not None:
+        # Validate on the future only: the holdout is the latest rows and each fold trains on earlier ones.
+        options = {"data_split_shuffle": False, "fold_strategy": "timeseries", "fold_shuffle": False}
+        options["create_date_columns"] = list(DATE_PARTS)
+        dates = [c for c in data.columns if c != target and pd.api.types.is_datetime64_any_dtype(data[c])]
+        custom_steps.append(("week_of_year", WeekOfYear(dates)))
+    categories = categorical_setup(data, target, categorical)
+    custom_steps += categories.pop("custom_pipeline", [])
+    options |= categories
+    if custom_steps:
+        options |= {"custom_pipeline": custom_steps, "custom_pipeline_position": 0}
+    return options
+
+
 def categorical_setup(data: pd.DataFrame, target: str, named: Iterable[str]) -> dict[str, Any]:
     """PyCaret ``setup`` options that train the ``named`` columns as categories, besides the text ones.
 
@@ -162,10 +198,7 @@ def categorical_setup(data: pd.DataFrame, target: str, named: Iterable[str]) -> 
     ]
     if many_valued_numbers:
         as_text = operator.methodcaller("astype", dict.fromkeys(many_valued_numbers, CATEGORY_TEXT_DTYPE))
-        options |= {
-            "custom_pipeline": [("numbers_as_categories", FunctionTransformer(as_text))],
-            "custom_pipeline_position": 0,
-        }
+        options["custom_pipeline"] = [("numbers_as_categories", FunctionTransformer(as_text))]
     return options
 
 
@@ -204,11 +237,6 @@ def fit_best_model(job: TrainingJob, data: pd.DataFrame, report: ReportProgress)
             f"{min_rows}"
         )
     experiment = _experiment_reporting_each_candidate()
-    setup_options: dict[str, Any] = {}
-    if order_by is not None:
-        # Validate on the future only: the holdout is the latest rows and each fold trains on earlier ones.
-        setup_options = {"data_split_shuffle": False, "fold_strategy": "timeseries", "fold_shuffle": False}
-    setup_options |= categorical_setup(data, job.target, job.categorical_features)
     experiment.setup(
         data,
         target=job.target,
@@ -219,7 +247,7 @@ def fit_best_model(job: TrainingJob, data: pd.DataFrame, report: ReportProgress)
         html=False,
         memory=False,
         system_log=False,
-        **setup_options,
+        **setup_options(data, job.target, order_by, job.categorical_features),
     )
     candidates = _candidates(experiment, job)
     report(STAGE_COMPARING, 0.1)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from services.trainer.automl import categorical_setup, describe_features, prepare_data
+from services.trainer.automl import describe_features, prepare_data, setup_options
 
 
 def fitted_pipelines(
@@ -33,10 +33,7 @@ def fitted_pipelines(
 
     categorical = list(categorical)
     data, order_by = prepare_data(data, target, max_missing_target_share=0.3)
-    options: dict[str, Any] = {}
-    if order_by is not None:
-        options = {"data_split_shuffle": False, "fold_strategy": "timeseries", "fold_shuffle": False}
-    options |= categorical_setup(data, target, categorical)
+    options = setup_options(data, target, order_by, categorical)
     with chdir(work_dir):
         experiment = RegressionExperiment()
         experiment.setup(

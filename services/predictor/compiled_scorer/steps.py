@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shared.calendar_features import WEEK_OF_YEAR_SUFFIX, WeekOfYear, iso_week
+
 Columns = dict[str, np.ndarray]
 Step = Callable[[Columns], None]
 
@@ -130,6 +132,17 @@ class DateParts:
         calendar = Calendar(np.asarray(columns.pop(self.name), dtype="datetime64[ns]"))
         for part in self.parts:
             columns[f"{self.name}_{part}"] = as_numbers(DATE_PARTS[part](calendar))
+
+
+@dataclass(frozen=True)
+class WeekOfYearColumns:
+    """The trainer's ``WeekOfYear`` step: ``<column>_week_of_year`` beside each date column, which stays."""
+
+    names: tuple[str, ...]
+
+    def __call__(self, columns: Columns) -> None:
+        for name in self.names:
+            columns[f"{name}{WEEK_OF_YEAR_SUFFIX}"] = iso_week(np.asarray(columns[name], dtype="datetime64[ns]"))
 
 
 @dataclass(frozen=True)
@@ -337,6 +350,13 @@ def _date_parts(fitted: FittedStep) -> list[Step]:
     return [DateParts(column, parts) for column in fitted.include]
 
 
+def _week_of_year(fitted: FittedStep) -> list[Step]:
+    names = tuple(column for column in fitted.transformer.columns if column in fitted.columns)
+    for name in names:
+        fitted.replace(name, [name, f"{name}{WEEK_OF_YEAR_SUFFIX}"])
+    return [WeekOfYearColumns(names)] if names else []
+
+
 def _simple_imputer(fitted: FittedStep) -> list[Step]:
     imputer = fitted.transformer
     if imputer.add_indicator or not _is_nan(imputer.missing_values):
@@ -468,6 +488,7 @@ def _compilers() -> dict[type, Compiler]:
 
     return {
         FunctionTransformer: _numbers_as_text,
+        WeekOfYear: _week_of_year,
         ExtractDateTimeFeatures: _date_parts,
         SimpleImputer: _simple_imputer,
         OrdinalEncoder: _ordinal_encoder,
