@@ -28,12 +28,12 @@ from typing import Any
 import numpy as np
 
 from bench.measure import median_seconds
+from harness.data import SHOP_CATEGORIES, shop_sales_frame
+from harness.pipelines import fitted_pipelines
 from services.predictor.batching import MicroBatcher
 from services.predictor.compiled_scorer import verified_scorer
 from services.predictor.compiled_scorer.synthetic_rows import covering_records, odd_records
 from services.predictor.input_contract import InputContract
-from tests.helpers.data import SHOP_CATEGORIES, shop_sales_frame
-from tests.helpers.pipelines import fitted_pipelines
 
 MODELS = ("lr", "ridge", "lightgbm", "dt", "gbr", "et", "rf")
 TRAINING_ROWS = 600

@@ -26,25 +26,22 @@ CPU seconds of the process and its fit workers beside them.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from harness.datasets import datasets_dir
 from shared.forecasting.metrics import mean_absolute_percentage_error
 from shared.forecasting.panel import DS, ID, ForecastSpec, Panel, Y, prepare_panel
 
-DATASETS_DIR = Path(
-    os.environ.get("SALESML_DATASETS_DIR") or Path(__file__).resolve().parents[2] / "shared" / "datasets"
-)
+DATASETS_DIR = datasets_dir()
 THREADS = 2
 SPLITS = {"test": "hold-out: the last periods", "dev": "development split: the horizon before the hold-out"}
 FORECAST_REPEATS = 5

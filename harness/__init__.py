@@ -1,2 +1,3 @@
-"""Running the platform outside production: its processes, throwaway databases and the reference datasets, for the
-end-to-end tests and the benchmark (which must not import the tests)."""
+"""Running the platform outside production: its processes, throwaway databases, the reference datasets, generated
+sales tables and pipelines fitted as the trainer fits them, for the tests and the benchmark (which must not import
+the tests)."""

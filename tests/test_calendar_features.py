@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from harness.data import sales_frame
 from services.trainer.automl import prepare_data, setup_options
 from shared.calendar_features import WeekOfYear, iso_week
-from tests.helpers.data import sales_frame
 
 
 def test_iso_week_is_pandas_isocalendar_week_across_year_boundaries():

@@ -16,13 +16,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from harness.data import SHOP_CATEGORIES, shop_sales_frame
+from harness.pipelines import fitted_pipelines
 from services.predictor.compiled_scorer import NotCompilable, compile_pipeline, verified_scorer, verify
 from services.predictor.compiled_scorer.estimators import Linear
 from services.predictor.compiled_scorer.scorer import CompiledScorer
 from services.predictor.compiled_scorer.steps import DATE_PARTS, Calendar, Lookup
 from services.predictor.input_contract import InputContract
-from tests.helpers.data import SHOP_CATEGORIES, shop_sales_frame
-from tests.helpers.pipelines import fitted_pipelines
 
 # One model of each sklearn implementation the linear allow-list names (ElasticNet, Lars, ARD and TheilSen predict
 # through the same code as Lasso, LassoLars, BayesianRidge and LinearRegression, and are checked at load).

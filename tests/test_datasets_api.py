@@ -13,6 +13,8 @@ import pandas as pd
 import pytest
 import requests
 
+from harness.data import parquet_bytes, sales_frame
+from harness.datasets import datasets_dir, real_dataset, real_dataset_names
 from services.projects.dataset_store import preview_object_key
 from services.projects.models import Dataset
 from shared.db import db
@@ -21,8 +23,6 @@ from shared.storage import ObjectStoreUnavailable
 from shared.storage.filesystem import FileSystemObjectStore
 from shared.training_records import TrainingRun
 from tests.conftest import internal_token_headers
-from tests.helpers.data import parquet_bytes, sales_frame
-from tests.helpers.datasets import datasets_dir, real_dataset, real_dataset_names
 from tests.helpers.servers import served
 from tests.projects_support import UserClient, create_user, projects_app
 

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import update
 
 from demo.supplements import expected_sales, generate_supplements_sales
+from harness.data import parquet_bytes
 from services.predictor import create_app
 from services.trainer.automl import describe_features
 from services.trainer.model_evaluation import training_profile
@@ -26,7 +27,6 @@ from shared.model_artifacts import artifact_hmac, dump_pipeline, library_version
 from shared.regression_metrics import regression_scores
 from shared.training_records import ModelVersion
 from tests.conftest import internal_token_headers
-from tests.helpers.data import parquet_bytes
 
 OWNER, STRANGER, PROJECT = 7, 8, 1
 BASE = {"product": "Multivitamínico", "promotion": 0, "weekday": "Saturday"}

@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from harness.data import monthly_store_sales, sales_frame
 from services.predictor import create_app as create_predictor
 from services.trainer.worker import TrainingWorker
 from tests.conftest import internal_token_headers
-from tests.helpers.data import monthly_store_sales, sales_frame
 from tests.trainer_fixtures import dispose_engines
 
 FAST = {"include": ["snaive", "naive", "theta", "ridge"], "backtest_windows": 2}

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from gateway import create_app as create_gateway
+from harness.data import parquet_bytes, sales_frame
 from services.predictor import create_app as create_predictor
 from services.projects import create_app as create_projects
 from services.trainer import create_app as create_trainer
 from shared.user_tokens import issue_token_pair
-from tests.helpers.data import parquet_bytes, sales_frame
 from tests.helpers.servers import served
 
 FACTORIES = {"projects": create_projects, "trainer": create_trainer, "predictor": create_predictor}

@@ -8,8 +8,8 @@ import time
 import numpy as np
 import pytest
 
+from harness.data import monthly_store_sales, parquet_bytes
 from shared.media_types import PARQUET
-from tests.helpers.data import monthly_store_sales, parquet_bytes
 
 pytestmark = pytest.mark.e2e
 

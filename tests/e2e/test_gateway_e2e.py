@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 import requests
 
+from harness.datasets import real_dataset
 from harness.processes import SERVICES
 from shared.internal_auth import INTERNAL_TOKEN_HEADER, issue_internal_token
 from shared.media_types import PARQUET
 from shared.user_tokens import USER_TOKEN_AUDIENCE
 from tests.conftest import TEST_SECRET
-from tests.helpers.datasets import real_dataset
 from tests.platform_harness import bearer, unique_username
 
 pytestmark = pytest.mark.e2e

@@ -15,10 +15,10 @@ import pytest
 import requests
 
 from demo.supplements import expected_sales, generate_supplements_sales
+from harness.data import parquet_bytes
 from harness.processes import free_port
 from shared.config import REPO_ROOT, SETTINGS
 from shared.media_types import PARQUET
-from tests.helpers.data import parquet_bytes
 
 pytestmark = pytest.mark.e2e
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from harness.data import sales_frame
 from harness.processes import Platform
-from tests.helpers.data import sales_frame
 from tests.platform_harness import ApiClient
 from tests.security.support import TrainedProject, create_project_with_data, new_account, start_training, wait_for_run
 

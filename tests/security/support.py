@@ -14,9 +14,9 @@ import psutil
 import requests
 from minio import Minio
 
+from harness.data import parquet_bytes
 from harness.processes import Platform
 from shared.media_types import PARQUET
-from tests.helpers.data import parquet_bytes
 from tests.platform_harness import ApiClient, unique_username
 
 TINY_TRAINING = {"include": ["lr"], "folds": 2}

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from harness.data import parquet_bytes, sales_frame
 from harness.processes import Platform
-from tests.helpers.data import parquet_bytes, sales_frame
 from tests.platform_harness import ApiClient
 from tests.security.support import (
     FEATURE_ROW,

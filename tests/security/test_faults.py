@@ -25,12 +25,12 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
+from harness.data import parquet_bytes, sales_frame
 from harness.processes import SERVICES, Platform, free_port
 from harness.seaweedfs import SeaweedFS
 from shared.config import normalize_database_url
 from shared.internal_auth import INTERNAL_TOKEN_HEADER, issue_internal_token
 from shared.migrate import upgrade
-from tests.helpers.data import parquet_bytes, sales_frame
 from tests.platform_harness import ApiClient, make_platform
 from tests.security.support import FEATURE_ROW, PARQUET, assert_error_shape, new_account
 

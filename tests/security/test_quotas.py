@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers.data import sales_frame
+from harness.data import sales_frame
 from tests.security.support import TINY_TRAINING, assert_error_shape, create_project_with_data, new_account
 
 pytestmark = pytest.mark.e2e

@@ -12,7 +12,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error, response_schema_conformance, status_code_conformance
 from schemathesis.core.failures import FailureGroup
 
-from tests.helpers.data import sales_frame
+from harness.data import sales_frame
 from tests.security.support import create_project_with_data, new_account
 
 pytestmark = pytest.mark.e2e

@@ -16,8 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 import requests
 
+from harness.data import parquet_bytes, sales_frame
 from harness.processes import Platform
-from tests.helpers.data import parquet_bytes, sales_frame
 from tests.platform_harness import ApiClient
 from tests.security.support import (
     PARQUET,
