@@ -14,7 +14,6 @@ import pytest
 import requests
 
 from harness.data import parquet_bytes, sales_frame
-from harness.datasets import datasets_dir, real_dataset, real_dataset_names
 from services.projects.dataset_store import preview_object_key
 from services.projects.models import Dataset
 from shared.db import db
@@ -23,6 +22,7 @@ from shared.storage import ObjectStoreUnavailable
 from shared.storage.filesystem import FileSystemObjectStore
 from shared.training_records import TrainingRun
 from tests.conftest import internal_token_headers
+from tests.helpers.datasets import datasets_dir, real_dataset, real_dataset_names
 from tests.helpers.servers import served
 from tests.projects_support import UserClient, create_user, projects_app
 
@@ -50,9 +50,17 @@ def parquet_files(tmp_path_factory) -> dict[str, Path]:
     return files
 
 
+def weekly_store_sales(rows: int = 120) -> pd.DataFrame:
+    """Generated sales with a day-first date written as text, as in the Walmart export."""
+    frame = sales_frame(rows, with_dates=True)
+    frame["day"] = frame["day"].dt.strftime("%d-%m-%Y")
+    return frame
+
+
 @pytest.fixture
-def small_parquet(parquet_files) -> bytes:
-    return parquet_files["advertising_islr.csv"].read_bytes()
+def small_parquet() -> bytes:
+    """A small generated dataset: these tests need any valid file, not the shared datasets."""
+    return parquet_bytes(weekly_store_sales())
 
 
 @pytest.fixture(params=["file", "s3"])
@@ -225,7 +233,7 @@ def test_openapi_documents_both_ways_to_send_a_file(alice):
 def test_multipart_field_data_file_is_accepted_too(alice, project, small_parquet):
     response = upload_multipart(alice, project["id"], small_parquet, field="data_file")
     assert response.status_code == 201, response.json
-    assert response.json["rows"] == 200
+    assert response.json["rows"] == len(pd.read_parquet(io.BytesIO(small_parquet)))
 
 
 def test_multipart_without_a_file_part_or_with_another_content_type(app, alice, project, small_parquet, tmp_path):
@@ -277,11 +285,10 @@ def test_project_form_with_a_bad_or_missing_file_creates_nothing(app, alice, tmp
     assert_nothing_stored(app, tmp_path)
 
 
-def test_preview_returns_the_first_rows_capped(alice, project, parquet_files):
-    path = parquet_files["walmart_45stores_weekly.csv"]
-    dataset = upload_raw(alice, project["id"], path.read_bytes()).json
+def test_preview_returns_the_first_rows_capped(alice, project):
+    frame = weekly_store_sales()
+    dataset = upload_raw(alice, project["id"], parquet_bytes(frame)).json
     preview_path = f"/api/v1/projects/{project['id']}/datasets/{dataset['id']}/preview"
-    frame = pd.read_parquet(path)
 
     default = alice.get(preview_path)
     assert default.status_code == 200, default.json
@@ -430,7 +437,7 @@ def test_training_input_names_the_latest_or_the_chosen_dataset(alice, bob, proje
         "dataset": {
             "id": second["id"],
             "object_key": f"projects/{project['id']}/datasets/{second['id']}.parquet",
-            "rows": 200,
+            "rows": len(pd.read_parquet(io.BytesIO(small_parquet))),
             "columns": second["columns"],
         },
     }

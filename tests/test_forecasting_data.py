@@ -7,13 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.datasets import real_dataset
 from shared.forecasting.dates import parse_dates, parse_like_training
 from shared.forecasting.frequency import FrequencyError, infer_frequency
 from shared.forecasting.intervals import conformal_widths, leave_one_window_out_coverage
 from shared.forecasting.metrics import mase_scale, score
 from shared.forecasting.panel import ForecastDataError, ForecastSpec, forecast_problems, prepare_panel
 from shared.forecasting.windows import min_history, plan_windows
+from tests.helpers.datasets import real_dataset
 
 
 def weekly_sales(stores: int = 3, weeks: int = 120, start: str = "2021-01-01") -> pd.DataFrame:

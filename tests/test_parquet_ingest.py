@@ -18,7 +18,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from harness.datasets import real_dataset, real_dataset_names
 from services.projects.api.errors import ERROR_STATUSES
 from services.projects.parquet_ingest import receive_upload, sanitize_filename
 from services.projects.parquet_profile import (
@@ -29,6 +28,7 @@ from services.projects.parquet_profile import (
     preview_records,
 )
 from shared.errors import status_of
+from tests.helpers.datasets import real_dataset, real_dataset_names
 
 LIMITS = DatasetLimits(
     max_bytes=8 * 1024 * 1024,

@@ -17,7 +17,6 @@ import psutil
 import pytest
 from sqlalchemy import text, update
 
-from harness.datasets import real_dataset
 from services.predictor.input_contract import InputContract
 from services.trainer import run_leases
 from services.trainer.queue_signal import CHANNEL
@@ -27,6 +26,7 @@ from shared.clock import utcnow
 from shared.db import db
 from shared.training_records import ModelVersion, TrainingRun, project_training_states
 from tests.conftest import internal_token_headers
+from tests.helpers.datasets import real_dataset
 from tests.trainer_fixtures import (
     advertising_frame,
     load_run,
