@@ -1,4 +1,5 @@
-"""The README's examples run as written: the curl tour, then the `salesml` section, with bash against the platform.
+"""The README's examples run as written: the curl tour, then the `salesml` section, with bash against the platform
+a newcomer has (`make run`: SQLite, a local folder, dev mode).
 
 Each section's ```bash blocks run in a fresh folder that has the README's `.venv` (a link to this interpreter's
 virtualenv), with `set -euo pipefail` so that any failing command fails the test.
@@ -12,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -19,6 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from cli.tabular import open_as_parquet
+from harness.make_run import MakeRun, make_run
 from shared.config import REPO_ROOT
 from shared.tabular_files import detect_csv_dialect
 
@@ -61,13 +64,19 @@ def run_section(section: str, folder: Path, env: dict[str, str]) -> subprocess.C
     return finished
 
 
+@pytest.fixture(scope="module")
+def newcomer_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MakeRun]:
+    with make_run(tmp_path_factory.mktemp("make-run")) as running:
+        yield running
+
+
 def is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def test_the_curl_tour_runs_top_to_bottom(platform, tmp_path):
+def test_the_curl_tour_runs_top_to_bottom(newcomer_platform, tmp_path):
     folder = tmp_path / "tour"
-    finished = run_section(TOUR, folder, {"API": f"{platform.gateway_url}/api/v1"})
+    finished = run_section(TOUR, folder, {"API": f"{newcomer_platform.url}/api/v1"})
 
     answers = [json.loads(line) for line in finished.stdout.splitlines() if line.startswith("{")]
     one_row = [answer for answer in answers if "prediction" in answer]
@@ -83,10 +92,10 @@ def test_the_curl_tour_runs_top_to_bottom(platform, tmp_path):
     assert all(is_number(value) for value in scored.column("prediction").to_pylist())
 
 
-def test_the_command_line_section_runs_after_the_tour(platform, tmp_path):
+def test_the_command_line_section_runs_after_the_tour(newcomer_platform, tmp_path):
     folder = tmp_path / "cli"
     env = {
-        "SALESML_URL": platform.gateway_url,
+        "SALESML_URL": newcomer_platform.url,
         "SALESML_CONFIG_DIR": str(tmp_path / "salesml-config"),
         "SALESML_PASSWORD": "s3cret-pass",
     }

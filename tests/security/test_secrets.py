@@ -1,14 +1,13 @@
 """Secrets: no fixed secret in the code, dev mode's own secrets made on first use and kept private, each service
 holding only the secrets it uses, and no two purposes sharing one secret.
 
-``make run`` is started for real (``scripts/run_local.sh`` on SQLite, free ports and a temporary var folder).
+``make run`` is started for real (on SQLite, free ports and a temporary var folder).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import signal
 import stat
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import pytest
 import requests
 
 from gateway import create_app as create_gateway
+from harness.make_run import MakeRun, make_run
 from services.predictor import create_app as create_predictor
 from services.projects import create_app as create_projects
 from services.trainer import create_app as create_trainer
@@ -131,7 +131,7 @@ def test_dev_mode_refuses_to_serve_beyond_loopback_without_the_operators_secrets
     )  # fmt: skip
     assert server.returncode != 0 and "refusing to serve on 0.0.0.0" in server.stderr
 
-    make_run = subprocess.run(
+    run_local = subprocess.run(
         ["bash", str(RUN_LOCAL)],
         cwd=REPO_ROOT,
         env=environment_without_settings(
@@ -141,46 +141,20 @@ def test_dev_mode_refuses_to_serve_beyond_loopback_without_the_operators_secrets
         text=True,
         timeout=60,
     )
-    assert make_run.returncode != 0 and "refusing to serve on 0.0.0.0" in make_run.stderr
-    assert "started" not in make_run.stderr, "nothing may start"
+    assert run_local.returncode != 0 and "refusing to serve on 0.0.0.0" in run_local.stderr
+    assert "started" not in run_local.stderr, "nothing may start"
 
 
 @pytest.fixture
-def make_run(tmp_path) -> Iterator[tuple[str, Path, Path]]:
-    """``scripts/run_local.sh`` as ``make run`` starts it (dev mode, no secret set), on free ports: the gateway's URL,
-    the var folder and the log."""
-    ports = {name: str(free_port()) for name in ("GATEWAY_PORT", "PROJECTS_PORT", "TRAINER_PORT", "PREDICTOR_PORT")}
-    var_dir = tmp_path / "var"
-    log_path = tmp_path / "make-run.log"
-    env = environment_without_settings(
-        SALESML_DEV_MODE="1", SALESML_VAR_DIR=str(var_dir), PY=sys.executable, WEB_WORKERS="1", WEB_THREADS="4",
-        LOG_LEVEL="INFO", **ports,
-    )  # fmt: skip
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            ["bash", str(RUN_LOCAL)], cwd=REPO_ROOT, env=env, stdout=log, stderr=log, start_new_session=True
-        )
-    url = f"http://127.0.0.1:{ports['GATEWAY_PORT']}"
-    try:
-        deadline = time.monotonic() + 180
-        while "SalesML is running" not in log_path.read_text(errors="replace"):
-            assert process.poll() is None, log_path.read_text(errors="replace")[-3000:]
-            assert time.monotonic() < deadline, log_path.read_text(errors="replace")[-3000:]
-            time.sleep(0.5)
-        yield url, var_dir, log_path
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+def dev_platform(tmp_path) -> Iterator[MakeRun]:
+    """``make run`` as a newcomer starts it (dev mode, no secret set), logging at INFO to show its start-up."""
+    with make_run(tmp_path, log_level="INFO") as running:
+        yield running
 
 
 @pytest.mark.e2e
-def test_make_run_signs_with_its_own_random_secrets_not_a_public_one(make_run):
-    url, var_dir, log_path = make_run
-    log = log_path.read_text(errors="replace")
+def test_make_run_signs_with_its_own_random_secrets_not_a_public_one(dev_platform):
+    url, var_dir, log = dev_platform.url, dev_platform.var_dir, dev_platform.log()
     assert "mode: embedded development" in log and "made now" in log
     assert "embedded development mode (for this machine only)" in log  # each service says so as it starts
     secrets_file = var_dir / "dev-secrets.json"
