@@ -14,6 +14,7 @@ from gateway.routing import PREDICTOR, PROJECTS, TRAINER, Route, resolve
 from gateway.upstream import client_response_headers, upstream_request_headers
 from shared.domain_errors import UpstreamFailure, UpstreamUnavailable
 from shared.errors import SHARED_ERROR_STATUSES, status_of
+from shared.internal_auth import InternalTokens, verify_internal_token
 from shared.service_client import ServiceClient
 
 
@@ -276,3 +277,22 @@ def test_url_keeps_the_path_and_query_as_routed():
     assert services.url("projects", "/api/v1/projects/1/datasets/a b%", "page=2&x=%2F") == (
         "http://127.0.0.1:1/api/v1/projects/1/datasets/a%20b%25?page=2&x=%2F"
     )
+
+
+def test_internal_tokens_are_reused_for_half_their_lifetime_per_caller():
+    now = [1_000.0]
+    tokens = InternalTokens("internal-secret-" * 4, ttl_seconds=60, max_entries=4, clock=lambda: now[0])
+    first = tokens.token("predictor", 7, "10.0.0.1")
+    assert tokens.token("predictor", 7, "10.0.0.1") == first
+    others = {tokens.token("trainer", 7, "10.0.0.1"), tokens.token("predictor", 8, "10.0.0.1")}
+    others.add(tokens.token("predictor", 7, "10.0.0.2"))
+    assert first not in others and len(others) == 3
+    caller = verify_internal_token("internal-secret-" * 4, first, "predictor")
+    assert (caller.user_id, caller.client_address) == (7, "10.0.0.1")
+    now[0] += 29
+    assert tokens.token("predictor", 7, "10.0.0.1") == first
+    now[0] += 2  # past half of its 60 s: a new one, so that none is sent with less than half its lifetime left
+    assert tokens.token("predictor", 7, "10.0.0.1") != first
+    for user_id in range(100):
+        tokens.token("projects", user_id)
+    assert len(tokens._tokens) <= 4  # bounded, whatever the number of callers
