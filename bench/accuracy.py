@@ -20,7 +20,7 @@ from bench.session import (
 )
 from harness.datasets import datasets_dir
 
-LATENCY, THROUGHPUT, PARQUET, TRAINING, ACCURACY = SECTIONS
+ACCURACY = SECTIONS[4]
 
 # References from the shared datasets' README.md.
 ADVERTISING_R2_GB = 0.962
@@ -50,6 +50,7 @@ def measure_accuracy(session: Session, report: Report) -> None:
     ):
         project_id = create_project_with(session, name, target, data)
         submitted[name] = (project_id, session.client.train(project_id, params))
+        session.trained[name] = (project_id, data)
     finished = {
         name: wait_for_run(session, project_id, run, started, session.sizes.accuracy_timeout_s)
         for name, (project_id, run) in submitted.items()

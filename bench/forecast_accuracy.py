@@ -315,13 +315,13 @@ def markdown(outcomes: list[Outcome], split: str) -> str:
         platform_name, platform = next((k, v) for k, v in outcome.scores.items() if k.startswith("platform"))
         snaive = outcome.scores["SeasonalNaive"]
         others = ", ".join(
-            f"{k} {_fmt(v, d.metric)}" for k, v in outcome.scores.items() if k not in (platform_name, "SeasonalNaive")
+            f"{k} {figure(v, d.metric)}" for k, v in outcome.scores.items() if k not in (platform_name, "SeasonalNaive")
         )
         met = "—" if d.target is None else ("yes" if platform <= d.target and platform <= snaive else "MISS")
-        target = "—" if d.target is None else f"≤ {_fmt(d.target, d.metric)}"
+        target = "—" if d.target is None else f"≤ {figure(d.target, d.metric)}"
         lines.append(
-            f"| {d.name} ({outcome.dataset.spec.horizon}) | {d.metric} | {_fmt(snaive, d.metric)} | {others} | "
-            f"**{_fmt(platform, d.metric)}** ({outcome.chosen}) | {target} | {met} | "
+            f"| {d.name} ({outcome.dataset.spec.horizon}) | {d.metric} | {figure(snaive, d.metric)} | {others} | "
+            f"**{figure(platform, d.metric)}** ({outcome.chosen}) | {target} | {met} | "
             f"{100 * outcome.coverage[80]:.1f}% / {100 * outcome.coverage[95]:.1f}% | {outcome.train_seconds:.0f} "
             f"({outcome.train_cpu_seconds:.0f}) | "
             f"{outcome.forecast_all_ms:.1f} / {outcome.forecast_one_ms:.1f} |"
@@ -343,7 +343,10 @@ def markdown(outcomes: list[Outcome], split: str) -> str:
     return "\n".join(lines)
 
 
-def _fmt(value: float, metric: str) -> str:
+def figure(value: float | None, metric: str) -> str:
+    """A metric's value as the tables show it: MAE in units, MAPE and WAPE in percent."""
+    if value is None:
+        return "—"
     if metric == "MAE":
         return f"{value:,.0f}" if value >= 1000 else f"{value:,.1f}"
     return f"{value:.2f}%"

@@ -10,6 +10,8 @@ SECTIONS = (
     "3. Parquet batch scoring",
     "4. Training",
     "5. Accuracy, default settings",
+    "6. Forecasting, default settings",
+    "7. Compiled scorer against the pipeline",
 )
 PASS, MISS = "PASS", "MISS"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, text
 from bench.platform import BenchPlatform
 from cli.client import SalesMLClient
 from cli.credentials import CredentialStore
+from services.predictor.input_contract import InputContract
 from shared.media_types import PARQUET
 from shared.model_artifacts import ArtifactRecord, load_pipeline
 
@@ -86,12 +87,19 @@ class Session:
     access_token: str
     user_id: int
     project_id: int = 0
-    pipeline: Any = None
-    training_data: pd.DataFrame | None = None
+    model: ServingModel | None = None
+    # Every regression project the run trained, with the rows it was trained on: section 7 scores them both ways.
+    trained: dict[str, tuple[int, pd.DataFrame]] = field(default_factory=dict)
 
     @property
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.access_token}"}
+
+    @property
+    def pipeline(self) -> Any:
+        """The supplements model's pipeline."""
+        assert self.model is not None, "the training section sets the model"
+        return self.model.pipeline
 
     def predict_url(self, project_id: int | None = None) -> str:
         return f"{self.platform.gateway_url}/api/v1/projects/{project_id or self.project_id}/predict"
@@ -134,22 +142,36 @@ def wait_for_run(session: Session, project_id: int, run: dict, started: float, t
     return run
 
 
-def serving_pipeline(database_url: str, project_id: int, signing_key: str) -> Any:
+@dataclass(frozen=True)
+class ServingModel:
+    """A project's active model as the predictor loads it: the verified pipeline, its feature schema and target."""
+
+    pipeline: Any
+    features: list[dict[str, Any]]
+    target: str
+    algorithm: str
+
+    def contract(self) -> InputContract:
+        return InputContract(self.features, self.target, max_string_length=1000)
+
+
+def serving_model(database_url: str, project_id: int, signing_key: str) -> ServingModel:
     """The project's active model, read from the platform's database and verified as the predictor does."""
     engine = create_engine(database_url)
     try:
         with engine.connect() as connection:
             row = connection.execute(
                 text(
-                    "SELECT artifact, artifact_hmac, sha256, version, library_versions FROM model_versions "
-                    "WHERE project_id = :project_id AND active"
+                    "SELECT artifact, artifact_hmac, sha256, version, library_versions, features, target, algorithm "
+                    "FROM model_versions WHERE project_id = :project_id AND active"
                 ),
                 {"project_id": project_id},
             ).one()
     finally:
         engine.dispose()
     record = ArtifactRecord(project_id, row.version, row.sha256, row.artifact_hmac, row.library_versions)
-    return load_pipeline(bytes(row.artifact), record, signing_key)
+    pipeline = load_pipeline(bytes(row.artifact), record, signing_key)
+    return ServingModel(pipeline, row.features, row.target, row.algorithm)
 
 
 def parquet_body(frame: pd.DataFrame) -> bytes:

@@ -13,12 +13,12 @@ import numpy as np
 import pandas as pd
 
 from bench.report import SECTIONS, Report, Row, number, ratio, verdict
-from bench.session import Session, create_project_with, serving_pipeline, train_through_platform
+from bench.session import Session, create_project_with, serving_model, train_through_platform
 from demo.supplements import generate_supplements_sales
 
-LATENCY, THROUGHPUT, PARQUET, TRAINING, ACCURACY = SECTIONS
+TRAINING = SECTIONS[3]
 
-MAX_TRAINING_OVERHEAD = 0.10
+MAX_TRAINING_OVERHEAD = 0.05
 
 
 def import_pycaret(run_dir: Path) -> None:
@@ -49,10 +49,8 @@ def train_supplements(session: Session, report: Report) -> None:
         for _ in range(sizes.training_repeats)
     ]
     run = sorted(runs, key=lambda finished: finished["wall_seconds"])[len(runs) // 2]
-    session.training_data = data
-    session.pipeline = serving_pipeline(
-        session.database_url, session.project_id, session.platform.env["MODEL_SIGNING_KEY"]
-    )
+    session.model = serving_model(session.database_url, session.project_id, session.platform.env["MODEL_SIGNING_KEY"])
+    session.trained["supplements"] = (session.project_id, data)
     candidates = len(run["leaderboard"])
     print(f"  trained {run['model_version']} ({candidates} candidates) in {run['wall_seconds']:.1f} s", flush=True)
 
@@ -70,8 +68,8 @@ def train_supplements(session: Session, report: Report) -> None:
             f"{number(run['wall_seconds'])} s",
             f"in-process setup + compare_models + predict_model + finalize_model: {number(in_process)} s",
             f"{overhead:+.0%} overhead",
-            f"overhead < {MAX_TRAINING_OVERHEAD:.0%}",
-            verdict(overhead < MAX_TRAINING_OVERHEAD),
+            f"overhead ≤ {MAX_TRAINING_OVERHEAD:.0%}",
+            verdict(overhead <= MAX_TRAINING_OVERHEAD),
         )
     )
     report.add(

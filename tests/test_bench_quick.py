@@ -54,8 +54,12 @@ def test_quick_benchmark_writes_every_section_with_figures(tmp_path):
         for figure, value, *_ in rows:
             assert re.fullmatch(rf"{NUMBER}( / {NUMBER})? [a-z/]+", value), f"{section}: {figure} = {value!r}"
     assert section_rows(markdown, SECTIONS[4])[0][0] == "skipped (--quick)"
+    assert section_rows(markdown, SECTIONS[5])[0][0] == "skipped (--quick)"
+    [exactness] = section_rows(markdown, SECTIONS[6])
+    assert re.fullmatch(r"\d\S* units", exactness[1]), exactness
 
     targets = re.findall(r"^- (PASS|MISS): ", markdown, flags=re.MULTILINE)
-    assert len(targets) == 6  # latency vs floor and vs the original way, batching gain, 2 parquet sizes, training
+    # latency p50, gateway hop, against the original way; throughput; parquet; training overhead; exactness
+    assert len(targets) == 7
     assert "ERROR" not in markdown
     assert re.search(r"load average \(1/5/15 min\) at start: \d", markdown)
