@@ -17,6 +17,7 @@ import pytest
 from harness.data import monthly_store_sales, sales_frame
 from services.predictor import create_app as create_predictor
 from services.trainer.worker import TrainingWorker
+from shared.media_types import PARQUET
 from tests.conftest import internal_token_headers
 from tests.trainer_fixtures import dispose_engines
 
@@ -45,11 +46,12 @@ def get(app, project, path: str, service: str):
     )
 
 
-def forecast(app, project, body: dict[str, Any] | None = None, **kwargs: Any):
+def forecast(app, project, body: dict[str, Any] | None = None, accept: str | None = None, **kwargs: Any):
+    headers = internal_token_headers(app.config, "predictor", project.user_id)
     return app.test_client().post(
         f"/api/v1/projects/{project.project_id}/forecast",
         json=body or {},
-        headers=internal_token_headers(app.config, "predictor", project.user_id),
+        headers={**headers, "Accept": accept} if accept else headers,
         **kwargs,
     )
 
@@ -206,3 +208,57 @@ def test_actuals_of_a_forecast_model_are_scored_against_what_it_forecast(trainer
     assert unknown.status_code == 422 and "S9" in unknown.json["message"]
     no_target = actuals(predictor, project, [{k: v for k, v in records[0].items() if k != "sales"}])
     assert no_target.status_code == 422 and "sales" in no_target.json["message"]
+
+
+def test_explained_forecasts_add_up_and_name_the_promotion_and_the_season(trainer_app, app_config, make_project):
+    frame = monthly_store_sales(months=60, promotions=True)
+    project = make_project(frame)
+    body = {"series_columns": ["store"], "known_future": ["promo"], "horizon": 6}
+    answer = train(trainer_app, project, **body, include=["ridge"], backtest_windows=2)  # a model that reads promo
+    assert answer.status_code == 202, answer.json
+    assert TrainingWorker(trainer_app, "forecaster").run_once() is True
+    assert get(trainer_app, project, "models/1", "trainer").json["algorithm"] == "ridge"
+    predictor = create_predictor({**app_config, "PREDICT_SERVING_VERSION_TTL_S": 0.0, "FORECAST_EXPLAIN_MAX_ROWS": 6})
+    dates = pd.date_range(frame["month"].max(), periods=7, freq="MS")[1:]
+    promos = [0, 0, 1, 0, 0, 0]
+    future = [
+        {"store": "S1", "month": date.date().isoformat(), "promo": promo}
+        for date, promo in zip(dates, promos, strict=True)
+    ]
+    explained = forecast(predictor, project, {"series": [{"store": "S1"}], "future": future}, query_string="explain=1")
+    assert explained.status_code == 200, explained.json
+    rows = explained.json["forecasts"]
+    assert [row["month"] for row in rows] == [date.date().isoformat() for date in dates]
+    for row, promo in zip(rows, promos, strict=True):
+        explanation = row["explanation"]
+        effects = {entry["feature"]: entry for entry in explanation["contributions"]}
+        assert set(effects) == {"promo", "season", "trend and recent change"}
+        total = explanation["baseline"] + sum(entry["effect"] for entry in explanation["contributions"])
+        assert total == pytest.approx(row["forecast"], rel=1e-6)
+        assert effects["promo"]["value"] == promo
+        same_month_last_year = (pd.Timestamp(row["month"]) - pd.DateOffset(months=12)).date().isoformat()
+        assert effects["season"]["value"] == same_month_last_year
+        assert "store=S1" in explanation["summary"] and row["month"] in explanation["summary"]
+    promo_effects = [next(e for e in row["explanation"]["contributions"] if e["feature"] == "promo") for row in rows]
+    # Before the promotion, every value supplied so far is the typical one (no promotion): no effect. In its month,
+    # the generating rule adds 80 units; after it, a lag-reading model may carry some of it over.
+    assert [abs(entry["effect"]) < 1e-6 for entry in promo_effects[:2]] == [True, True]
+    assert promo_effects[2]["effect"] > 40, promo_effects
+    january = next(entry for entry in rows[0]["explanation"]["contributions"] if entry["feature"] == "season")
+    assert rows[0]["month"].endswith("-01-01") and january["effect"] < 0  # the generated season's trough
+
+    plain = forecast(predictor, project, {"series": [{"store": "S1"}], "future": future})
+    assert [row["forecast"] for row in plain.json["forecasts"]] == [row["forecast"] for row in rows]
+    assert "explanation" not in plain.json["forecasts"][0]
+    everything = [{**row, "store": store} for store in ("S0", "S1", "S2") for row in future]
+    too_many = forecast(predictor, project, {"future": everything}, query_string="explain=1")
+    assert too_many.status_code == 422 and "at most 6" in too_many.json["errors"]["explain"][0]
+    as_parquet = forecast(
+        predictor,
+        project,
+        {"series": [{"store": "S1"}], "future": future},
+        accept=PARQUET,
+        query_string="explain=1",
+    )
+    assert as_parquet.status_code == 422 and "explain" in as_parquet.json["errors"]
+    dispose_engines(predictor)

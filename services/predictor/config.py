@@ -70,6 +70,13 @@ SETTINGS: tuple[Setting, ...] = (
         description="Most rows one `/predict?explain=true` request may explain (422 above): each costs 2^features × "
         "25 background rows scored.",
     ),
+    Setting(
+        "FORECAST_EXPLAIN_MAX_ROWS",
+        200,
+        int,
+        description="Most forecast rows (series × periods) one `/forecast?explain=true` request may explain (422 "
+        "above); the request costs one forecast per combination of the model's known-future columns.",
+    ),
     Setting("WHAT_IF_MAX_POINTS", 1000, int, description="Most points one what-if request may score (422 above)."),
     Setting(
         "ACTUALS_ERROR_TOLERANCE",

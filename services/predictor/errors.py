@@ -5,6 +5,7 @@ from __future__ import annotations
 from services.predictor.actuals import ActualsReportNotFound
 from services.predictor.batching import BatchUnavailable
 from services.predictor.explanations import CannotExplain
+from services.predictor.forecast_explanations import CannotExplainForecast
 from services.predictor.input_contract import InputRejected
 from services.predictor.model_cache import (
     ModelUnusable,
@@ -28,5 +29,6 @@ ERROR_STATUSES: dict[type[DomainError], int] = {
     NotAForecastModel: 409,
     ForecastRequestError: 422,
     CannotExplain: 409,
+    CannotExplainForecast: 409,
     ActualsReportNotFound: 404,
 }

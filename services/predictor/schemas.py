@@ -34,6 +34,17 @@ class ContributionSchema(Schema):
     effect = fields.Float(metadata={"description": "how much this value moves the prediction, in target units"})
 
 
+class ForecastQuerySchema(VersionQuerySchema):
+    explain = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "add each forecast's explanation: the series' level (the baseline), then the season, each "
+            "known-future column and the trend, in target units, adding up to the forecast (JSON only; at most "
+            "FORECAST_EXPLAIN_MAX_ROWS rows)"
+        },
+    )
+
+
 class ExplanationSchema(Schema):
     baseline = fields.Float(metadata={"description": "the mean prediction over a sample of training rows"})
     contributions = fields.List(fields.Nested(ContributionSchema), metadata={"description": "largest effect first"})
@@ -179,7 +190,7 @@ class ForecastSchema(Schema):
         fields.Dict(),
         metadata={
             "description": "per series and date: the series columns, the date column, forecast, lower_80, upper_80, "
-            "lower_95, upper_95"
+            "lower_95, upper_95 (and explanation, with ?explain=true)"
         },
     )
 

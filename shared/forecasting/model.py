@@ -49,6 +49,19 @@ class InvalidRowsError(ForecastRequestError):
     """``series``, ``history`` or ``future`` rows are malformed (missing columns, unreadable dates or values)."""
 
 
+@dataclass(frozen=True)
+class PreparedForecast:
+    """A forecast request as the model reads it: the periods ahead, the (possibly extended) history of the series
+    asked for, the forecast dates (``unique_id``, ``ds``, ``step``), the series that newer rows changed, and the
+    known-future values of every forecast date (``unique_id``, ``ds`` and the columns), if the model needs them."""
+
+    steps: int
+    wanted: pd.DataFrame
+    dates: pd.DataFrame
+    changed: set[int]
+    known: pd.DataFrame | None
+
+
 @dataclass
 class ForecastModel:
     """A trained forecaster and everything needed to serve and describe it (see the module docstring)."""
@@ -126,6 +139,16 @@ class ForecastModel:
     ) -> pd.DataFrame:
         """The next ``horizon`` periods (default: the trained horizon) of every series or of the ``series`` asked
         for, after each one's last date (its ``history`` rows included)."""
+        return self.answer(self.prepare(horizon, series, future, history))
+
+    def prepare(
+        self,
+        horizon: int | None = None,
+        series: Sequence[Mapping[str, Any]] | None = None,
+        future: pd.DataFrame | Sequence[Mapping[str, Any]] | None = None,
+        history: pd.DataFrame | Sequence[Mapping[str, Any]] | None = None,
+    ) -> PreparedForecast:
+        """A request read and checked (``ForecastRequestError`` saying what to change), ready for ``answer``."""
         steps = self._horizon(horizon)
         uids = self._requested(series)
         frame, changed = (self.history, set()) if history is None else self._append(history)
@@ -134,12 +157,20 @@ class ForecastModel:
         wanted = frame[frame[ID].isin(uids)] if len(uids) < self.series_count else frame
         dates = future_dates(wanted, self.frequency, steps)
         known = self._future_values(future, dates) if self.known_future else None
+        return PreparedForecast(steps, wanted, dates, changed, known)
+
+    def answer(self, request: PreparedForecast) -> pd.DataFrame:
+        """The forecast table of a prepared request: per series and date, the forecast and its intervals."""
         values = np.mean(
-            [self._member_forecast(i, wanted, dates, steps, changed, known) for i in range(len(self.members))], axis=0
+            [
+                self._member_forecast(i, request.wanted, request.dates, request.steps, request.changed, request.known)
+                for i in range(len(self.members))
+            ],
+            axis=0,
         )
         if self.nonnegative:
             values = np.maximum(values, 0.0)
-        return self._table(dates, values)
+        return self._table(request.dates, values)
 
     def forecast_for(self, rows: pd.DataFrame | Sequence[Mapping[str, Any]]) -> pd.DataFrame:
         """What this model forecast, from its training data's end, for dated rows of its series (actuals: the true
