@@ -18,7 +18,7 @@ $(INSTALLED): requirements.lock requirements-dev.lock pyproject.toml
 	touch $@
 
 run: venv
-	SALESML_DEV_MODE=1 PY=$(PY) ./scripts/run_local.sh
+	SALESML_DEV_MODE=1 PY=$(PY) exec ./scripts/run_local.sh
 
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
