@@ -1,5 +1,7 @@
-# SalesML: `make run` starts the platform on the embedded default, `make test` runs the tests.
-# Both create .venv and install the pinned dependencies themselves: requirements.lock (what the platform runs on,
+# SalesML: `make run` starts the platform on the embedded default, `make test` runs the tests, `make stack` starts the
+# production shape without Docker (the local PostgreSQL, SeaweedFS as S3, gunicorn as in the containers, two training
+# workers, real secrets in ./var; scripts/run_stack.sh).
+# They create .venv and install the pinned dependencies themselves: requirements.lock (what the platform runs on,
 # all the Docker image gets) and requirements-dev.lock (test and development tools).
 
 PYTHON ?= python3
@@ -7,7 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: venv run test lint format migrate up lock clean
+.PHONY: venv run stack test lint format migrate up lock clean
 
 venv: $(INSTALLED)
 
@@ -18,7 +20,10 @@ $(INSTALLED): requirements.lock requirements-dev.lock pyproject.toml
 	touch $@
 
 run: venv
-	SALESML_DEV_MODE=1 PY=$(PY) ./scripts/run_local.sh
+	SALESML_DEV_MODE=1 PY=$(PY) exec ./scripts/run_local.sh
+
+stack: venv
+	PY=$(PY) exec ./scripts/run_stack.sh
 
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)

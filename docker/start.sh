@@ -5,7 +5,8 @@
 #                                        runs it once as the `migrate` service; the app services start only after
 #                                        it has succeeded, so two containers never migrate at the same time.
 #   gateway | projects | trainer | predictor
-#                                        serve that app with gunicorn on its port (PORT overrides it)
+#                                        serve that app with gunicorn on its port (PORT overrides it) on every
+#                                        address (BIND_HOST overrides it: `make stack` binds the services to 127.0.0.1)
 #   worker                               the trainer's background training worker
 #   dask-scheduler | dask-worker         the optional Dask cluster (compose profile `dask`)
 set -eu
@@ -16,7 +17,7 @@ set -eu
 serve() {
     exec gunicorn "$1" \
         --config "$(dirname "$0")/../gunicorn.conf.py" \
-        --bind "0.0.0.0:${PORT:-$2}" \
+        --bind "${BIND_HOST:-0.0.0.0}:${PORT:-$2}" \
         --workers "${GUNICORN_WORKERS:-2}" \
         --worker-class gthread \
         --threads "$4" \

@@ -35,13 +35,16 @@ def weed_binary() -> str:
 
 
 class SeaweedFS:
-    """``start()`` waits until S3 answers; ``stop()`` ends the server; ``settings`` are the S3_* settings for it."""
+    """``start()`` waits until S3 answers; ``stop()`` ends the server; ``settings`` are the S3_* settings for it.
+    S3 answers on ``s3_port`` if given (``make stack``), on a free port otherwise."""
 
-    def __init__(self, data_dir: Path, access_key: str, secret_key: str) -> None:
+    def __init__(self, data_dir: Path, access_key: str, secret_key: str, s3_port: int | None = None) -> None:
         self.data_dir = data_dir
         self.access_key = access_key
         self.secret_key = secret_key
         self.ports = {f"{name}{suffix}": free_port() for name in COMPONENTS for suffix in ("", ".grpc")}
+        if s3_port is not None:
+            self.ports["s3"] = s3_port
         self.process: subprocess.Popen | None = None
 
     @property
@@ -83,7 +86,8 @@ class SeaweedFS:
     def start(self) -> None:
         if self.process is not None and self.process.poll() is None:
             return
-        (self.data_dir / "data").mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        (self.data_dir / "data").mkdir(exist_ok=True)
         identities = {
             "identities": [
                 {
@@ -93,7 +97,10 @@ class SeaweedFS:
                 }
             ]
         }
-        (self.data_dir / "s3.json").write_text(json.dumps(identities))
+        # It holds the secret key: readable by its owner only.
+        s3_config = os.open(self.data_dir / "s3.json", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(s3_config, "w") as file:
+            file.write(json.dumps(identities))
         # Each bucket is a collection of volumes; one volume a bucket (not 7) keeps a test run's many buckets light.
         (self.data_dir / "master.toml").write_text("[master.volume_growth]\ncopy_1 = 1\n")
         log = (self.data_dir / "weed.log").open("ab")
@@ -143,10 +150,12 @@ class SeaweedFS:
                 continue
         self.process = None
 
-    def make_bucket(self, name: str) -> None:
+    def make_bucket(self, name: str, exist_ok: bool = False) -> None:
         from minio import Minio
 
-        Minio(self.endpoint, access_key=self.access_key, secret_key=self.secret_key, secure=False).make_bucket(name)
+        client = Minio(self.endpoint, access_key=self.access_key, secret_key=self.secret_key, secure=False)
+        if not (exist_ok and client.bucket_exists(name)):
+            client.make_bucket(name)
 
     def log_tail(self, lines: int = 30) -> str:
         path = self.data_dir / "weed.log"

@@ -35,50 +35,11 @@ export TRAINER_URL="http://127.0.0.1:${TRAINER_PORT}"
 export PREDICTOR_URL="http://127.0.0.1:${PREDICTOR_PORT}"
 export PYTHONUNBUFFERED=1
 
-pids=()
-
-stop_all() {
-    trap - INT TERM EXIT
-    if ((${#pids[@]})); then
-        echo "stopping: ${pids[*]}" >&2
-        # Each process leads its own process group (setsid): this also ends gunicorn's workers and trainings.
-        for pid in "${pids[@]}"; do kill -TERM -- "-${pid}" 2>/dev/null || true; done
-        for _ in $(seq 1 100); do
-            alive=0
-            for pid in "${pids[@]}"; do kill -0 "${pid}" 2>/dev/null && alive=1; done
-            ((alive)) || break
-            sleep 0.1
-        done
-        for pid in "${pids[@]}"; do kill -KILL -- "-${pid}" 2>/dev/null || true; done
-    fi
-}
-trap 'stop_all; exit 130' INT
-trap 'stop_all; exit 143' TERM
-trap stop_all EXIT
-
-start() {  # start <name> <command...>: in its own process group, logging to this terminal's stderr
-    local name=$1
-    shift
-    setsid "$@" >&2 &
-    pids+=("$!")
-    echo "started ${name} (pid $!)" >&2
-}
+source scripts/processes.sh  # start, wait_until_answers, announce, run_until_one_exits; stops all on exit
 
 start_web() {  # start_web <name> <host> <port> <app factory>
     start "$1" "${PY}" -m gunicorn --config gunicorn.conf.py --bind "$2:$3" --worker-class gthread \
         --workers "${WEB_WORKERS}" --threads "${WEB_THREADS}" --timeout 120 --graceful-timeout 10 --no-control-socket "$4"
-}
-
-wait_healthy() {  # wait_healthy <name> <url>
-    local deadline=$((SECONDS + READY_TIMEOUT_S))
-    until "${PY}" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$2/health" \
-        2>/dev/null; do
-        if ((SECONDS >= deadline)); then
-            echo "$1 did not answer $2/health within ${READY_TIMEOUT_S}s" >&2
-            exit 1
-        fi
-        sleep 0.3
-    done
 }
 
 # Says which mode runs, makes (or reuses) the dev secrets, and refuses a non-loopback gateway in dev mode.
@@ -89,26 +50,12 @@ start_web projects 127.0.0.1 "${PROJECTS_PORT}" "services.projects:create_app()"
 start_web trainer 127.0.0.1 "${TRAINER_PORT}" "services.trainer:create_app()"
 start_web predictor 127.0.0.1 "${PREDICTOR_PORT}" "services.predictor:create_app()"
 start worker "${PY}" -m services.trainer.worker
-wait_healthy projects "${PROJECTS_URL}"
-wait_healthy trainer "${TRAINER_URL}"
-wait_healthy predictor "${PREDICTOR_URL}"
+wait_until_answers projects "${PROJECTS_URL}/health"
+wait_until_answers trainer "${TRAINER_URL}/health"
+wait_until_answers predictor "${PREDICTOR_URL}/health"
 start_web gateway "${GATEWAY_HOST}" "${GATEWAY_PORT}" "gateway:create_app()"
-wait_healthy gateway "http://${GATEWAY_HOST/#0.0.0.0/127.0.0.1}:${GATEWAY_PORT}"
+wait_until_answers gateway "http://${GATEWAY_HOST/#0.0.0.0/127.0.0.1}:${GATEWAY_PORT}/health"
 
-cat >&2 <<EOF
-
-SalesML is running (Ctrl-C stops everything):
-  console    http://localhost:${GATEWAY_PORT}/
-  API        http://localhost:${GATEWAY_PORT}/api/v1
-  API docs   http://localhost:${GATEWAY_PORT}/api/docs
-  health     http://localhost:${GATEWAY_PORT}/health/ready
-  services   projects ${PROJECTS_URL}, trainer ${TRAINER_URL}, predictor ${PREDICTOR_URL} (reached via the gateway)
-
-EOF
-
-# Whichever process ends first (or Ctrl-C) ends the platform.
-set +e
-wait -n "${pids[@]}"
-status=$?
-echo "a process exited (status ${status}); stopping the rest" >&2
-exit "${status}"
+announce "${GATEWAY_PORT}" \
+    "services   projects ${PROJECTS_URL}, trainer ${TRAINER_URL}, predictor ${PREDICTOR_URL} (reached via the gateway)"
+run_until_one_exits

@@ -35,13 +35,14 @@ def dev_secrets_path(var_dir: Path) -> Path:
     return var_dir / FILE_NAME
 
 
-def load_or_create(path: Path) -> tuple[dict[str, str], bool]:
-    """The secrets in ``path`` and whether they were created now. Safe when several processes start at once: the
-    file appears whole (linked from a private temporary file) and only the first one is kept."""
+def load_or_create(path: Path, names: tuple[str, ...] = SECRET_NAMES) -> tuple[dict[str, str], bool]:
+    """The secrets ``names`` in ``path`` and whether they were created now. Safe when several processes start at
+    once: the file appears whole (linked from a private temporary file) and only the first one is kept.
+    ``make stack`` keeps its own secrets (the S3 keys too) this way."""
     if path.exists():
-        return read(path), False
+        return read(path, names), False
     path.parent.mkdir(parents=True, exist_ok=True)
-    made = {name: secrets.token_urlsafe(SECRET_BYTES) for name in SECRET_NAMES}
+    made = {name: secrets.token_urlsafe(SECRET_BYTES) for name in names}
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
@@ -55,11 +56,11 @@ def load_or_create(path: Path) -> tuple[dict[str, str], bool]:
         created = False
     finally:
         temporary.unlink(missing_ok=True)
-    return read(path), created
+    return read(path, names), created
 
 
-def read(path: Path) -> dict[str, str]:
-    """The secrets of an existing file, refused if other users may read it or it is not ours."""
+def read(path: Path, names: tuple[str, ...] = SECRET_NAMES) -> dict[str, str]:
+    """The secrets ``names`` of an existing file, refused if other users may read it or it is not ours."""
     info = path.stat()
     if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise DevSecretsRefused(
@@ -73,10 +74,10 @@ def read(path: Path) -> dict[str, str]:
     except ValueError as exc:
         raise DevSecretsRefused(f"{path} is not valid JSON: delete it so that new secrets are made") from exc
     if not isinstance(stored, dict) or any(
-        not isinstance(stored.get(name), str) or len(stored[name].encode()) < MIN_SECRET_BYTES for name in SECRET_NAMES
+        not isinstance(stored.get(name), str) or len(stored[name].encode()) < MIN_SECRET_BYTES for name in names
     ):
         raise DevSecretsRefused(f"{path} lacks a secret of {MIN_SECRET_BYTES}+ bytes: delete it so new ones are made")
-    return {name: stored[name] for name in SECRET_NAMES}
+    return {name: stored[name] for name in names}
 
 
 def operator_set_every_secret(environ: Mapping[str, str]) -> bool:

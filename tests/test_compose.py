@@ -57,7 +57,7 @@ CONFIG_MODULE_OF = {
     "predictor": "services.predictor.config",
 }
 # Read by docker/start.sh, not by the Python settings.
-START_SCRIPT_VARIABLES = {"GUNICORN_WORKERS", "PORT"}
+START_SCRIPT_VARIABLES = {"GUNICORN_WORKERS", "PORT", "BIND_HOST"}
 NEVER_BUILT_INTO_THE_IMAGE = (".env", ".git", ".venv", "var", "tests")
 
 
@@ -349,7 +349,8 @@ def test_app_roles_serve_an_existing_app_factory_with_threaded_gunicorn(role):
     assert threads == (16 if role == "predictor" else 8)
     serve = re.search(r"^serve\(\) \{\n(.*?)^\}", START_SCRIPT.read_text(), flags=re.MULTILINE | re.DOTALL)[1]
     assert serve.lstrip().startswith("exec gunicorn")
-    assert "--worker-class gthread" in serve and '--bind "0.0.0.0:${PORT:-$2}"' in serve
+    # Every address in a container (`make stack` binds its services to 127.0.0.1 with BIND_HOST).
+    assert "--worker-class gthread" in serve and '--bind "${BIND_HOST:-0.0.0.0}:${PORT:-$2}"' in serve
 
 
 def test_worker_role_runs_the_trainer_worker_module():

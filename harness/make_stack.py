@@ -1,0 +1,61 @@
+"""``make stack`` started as an operator starts it: the production shape on this machine (PostgreSQL, SeaweedFS as
+S3, gunicorn as in the containers, two training workers, production mode with its own secrets), here on free ports,
+a PostgreSQL database and a folder of the caller's, with none of the SalesML settings the calling process may
+carry."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psutil
+
+from harness.make_run import PLATFORM_PORTS, MakeRun, make_target
+from harness.processes import WORKER_MODULE, free_port
+
+BUCKET = "salesml"
+
+
+class MakeStack(MakeRun):
+    """A running ``make stack``: also its secrets, its S3 bucket and its processes by role."""
+
+    def secrets_path(self) -> Path:
+        return self.var_dir / "stack-secrets.json"
+
+    def bucket_keys(self) -> list[str]:
+        """Every object key in the stack's bucket, read from SeaweedFS with the stack's own S3 keys."""
+        from minio import Minio
+
+        secrets = json.loads(self.secrets_path().read_text())
+        client = Minio(
+            f"127.0.0.1:{self.ports['s3']}",
+            access_key=secrets["S3_ACCESS_KEY"],
+            secret_key=secrets["S3_SECRET_KEY"],
+            secure=False,
+        )
+        return [item.object_name for item in client.list_objects(BUCKET, recursive=True)]
+
+    def training_workers(self) -> list[psutil.Process]:
+        return [process for process in self.processes() if WORKER_MODULE in process.cmdline()]
+
+    def gunicorn_masters(self) -> dict[str, psutil.Process]:
+        """The gunicorn master of each app by its factory (``gateway:create_app()``...); its workers are its
+        children (forked: the same command line)."""
+        masters = {}
+        for process in self.processes():
+            command = process.cmdline()
+            factory = next((part for part in command if part.endswith(":create_app()")), None)
+            if factory and process.parent().cmdline() != command:
+                masters[factory] = process
+        return masters
+
+
+@contextmanager
+def make_stack(folder: Path, database_url: str, log_level: str = "WARNING") -> Iterator[MakeStack]:
+    """``make stack`` on free ports against ``database_url`` (made if missing), its var folder and log in
+    ``folder``; ready when yielded, stopped with Ctrl-C at the end."""
+    ports = {name: free_port() for name in (*PLATFORM_PORTS, "s3")}
+    with make_target("stack", folder, ports, {"DATABASE_URL": database_url}, log_level, MakeStack) as running:
+        yield running
