@@ -106,3 +106,16 @@ def save_parquet_as(downloaded: Path, destination: Path, dialect: CsvDialect = D
     except pa.ArrowInvalid as exc:
         raise UnsupportedFile(f"the gateway's answer is not a parquet file ({exc})") from exc
     write_table(table, destination, dialect)
+
+
+# --- reading --------------------------------------------------------------------------------------------------------
+
+
+def read_records(path: Path, dialect: CsvDialect = DEFAULT_DIALECT) -> list[dict]:
+    """The rows of a .parquet, .csv or .xlsx file as JSON-ready records: dates and timestamps as ISO text."""
+    with open_as_parquet(path, dialect) as parquet:
+        table = pq.read_table(parquet)
+    for index, field in enumerate(table.schema):
+        if pa.types.is_temporal(field.type):
+            table = table.set_column(index, field.name, pc.cast(table.column(index), pa.string()))
+    return table.to_pylist()
