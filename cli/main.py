@@ -777,7 +777,11 @@ def build_parser() -> argparse.ArgumentParser:
         "name", choices=sorted(SAMPLES), help="; ".join(f"{n}: {s.description}" for n, s in SAMPLES.items())
     )
     sample.add_argument("file", type=Path)
-    sample.add_argument("--rows", type=int, help="how many rows (default: 2000 to train on, 10 to score)")
+    sample.add_argument(
+        "--rows",
+        type=int,
+        help="how many rows (default: 2000 to train on, 10 to score); store-sales: months of each store (default 48)",
+    )
     sample.add_argument("--seed", type=int, help="seed of the generated values")
     return parser
 

@@ -211,12 +211,13 @@ def _forecast_lines(forecast: dict) -> list[str]:
 
 
 def metrics_table(model: dict) -> Table:
-    """The model's metrics, one row per metric and one column per split it was measured on (cv and holdout for a
-    regression, backtest for a forecast)."""
+    """The model's metrics, one row per metric (the usual ones first, then any other it has) and one column per split
+    it was measured on (cv and holdout for a regression, backtest for a forecast)."""
     metrics = model.get("metrics") or {}
     splits = [split for split in METRIC_SPLITS if split in metrics] or ["cv", "holdout"]
-    known = [*METRICS, *(name for name in FORECAST_METRICS if name not in METRICS)]
-    names = [name for name in known if any(name in (metrics.get(split) or {}) for split in splits)]
+    present = dict.fromkeys(name for split in splits for name in metrics.get(split) or {})
+    usual = [*METRICS, *(name for name in FORECAST_METRICS if name not in METRICS)]
+    names = [name for name in usual if name in present] + [name for name in present if name not in usual]
     rows = [[name, *((metrics.get(split) or {}).get(name) for split in splits)] for name in names]
     return Table(["metric", *splits], rows)
 

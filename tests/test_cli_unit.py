@@ -35,6 +35,7 @@ from cli.main import (
 )
 from cli.progress import ProgressLine, follow_run, render_progress
 from cli.tables import format_table, leaderboard_table, records_table, runs_table
+from demo.store_sales import NOISE_SD, STORE_LEVELS, expected_store_sales
 from demo.supplements import generate_supplements_sales
 from shared import tabular_files
 from shared.config import REPO_ROOT
@@ -1419,6 +1420,19 @@ def test_sample_csv_in_the_brazilian_dialect_reads_back(tmp_path):
     assert ";" in path.read_text().splitlines()[1] and "," in path.read_text().splitlines()[1]
     assert tabular_files.detect_csv_dialect(path) == tabular.CsvDialect(";", ",", "utf-8")
     assert converted(path).equals(pa.Table.from_pandas(generate_supplements_sales(rows=50), preserve_index=False))
+
+
+def test_store_sales_sample_has_the_months_of_each_store_as_dates(tmp_path):
+    path = tmp_path / "stores.csv"
+    assert main(["sample", "store-sales", str(path), "--rows", "24"]) == 0
+    table = converted(path)
+    assert table.column_names == ["store", "month", "sales"] and table.num_rows == 3 * 24
+    assert table.schema.field("month").type == pa.date32()
+    rows = table.to_pylist()
+    assert {row["store"] for row in rows} == set(STORE_LEVELS)
+    assert [row["month"] for row in rows[:2]] == [datetime.date(2021, 1, 1), datetime.date(2021, 2, 1)]
+    for row in rows:
+        assert abs(row["sales"] - expected_store_sales(row["store"], row["month"])) < 6 * NOISE_SD
 
 
 def test_sample_refuses_a_suffix_it_cannot_write(tmp_path, capsys):
