@@ -189,8 +189,8 @@ def model_text(model: dict) -> str:
     if permutation:
         lines += [
             "",
-            f"feature importance: how much the holdout MAE grows, in {model.get('target')}, when the column is "
-            "shuffled (bars), and the model's own importance",
+            f"feature importance (bars: how much the holdout MAE grows, in {model.get('target')}, when the column is "
+            "shuffled; then the model's own)",
             importance_bars(permutation, beside=_by_feature(importance)),
         ]
     elif importance:
@@ -283,8 +283,6 @@ def actuals_metrics_table(report: dict) -> Table:
 
 def actuals_text(report: dict) -> str:
     """An actuals report: the errors beside validation, each feature's drift, and the recommendation."""
-    recommendation = report.get("recommendation") or {}
-    advice = "retrain" if recommendation.get("retrain") else "keep the model"
     lines = [
         f"actuals report {report.get('id')}: {report.get('rows')} rows scored by model version "
         f"{report.get('model_version')} at {_timestamp(report.get('created_at'))} UTC",
@@ -296,7 +294,7 @@ def actuals_text(report: dict) -> str:
         rows = [[entry.get("feature"), entry.get("psi"), entry.get("level")] for entry in drift]
         lines += ["", "drift against the training data (population stability index)"]
         lines += [Table(["feature", "psi", "drift"], rows).text()]
-    lines += ["", f"recommendation: {advice}: {recommendation.get('reason')}"]
+    lines += ["", f"recommendation: {(report.get('recommendation') or {}).get('reason')}"]
     return "\n".join(lines)
 
 

@@ -717,8 +717,11 @@ def test_one_model_shows_permutation_importance_in_target_units_beside_its_own(c
     client, _ = logged_in_client([("GET", "/projects/3/models/2", 200, MODEL_WITH_PERMUTATION)])
     args = parse_args(["models", "3", "2"])
     assert args.handler(client, args) == 0
-    title, *bars = capsys.readouterr().out.split("\n\nfeature importance", 1)[1].strip().splitlines()
-    assert "holdout MAE grows, in sales, when the column is shuffled (bars), and the model's own importance" in title
+    heading = (
+        "\n\nfeature importance (bars: how much the holdout MAE grows, in sales, when the column is shuffled; "
+        "then the model's own)\n"
+    )
+    bars = capsys.readouterr().out.split(heading, 1)[1].splitlines()
     assert [line.split() for line in bars] == [
         ["price", "#" * 30, "60.0000", "1.0000"],
         ["promotion", "#" * 15, "30.0000", "0.2500"],
@@ -1155,7 +1158,7 @@ REPORT = {
         {"feature": "price", "psi": 4.2, "level": "major"},
         {"feature": "promotion", "psi": 0.01, "level": "none"},
     ],
-    "recommendation": {"retrain": True, "reason": "error is 1120% above validation; `price` drifted a lot"},
+    "recommendation": {"retrain": True, "reason": "retrain: the error is 1120% above validation; `price` drifted."},
 }
 
 
@@ -1184,7 +1187,7 @@ def test_actuals_from_a_file_are_sent_as_parquet_and_the_report_printed(tmp_path
         "price      4.2000  major",
         "promotion  0.0100  none",
         "",
-        "recommendation: retrain: error is 1120% above validation; `price` drifted a lot",
+        "recommendation: retrain: the error is 1120% above validation; `price` drifted.",
     ]
 
 

@@ -183,7 +183,7 @@ def test_upload_train_wait_and_predict(logged_in, tmp_path):
     assert [feature["name"] for feature in model["features"]] == ["product", "price", "promotion", "weekday"]
     view = cli.ok("models", str(project_id), "1").stdout
     assert view.startswith("model version 1 (active")
-    bars = view.split("when the column is shuffled (bars), and the model's own importance\n", 1)[1].splitlines()
+    bars = view.split("when the column is shuffled; then the model's own)\n", 1)[1].splitlines()
     ranked = sorted(model["permutation_importance"], key=lambda entry: entry["importance"], reverse=True)
     assert [line.split()[0] for line in bars] == [entry["feature"] for entry in ranked]
     assert bars[0].count("#") == 30
@@ -299,7 +299,7 @@ def test_forecast_train_the_next_months_and_their_actuals(logged_in, tmp_path):
     assert re.match(r"actuals report \d+: 18 rows scored by model version 1 at ", report), report
     metric_lines = {line.split()[0]: line for line in report.split("metric", 1)[1].splitlines()[2:] if line}
     assert {"MAE", "coverage_80", "coverage_95"} <= set(metric_lines), report
-    assert "recommendation: keep the model" in report, report
+    assert "recommendation: keep the model: " in report, report
     listed = cli.ok("actuals", str(project_id), "--csv").stdout.splitlines()
     assert len(listed) == 2 and listed[1].split(",")[2:4] == ["1", "18"]
 
@@ -339,7 +339,7 @@ def test_what_if_explain_actuals_activation_and_exports_of_a_regression_model(lo
     actuals_path = tmp_path / "sold.parquet"
     generate_supplements_sales(rows=200, seed=9).to_parquet(actuals_path, index=False)
     report = cli.ok("actuals", str(project_id), str(actuals_path)).stdout
-    assert "200 rows scored by model version 1" in report and "recommendation: keep the model" in report, report
+    assert "200 rows scored by model version 1" in report and "recommendation: keep the model: " in report, report
     drift = report.split("drift against the training data (population stability index)\n", 1)[1].splitlines()
     assert sorted(line.split()[0] for line in drift[2:6]) == ["price", "product", "promotion", "weekday"]
     report_id = re.match(r"actuals report (\d+):", report).group(1)
