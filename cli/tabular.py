@@ -112,10 +112,18 @@ def save_parquet_as(downloaded: Path, destination: Path, dialect: CsvDialect = D
 
 
 def read_records(path: Path, dialect: CsvDialect = DEFAULT_DIALECT) -> list[dict]:
-    """The rows of a .parquet, .csv or .xlsx file as JSON-ready records: dates and timestamps as ISO text."""
+    """The rows of a .parquet, .csv or .xlsx file as JSON-ready records: dates as `2024-01-31`, timestamps as
+    `2024-01-31T00:00:00`."""
     with open_as_parquet(path, dialect) as parquet:
         table = pq.read_table(parquet)
     for index, field in enumerate(table.schema):
-        if pa.types.is_temporal(field.type):
-            table = table.set_column(index, field.name, pc.cast(table.column(index), pa.string()))
+        if pa.types.is_timestamp(field.type):
+            # In whole seconds: Arrow writes the fraction of a nanosecond timestamp's second with %S.
+            seconds = pc.cast(table.column(index), pa.timestamp("s", field.type.tz), safe=False)
+            text = pc.strftime(seconds, format="%Y-%m-%dT%H:%M:%S")
+        elif pa.types.is_temporal(field.type):
+            text = pc.cast(table.column(index), pa.string())
+        else:
+            continue
+        table = table.set_column(index, field.name, text)
     return table.to_pylist()

@@ -1000,6 +1000,13 @@ def test_forecast_series_take_every_series_column_and_known_future_rows_come_fro
     }
 
 
+def test_known_future_timestamps_are_sent_as_iso_text(tmp_path):
+    midnight = datetime.datetime(2022, 1, 1)
+    path = tmp_path / "future.parquet"
+    pq.write_table(pa.table({"store": ["S1"], "month": pa.array([midnight], pa.timestamp("ns")), "promo": [1]}), path)
+    assert tabular.read_records(path) == [{"store": "S1", "month": "2022-01-01T00:00:00", "promo": 1}]
+
+
 @pytest.mark.parametrize("suffix", [".parquet", ".csv"])
 def test_forecast_output_is_the_gateways_parquet_as_the_file_asked_for(tmp_path, suffix, capsys):
     rows = pa.Table.from_pylist(FORECAST_ANSWER["forecasts"])
