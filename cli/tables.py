@@ -322,11 +322,13 @@ def importance_bars(
     ranked = sorted(importance, key=lambda entry: entry.get("importance") or 0.0, reverse=True)
     largest = max((entry.get("importance") or 0.0 for entry in ranked), default=0.0)
     name_width = max((len(str(entry.get("feature"))) for entry in ranked), default=0)
+    shown = [format_value(entry.get("importance") or 0.0) for entry in ranked]
+    value_width = max((len(text) for text in shown), default=0)
     lines = []
-    for entry in ranked:
+    for entry, text in zip(ranked, shown, strict=True):
         value = entry.get("importance") or 0.0
         bar = "#" * (round(width * value / largest) if largest > 0 else 0)
-        line = f"{str(entry.get('feature')).ljust(name_width)}  {bar.ljust(width)}  {format_value(value)}"
+        line = f"{str(entry.get('feature')).ljust(name_width)}  {bar.ljust(width)}  {text.rjust(value_width)}"
         if beside is not None:
             line += f"  {format_value(beside.get(entry.get('feature')))}"
         lines.append(line)
