@@ -57,7 +57,8 @@ clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
 
 # Against a running platform (`make run` in another terminal): register a demo user, upload the supplements
-# example, train with a progress bar and answer "how many Creatina at R$150 on Saturday?".
+# example, train with a progress bar and answer "how many Creatina at R$150 on Saturday?"; then forecast the next
+# six months of three stores from their monthly sales.
 URL ?= http://localhost:8000
 .PHONY: demo
 demo: venv

@@ -123,6 +123,14 @@ class SalesMLClient:
         path = f"/projects/{project_id}/datasets/{quote(dataset_id, safe='')}/preview"
         return self._json(self.request("GET", path, params=params))
 
+    def download_dataset(
+        self, project_id: int, dataset_id: str, destination: Path, dialect: CsvDialect = DEFAULT_DIALECT
+    ) -> None:
+        """The dataset's stored parquet file into `destination`: as it is for .parquet, converted for .csv or .xlsx."""
+        path = f"/projects/{project_id}/datasets/{quote(dataset_id, safe='')}/download"
+        response = self.request("GET", path, timeout=TRANSFER_TIMEOUT_S, stream=True)
+        _save_parquet_answer(response, destination, dialect)
+
     # --- training and models ----------------------------------------------------------------------------------
 
     def train(self, project_id: int, params: dict[str, Any]) -> dict:
@@ -148,10 +156,14 @@ class SalesMLClient:
 
     # --- predictions ------------------------------------------------------------------------------------------
 
-    def predict(self, project_id: int, features: dict | list, version: int | None = None) -> dict:
-        """One flat object → `{"prediction"}`; a list of objects → `{"predictions"}` (both with `model_version`)."""
+    def predict(
+        self, project_id: int, features: dict | list, version: int | None = None, explain: bool = False
+    ) -> dict:
+        """One flat object → `{"prediction"}`; a list of objects → `{"predictions"}` (both with `model_version`);
+        with `explain`, also `"explanation"` (one object) or `"explanations"` (records)."""
         body = {"records": features} if isinstance(features, list) else features
-        return self._json(self.request("POST", f"/projects/{project_id}/predict", json=body, params=_version(version)))
+        params = {**_version(version), **({"explain": "true"} if explain else {})}
+        return self._json(self.request("POST", f"/projects/{project_id}/predict", json=body, params=params))
 
     def predict_file(
         self, project_id: int, source: Path, version: int | None = None, dialect: CsvDialect = DEFAULT_DIALECT
@@ -179,7 +191,7 @@ class SalesMLClient:
     ) -> None:
         """Predict every row of a .parquet/.csv/.xlsx file into `destination` (.parquet, .csv or .xlsx): parquet in
         and out on the wire; `dialect` is how CSV files are read and written."""
-        with open_as_parquet(source, dialect) as parquet, tempfile.TemporaryDirectory(prefix="salesml-") as folder:
+        with open_as_parquet(source, dialect) as parquet:
             response = self.request(
                 "POST",
                 f"/projects/{project_id}/predict",
@@ -189,11 +201,58 @@ class SalesMLClient:
                 timeout=TRANSFER_TIMEOUT_S,
                 stream=True,
             )
-            downloaded = Path(folder) / "predictions.parquet"
-            with response, downloaded.open("wb") as handle:
-                for chunk in response.iter_content(chunk_size=1 << 16):
-                    handle.write(chunk)
-            save_parquet_as(downloaded, destination, dialect)
+        _save_parquet_answer(response, destination, dialect)
+
+    def forecast(self, project_id: int, body: dict[str, Any], version: int | None = None) -> dict:
+        """`{"model_version","frequency","horizon","forecasts":[rows]}` for the series and horizon in `body`."""
+        return self._json(self.request("POST", f"/projects/{project_id}/forecast", json=body, params=_version(version)))
+
+    def forecast_to(
+        self,
+        project_id: int,
+        body: dict[str, Any],
+        destination: Path,
+        version: int | None = None,
+        dialect: CsvDialect = DEFAULT_DIALECT,
+    ) -> None:
+        """The forecast rows into `destination` (.parquet, .csv or .xlsx), sent as parquet by the gateway."""
+        response = self.request(
+            "POST",
+            f"/projects/{project_id}/forecast",
+            json=body,
+            headers={"Accept": PARQUET},
+            params=_version(version),
+            timeout=TRANSFER_TIMEOUT_S,
+            stream=True,
+        )
+        _save_parquet_answer(response, destination, dialect)
+
+    # --- decisions --------------------------------------------------------------------------------------------
+
+    def what_if(self, project_id: int, body: dict[str, Any], version: int | None = None) -> dict:
+        """`{"model_version","points":[…],"best"?}`: the predictions as the `vary` columns of `body` change."""
+        return self._json(self.request("POST", f"/projects/{project_id}/what-if", json=body, params=_version(version)))
+
+    def send_actuals(self, project_id: int, source: Path, dialect: CsvDialect = DEFAULT_DIALECT) -> dict:
+        """Score a .parquet/.csv/.xlsx file of rows with their true target; the answer is the stored report."""
+        with open_as_parquet(source, dialect) as parquet:
+            response = self.request(
+                "POST",
+                f"/projects/{project_id}/actuals",
+                data=parquet,
+                headers={"Content-Type": PARQUET},
+                timeout=TRANSFER_TIMEOUT_S,
+            )
+        return self._json(response)
+
+    def send_actual_records(self, project_id: int, records: list[dict]) -> dict:
+        return self._json(self.request("POST", f"/projects/{project_id}/actuals", json={"records": records}))
+
+    def list_actuals(self, project_id: int) -> list[dict]:
+        return self._every_page(f"/projects/{project_id}/actuals")
+
+    def get_actuals(self, project_id: int, report_id: int) -> dict:
+        return self._json(self.request("GET", f"/projects/{project_id}/actuals/{report_id}"))
 
     # --- transport --------------------------------------------------------------------------------------------
 
@@ -287,6 +346,16 @@ def _next_page(response: requests.Response) -> int | None:
         return None
     next_page = pagination.get("next_page") if isinstance(pagination, dict) else None
     return next_page if isinstance(next_page, int) else None
+
+
+def _save_parquet_answer(response: requests.Response, destination: Path, dialect: CsvDialect) -> None:
+    """Stream a parquet answer to disk, then put it at `destination` (converted for .csv or .xlsx)."""
+    with tempfile.TemporaryDirectory(prefix="salesml-") as folder:
+        downloaded = Path(folder) / "answer.parquet"
+        with response, downloaded.open("wb") as handle:
+            for chunk in response.iter_content(chunk_size=1 << 16):
+                handle.write(chunk)
+        save_parquet_as(downloaded, destination, dialect)
 
 
 def _rewind(body: Any) -> None:

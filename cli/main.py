@@ -1,4 +1,4 @@
-"""The SalesML command line: log in, upload sales data, train models and predict through the gateway.
+"""The SalesML command line: log in, upload sales data, train models, predict and forecast through the gateway.
 
 Every failure prints the gateway's message (and its per-field `errors`) to stderr and exits 1; usage errors exit 2.
 Options may come anywhere after the command (`salesml predict 14 price=150 --version 2`). Table commands print
@@ -24,22 +24,33 @@ from cli.progress import follow_run
 from cli.samples import SAMPLES, sample_table
 from cli.tables import (
     Table,
+    activation_text,
+    actuals_metrics_table,
+    actuals_table,
+    actuals_text,
+    best_point_text,
     datasets_table,
+    explained_rows_table,
+    explanation_text,
     features_table,
     leaderboard_table,
+    metrics_table,
     model_text,
     models_table,
     projects_table,
     records_table,
+    run_task,
     runs_table,
 )
-from cli.tabular import file_kind, write_table
+from cli.tabular import file_kind, read_records, write_table
 from shared.tabular_files import DECIMALS, CsvDialect, UnsupportedFile
 
 DEFAULT_URL = "http://localhost:8000"
 URL_ENV = "SALESML_URL"
 PASSWORD_ENV = "SALESML_PASSWORD"
-SORT_METRICS = ("R2", "MAE", "MSE", "RMSE", "RMSLE", "MAPE")
+SORT_METRICS = ("R2", "MAE", "MSE", "RMSE", "RMSLE", "MAPE", "MASE", "WAPE", "SMAPE")
+TASKS = ("regression", "forecast")
+ACTIVATION_MODES = ("if_better", "always", "never")
 INTEGER = re.compile(r"[+-]?\d+")
 SEPARATOR_NAMES = {"tab": "\t", "\\t": "\t", "semicolon": ";", "comma": ",", "pipe": "|"}
 # A process ended by SIGPIPE has this status in the shell; `salesml ... | head` ends with it, as other tools do.
@@ -67,6 +78,20 @@ def parse_feature_pairs(pairs: Sequence[str]) -> dict[str, int | float | str]:
     return features
 
 
+def parse_vary(text: str) -> dict[str, Any]:
+    """`price=50:350:31` → a range (both ends, 31 points); `promotion=0,1` or `weekday=Saturday` → values."""
+    column, separator, spec = text.partition("=")
+    if not separator or not column or not spec:
+        raise argparse.ArgumentTypeError(f"expected COLUMN=FROM:TO:STEPS or COLUMN=V1,V2,..., got {text!r}")
+    parts = spec.split(":")
+    if len(parts) == 3:
+        start, end, steps = (parse_feature_value(part) for part in parts)
+        if not all(isinstance(value, int | float) for value in (start, end)) or not isinstance(steps, int):
+            raise argparse.ArgumentTypeError(f"expected numbers in COLUMN=FROM:TO:STEPS, got {text!r}")
+        return {"column": column, "from": start, "to": end, "steps": steps}
+    return {"column": column, "values": [parse_feature_value(value) for value in spec.split(",")]}
+
+
 def parse_model_ids(text: str) -> list[str]:
     ids = [part.strip() for part in text.split(",") if part.strip()]
     if not ids:
@@ -84,16 +109,45 @@ def parse_separator(text: str) -> str:
 def training_params(args: argparse.Namespace) -> dict[str, Any]:
     """The train request body: only the options the user gave, so the server's defaults apply to the rest."""
     params = {
+        "task": args.task,
         "target": args.target,
         "dataset_id": args.dataset,
         "include": args.include,
         "exclude": args.exclude,
         "folds": args.folds,
         "sort": args.sort,
+        "date_column": args.date,
+        "series_columns": args.series,
+        "horizon": args.horizon,
+        "frequency": args.frequency,
+        "known_future": args.known_future,
+        "backtest_windows": args.backtest_windows,
         "time_budget_s": args.time_budget,
         "seed": args.seed,
+        "activate": args.activate,
     }
     return {name: value for name, value in params.items() if value is not None}
+
+
+def forecast_request(args: argparse.Namespace, dialect: CsvDialect) -> dict[str, Any]:
+    """The forecast request body: the horizon, the series (each from its COL=VALUE pairs) and the known-future rows
+    of `--future`, when given."""
+    body: dict[str, Any] = {}
+    if args.horizon is not None:
+        body["horizon"] = args.horizon
+    if args.series:
+        body["series"] = [parse_feature_pairs(pairs) for pairs in args.series]
+    if args.future is not None:
+        body["future"] = load_rows(args.future, dialect)
+    return body
+
+
+def load_rows(name: str, dialect: CsvDialect) -> list[dict]:
+    """The rows of a .json file (or `-`) or of a .parquet, .csv or .xlsx file, as JSON records."""
+    if is_json_input(name):
+        rows = load_json_features(name)
+        return rows if isinstance(rows, list) else [rows]
+    return read_records(Path(name), dialect)
 
 
 def csv_dialect(args: argparse.Namespace) -> CsvDialect:
@@ -211,14 +265,25 @@ def cmd_datasets(client: SalesMLClient, args: argparse.Namespace) -> int:
 
 
 def cmd_preview(client: SalesMLClient, args: argparse.Namespace) -> int:
-    dataset_id = args.dataset_id
-    if dataset_id is None:
-        dataset_id = client.get_project(args.project_id).get("latest_dataset")
-        if dataset_id is None:
-            raise ClientError(f"project {args.project_id} has no dataset yet; upload one with: salesml upload")
+    dataset_id = args.dataset_id or latest_dataset(client, args.project_id)
     preview = client.preview_dataset(args.project_id, dataset_id, args.limit)
     show(args.output, preview, records_table(preview.get("records") or [], columns=preview.get("columns") or []))
     return 0
+
+
+def cmd_download(client: SalesMLClient, args: argparse.Namespace) -> int:
+    file_kind(args.output_file)  # a suffix it cannot write is refused before the download
+    dataset_id = args.dataset_id or latest_dataset(client, args.project_id)
+    client.download_dataset(args.project_id, dataset_id, args.output_file, csv_dialect(args))
+    show(args.output, None, text=f"wrote dataset {dataset_id} to {args.output_file}")
+    return 0
+
+
+def latest_dataset(client: SalesMLClient, project_id: int) -> str:
+    dataset_id = client.get_project(project_id).get("latest_dataset")
+    if dataset_id is None:
+        raise ClientError(f"project {project_id} has no dataset yet; upload one with: salesml upload")
+    return dataset_id
 
 
 def cmd_train(client: SalesMLClient, args: argparse.Namespace) -> int:
@@ -240,10 +305,12 @@ def cmd_train(client: SalesMLClient, args: argparse.Namespace) -> int:
 
 
 def report_finished_run(run: dict, output: str | None = None) -> int:
-    """The finished run on stdout (its leaderboard, its model version); why it failed on stderr. Exit 0 or 1."""
-    lines = [leaderboard_table(run["leaderboard"]).text()] if run.get("leaderboard") else []
+    """The finished run on stdout (its leaderboard, its model version and whether it serves); why it failed on
+    stderr. Exit 0 or 1."""
+    lines = [leaderboard_table(run["leaderboard"], run_task(run)).text()] if run.get("leaderboard") else []
     if run["status"] == "succeeded":
         lines.append(f"run {run['id']} succeeded: model version {run.get('model_version')}")
+        lines += activation_lines(run)
     if lines or output is not None:
         show(output, run, text="\n".join(lines))
     if run["status"] == "succeeded":
@@ -251,6 +318,17 @@ def report_finished_run(run: dict, output: str | None = None) -> int:
     message = (run.get("error") or {}).get("message") or "no reason given"
     print(f"error: training run {run['id']} {run['status']}: {message}", file=sys.stderr)
     return 1
+
+
+def activation_lines(run: dict) -> list[str]:
+    """Whether the run's model serves and why; when it does not, the command that makes it serve."""
+    activation = run.get("activation")
+    if not activation or run.get("model_version") is None:
+        return []
+    lines = [f"model version {run['model_version']} {activation_text(activation)}"]
+    if activation.get("decision") != "activated":
+        lines.append(f"to serve it: salesml activate {run['project_id']} {run['model_version']}")
+    return lines
 
 
 def cmd_runs(client: SalesMLClient, args: argparse.Namespace) -> int:
@@ -262,7 +340,8 @@ def cmd_runs(client: SalesMLClient, args: argparse.Namespace) -> int:
     lines = [runs_table([run]).text()]
     if run.get("error"):
         lines.append(f"error: {run['error'].get('message')}")
-    leaderboard = leaderboard_table(run.get("leaderboard") or [])
+    lines += activation_lines(run)
+    leaderboard = leaderboard_table(run.get("leaderboard") or [], run_task(run))
     if run.get("leaderboard"):
         lines += ["", leaderboard.text()]
     show(args.output, run, leaderboard, text="\n".join(lines))
@@ -281,7 +360,11 @@ def cmd_models(client: SalesMLClient, args: argparse.Namespace) -> int:
         show(args.output, models, models_table(models))
         return 0
     model = client.get_model(args.project_id, args.version)
-    show(args.output, model, features_table(model), text=model_text(model))
+    if args.metrics:
+        metrics = metrics_table(model)
+        show(args.output, model.get("metrics"), metrics, text=metrics.text())
+    else:
+        show(args.output, model, features_table(model), text=model_text(model))
     return 0
 
 
@@ -304,16 +387,73 @@ def cmd_predict(client: SalesMLClient, args: argparse.Namespace) -> int:
             show(args.output, records, records_table(records, last="prediction"))
         return 0
     features = load_json_features(args.input) if args.input is not None else parse_feature_pairs(args.features)
-    answer = client.predict(args.project_id, features, version=args.version)
-    for warning in answer.get("warnings") or []:
-        print(f"warning: {warning}", file=sys.stderr)
+    answer = client.predict(args.project_id, features, version=args.version, explain=args.explain)
+    print_warnings(answer)
     if isinstance(features, list):
         rows = [{**row, "prediction": value} for row, value in zip(features, answer["predictions"], strict=True)]
-        text = f"{records_table(rows, last='prediction').text()}\n(model version {answer.get('model_version')})"
+        explanations = answer.get("explanations") or []
+        lines = [records_table(rows, last="prediction").text(), f"(model version {answer.get('model_version')})"]
+        lines += [f"\nrow {index}: {explanation_text(e)}" for index, e in enumerate(explanations, start=1)]
     else:
         rows = [{**features, "prediction": answer["prediction"]}]
-        text = f"prediction: {answer['prediction']:.4f} (model version {answer.get('model_version')})"
-    show(args.output, answer, records_table(rows, last="prediction"), text=text)
+        explanations = [answer["explanation"]] if answer.get("explanation") else []
+        lines = [f"prediction: {answer['prediction']:.4f} (model version {answer.get('model_version')})"]
+        lines += [explanation_text(e) for e in explanations]
+    table = explained_rows_table(rows, explanations) if explanations else records_table(rows, last="prediction")
+    show(args.output, answer, table, text="\n".join(lines))
+    return 0
+
+
+def print_warnings(answer: dict) -> None:
+    for warning in answer.get("warnings") or []:
+        print(f"warning: {warning}", file=sys.stderr)
+
+
+def cmd_forecast(client: SalesMLClient, args: argparse.Namespace) -> int:
+    body = forecast_request(args, csv_dialect(args))
+    if args.output_file is not None:
+        file_kind(args.output_file)  # a suffix it cannot write is refused before the request
+        client.forecast_to(args.project_id, body, args.output_file, args.version, csv_dialect(args))
+        show(args.output, None, text=f"wrote the forecast to {args.output_file}")
+        return 0
+    answer = client.forecast(args.project_id, body, version=args.version)
+    table = records_table(answer["forecasts"])  # series columns, date, forecast, lower/upper 80 and 95
+    text = (
+        f"{table.text()}\n(model version {answer.get('model_version')}: {answer.get('horizon')} periods of "
+        f"{answer.get('frequency')} after each series' last date)"
+    )
+    show(args.output, answer, table, text=text)
+    return 0
+
+
+def cmd_what_if(client: SalesMLClient, args: argparse.Namespace) -> int:
+    body: dict[str, Any] = {"base": parse_feature_pairs(args.features), "vary": args.vary}
+    if args.revenue_of is not None:
+        body["revenue_of"] = args.revenue_of
+    answer = client.what_if(args.project_id, body, version=args.version)
+    print_warnings(answer)
+    table = records_table(answer["points"])  # the varied columns, prediction (and revenue)
+    lines = [table.text()]
+    if answer.get("best"):
+        lines.append(best_point_text(answer["best"]))
+    lines.append(f"(model version {answer.get('model_version')})")
+    show(args.output, answer, table, text="\n".join(lines))
+    return 0
+
+
+def cmd_actuals(client: SalesMLClient, args: argparse.Namespace) -> int:
+    source = args.file_or_report
+    if source is None:
+        reports = client.list_actuals(args.project_id)
+        show(args.output, reports, actuals_table(reports))
+        return 0
+    if INTEGER.fullmatch(source):
+        report = client.get_actuals(args.project_id, int(source))
+    elif is_json_input(source):
+        report = client.send_actual_records(args.project_id, load_rows(source, csv_dialect(args)))
+    else:
+        report = client.send_actuals(args.project_id, Path(source), csv_dialect(args))
+    show(args.output, report, actuals_metrics_table(report), text=actuals_text(report))
     return 0
 
 
@@ -387,6 +527,14 @@ def option_parents() -> dict[str, argparse.ArgumentParser]:
     return {"url": url, "json": json_only, "json-csv": json_or_csv, "dialect": csv_format}
 
 
+def add_output_file(parser: argparse.ArgumentParser, text: str, required: bool = False) -> None:
+    parser.add_argument("--output", dest="output_file", type=Path, metavar="FILE", required=required, help=text)
+
+
+def add_version(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--version", type=int, help="model version to use (default: the active one)")
+
+
 def add_output_flag(options: Any, name: str, text: str) -> None:
     options.add_argument(
         f"--{name}", dest="output", action="store_const", const=name, default=argparse.SUPPRESS, help=text
@@ -445,16 +593,64 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("dataset_id", nargs="?", metavar="DATASET_ID", help="(default: the latest dataset)")
     preview.add_argument("--limit", type=int, help="rows to show (default 20)")
 
-    train = command("train", cmd_train, "start a training run (AutoML over the project's latest dataset)", ["json"])
+    download = command(
+        "download",
+        cmd_download,
+        "save a dataset's stored file (.parquet as stored; .csv or .xlsx converted)",
+        ["dialect"],
+    )
+    download.add_argument("project_id", type=int)
+    download.add_argument("dataset_id", nargs="?", metavar="DATASET_ID", help="(default: the latest dataset)")
+    add_output_file(download, "where to save it: .parquet, .csv or .xlsx", required=True)
+
+    train = command(
+        "train",
+        cmd_train,
+        "start a training run (AutoML over the project's latest dataset)",
+        ["json"],
+        epilog="example: salesml train 1 --task forecast --date month --series store --horizon 6 --wait",
+    )
     train.add_argument("project_id", type=int)
-    train.add_argument("--include", type=parse_model_ids, help="model ids to compare, e.g. lr,ridge,rf,lightgbm")
+    train.add_argument(
+        "--task", choices=TASKS, help="regression (rows → a number, the default) or forecast (series → next periods)"
+    )
+    train.add_argument(
+        "--include",
+        type=parse_model_ids,
+        help="model ids to compare, e.g. lr,ridge,rf,lightgbm (forecast: naive,snaive,mean,ets,arima,theta,ensemble "
+        "and regression ids as global models on lags)",
+    )
     train.add_argument("--exclude", type=parse_model_ids, help="model ids to leave out")
-    train.add_argument("--folds", type=int, help="cross-validation folds, 2-10 (default 5)")
-    train.add_argument("--sort", choices=SORT_METRICS, help="metric that ranks the models (default R2)")
+    train.add_argument("--folds", type=int, help="regression: cross-validation folds, 2-10 (default 5)")
+    train.add_argument("--sort", choices=SORT_METRICS, help="metric that ranks the models (default R2; forecast: MASE)")
     train.add_argument("--time-budget", type=int, metavar="SECONDS", help="time budget for comparing models")
     train.add_argument("--target", help="column to predict (default: the project's)")
     train.add_argument("--dataset", metavar="DATASET_ID", help="dataset to train on (default: latest)")
     train.add_argument("--seed", type=int)
+    train.add_argument(
+        "--activate",
+        choices=ACTIVATION_MODES,
+        help="if_better (default): the new model serves only if it beats the serving one on the new run's holdout; "
+        "always; never",
+    )
+    forecasting = train.add_argument_group("forecast (with --task forecast)")
+    forecasting.add_argument("--date", metavar="COLUMN", help="the date column (default: the one date-like column)")
+    forecasting.add_argument(
+        "--series", action="append", metavar="COLUMN", help="one series per value of this column (repeatable)"
+    )
+    forecasting.add_argument("--horizon", type=int, metavar="N", help="periods to forecast (default by frequency)")
+    forecasting.add_argument(
+        "--frequency", metavar="F", help="D, W-<DAY>, MS/M, QS/Q or YS/Y (default: inferred from the dates)"
+    )
+    forecasting.add_argument(
+        "--known-future",
+        action="append",
+        metavar="COLUMN",
+        help="a column whose future values you will supply, e.g. a promotion (repeatable)",
+    )
+    forecasting.add_argument(
+        "--backtest-windows", type=int, metavar="N", help="rolling-origin backtest windows, 1-10 (default 3)"
+    )
     train.add_argument("--wait", action="store_true", help="show progress until the run ends, then the leaderboard")
 
     runs = command(
@@ -473,11 +669,15 @@ def build_parser() -> argparse.ArgumentParser:
     models = command(
         "models",
         cmd_models,
-        "list a project's model versions, or show one: metrics, features, importance (--csv: the features)",
+        "list a project's model versions, or show one: metrics, features, importance (--csv: the features; "
+        "with --metrics: the metrics)",
         ["json-csv"],
     )
     models.add_argument("project_id", type=int)
     models.add_argument("version", type=int, nargs="?")
+    models.add_argument(
+        "--metrics", action="store_true", help="only the version's metrics (with --csv: a row per metric)"
+    )
 
     activate = command(
         "activate", cmd_activate, "make a model version serve predictions (promote or roll back)", ["json"]
@@ -499,14 +699,76 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="rows to predict: .parquet, .csv, .xlsx, or .json (an object, a list of objects; '-': stdin)",
     )
+    add_output_file(predict, "write the rows + prediction here (.parquet, .csv, .xlsx)")
+    add_version(predict)
     predict.add_argument(
-        "--output",
-        dest="output_file",
-        type=Path,
-        metavar="FILE",
-        help="write the rows + prediction here (.parquet, .csv, .xlsx)",
+        "--explain",
+        action="store_true",
+        help="also say why: the baseline and each feature's effect, in target units (pairs or JSON rows only)",
     )
-    predict.add_argument("--version", type=int, help="model version to use (default: the active one)")
+
+    forecast = command(
+        "forecast",
+        cmd_forecast,
+        "forecast the next periods of a forecast model's series, with 80%% and 95%% intervals",
+        ["json-csv", "dialect"],
+        epilog="example: salesml forecast 1 --horizon 3 --series store=S1 --series store=S2",
+    )
+    forecast.add_argument("project_id", type=int)
+    forecast.add_argument("--horizon", type=int, metavar="N", help="periods ahead (default and maximum: the model's)")
+    forecast.add_argument(
+        "--series",
+        action="append",
+        nargs="+",
+        metavar="COLUMN=VALUE",
+        help="one series, by its series columns' values (repeat for more; default: every series)",
+    )
+    forecast.add_argument(
+        "--future",
+        metavar="FILE",
+        help="known-future values: rows with the series columns, the date and those columns (.parquet, .csv, .xlsx "
+        "or .json)",
+    )
+    add_output_file(forecast, "write the forecast here (.parquet, .csv, .xlsx)")
+    add_version(forecast)
+
+    what_if = command(
+        "what-if",
+        cmd_what_if,
+        "predict one row as one or two columns vary: a curve (or grid), and the best revenue with --revenue-of",
+        ["json-csv"],
+        epilog="example: salesml what-if 1 product=Creatina promotion=0 weekday=Saturday --vary price=50:350:31 "
+        "--revenue-of price",
+    )
+    what_if.add_argument("project_id", type=int)
+    what_if.add_argument("features", nargs="*", metavar="FEATURE=VALUE", help="the other features of the row")
+    what_if.add_argument(
+        "--vary",
+        action="append",
+        required=True,
+        type=parse_vary,
+        metavar="COLUMN=FROM:TO:STEPS|COLUMN=V1,V2,...",
+        help="a column to vary over a range (both ends, STEPS points) or a list of values (once or twice)",
+    )
+    what_if.add_argument("--revenue-of", metavar="COLUMN", help="the price column: revenue = price × prediction")
+    add_version(what_if)
+
+    actuals = command(
+        "actuals",
+        cmd_actuals,
+        "check the serving model against what really sold: send a file of actuals (the report), or list the reports "
+        "or show one",
+        ["json-csv", "dialect"],
+        epilog="example: salesml actuals 1 sold_last_month.csv",
+    )
+    actuals.add_argument("project_id", type=int)
+    actuals.add_argument(
+        "file_or_report",
+        nargs="?",
+        metavar="FILE|REPORT_ID",
+        help="rows with the features (or series and date) and the true target (.parquet, .csv, .xlsx or .json), or "
+        "a report's id (default: list the reports)",
+    )
 
     sample = command(
         "sample", cmd_sample, "write an example file (.parquet, .csv or .xlsx, by its suffix)", ["dialect"]
@@ -515,7 +777,11 @@ def build_parser() -> argparse.ArgumentParser:
         "name", choices=sorted(SAMPLES), help="; ".join(f"{n}: {s.description}" for n, s in SAMPLES.items())
     )
     sample.add_argument("file", type=Path)
-    sample.add_argument("--rows", type=int, help="how many rows (default: 2000 to train on, 10 to score)")
+    sample.add_argument(
+        "--rows",
+        type=int,
+        help="how many rows (default: 2000 to train on, 10 to score); store-sales: months of each store (default 48)",
+    )
     sample.add_argument("--seed", type=int, help="seed of the generated values")
     return parser
 
@@ -528,10 +794,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             parser.error("predict: give FEATURE=VALUE pairs or --input FILE (exactly one)")
         if args.output_file is not None and (args.input is None or is_json_input(args.input)):
             parser.error("predict: --output needs --input FILE (.parquet, .csv or .xlsx)")
+        if args.explain and args.input is not None and not is_json_input(args.input):
+            parser.error("predict: --explain takes FEATURE=VALUE pairs or JSON rows, not a .parquet/.csv/.xlsx file")
+    if args.command in ("predict", "what-if"):
         try:
             parse_feature_pairs(args.features)
         except argparse.ArgumentTypeError as exc:
-            parser.error(f"predict: {exc}")
+            parser.error(f"{args.command}: {exc}")
+    if args.command == "forecast":
+        try:
+            for pairs in args.series or []:
+                parse_feature_pairs(pairs)
+        except argparse.ArgumentTypeError as exc:
+            parser.error(f"forecast: --series {exc}")
+    if args.command == "models" and args.metrics and args.version is None:
+        parser.error("models: --metrics needs a VERSION")
     return args
 
 

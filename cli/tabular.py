@@ -106,3 +106,24 @@ def save_parquet_as(downloaded: Path, destination: Path, dialect: CsvDialect = D
     except pa.ArrowInvalid as exc:
         raise UnsupportedFile(f"the gateway's answer is not a parquet file ({exc})") from exc
     write_table(table, destination, dialect)
+
+
+# --- reading --------------------------------------------------------------------------------------------------------
+
+
+def read_records(path: Path, dialect: CsvDialect = DEFAULT_DIALECT) -> list[dict]:
+    """The rows of a .parquet, .csv or .xlsx file as JSON-ready records: dates as `2024-01-31`, timestamps as
+    `2024-01-31T00:00:00`."""
+    with open_as_parquet(path, dialect) as parquet:
+        table = pq.read_table(parquet)
+    for index, field in enumerate(table.schema):
+        if pa.types.is_timestamp(field.type):
+            # In whole seconds: Arrow writes the fraction of a nanosecond timestamp's second with %S.
+            seconds = pc.cast(table.column(index), pa.timestamp("s", field.type.tz), safe=False)
+            text = pc.strftime(seconds, format="%Y-%m-%dT%H:%M:%S")
+        elif pa.types.is_temporal(field.type):
+            text = pc.cast(table.column(index), pa.string())
+        else:
+            continue
+        table = table.set_column(index, field.name, text)
+    return table.to_pylist()

@@ -30,10 +30,12 @@ from cli.main import (
     parse_args,
     parse_feature_pairs,
     parse_feature_value,
+    report_finished_run,
     training_params,
 )
 from cli.progress import ProgressLine, follow_run, render_progress
 from cli.tables import format_table, leaderboard_table, records_table, runs_table
+from demo.store_sales import NOISE_SD, STORE_LEVELS, expected_store_sales
 from demo.supplements import generate_supplements_sales
 from shared import tabular_files
 from shared.config import REPO_ROOT
@@ -94,6 +96,20 @@ def test_predict_pairs_become_one_row():
         ["train", "1", "--sort", "accuracy"],
         ["train", "1", "--include", ","],
         ["upload", "one", "file.parquet"],
+        ["train", "1", "--task", "classification"],
+        ["train", "1", "--activate", "sometimes"],
+        ["train", "1", "--horizon", "six"],
+        ["forecast", "1", "--series", "S1"],
+        ["forecast", "1", "--horizon"],
+        ["what-if", "1", "price=1"],
+        ["what-if", "1", "product=BCAA", "--vary", "price"],
+        ["what-if", "1", "product=BCAA", "--vary", "price=cheap:dear:3"],
+        ["what-if", "1", "product=BCAA", "--vary", "price=1:2:2.5"],
+        ["what-if", "1", "product", "--vary", "price=1,2"],
+        ["predict", "1", "--input", "rows.csv", "--explain"],
+        ["models", "1", "--metrics"],
+        ["download", "1"],
+        ["actuals", "one"],
     ],
 )
 def test_bad_usage_exits_2_with_a_message(argv, capsys):
@@ -234,7 +250,8 @@ def test_corrupt_credentials_file_means_not_logged_in(config_dir):
 
 
 class ScriptedAdapter(BaseAdapter):
-    """Answers requests from a list of (method, path, status, body[, headers]) and records what was sent."""
+    """Answers requests from a list of (method, path, status, body[, headers]) and records what was sent; a body of
+    bytes is sent as it is (a parquet answer), anything else as JSON. A file sent is recorded as its bytes."""
 
     def __init__(self, answers):
         super().__init__()
@@ -244,11 +261,14 @@ class ScriptedAdapter(BaseAdapter):
     def send(self, request, **kwargs):
         method, path, status, body, *headers = self.answers.pop(0)
         assert (request.method, request.path_url.split("?")[0]) == (method, "/api/v1" + path)
+        if hasattr(request.body, "read"):
+            request.body = request.body.read()
         self.sent.append(request)
         response = requests.Response()
         response.status_code = status
         response.reason = "scripted"
-        response._content = json.dumps(body).encode() if body is not None else b""
+        response._content = body if isinstance(body, bytes) else json.dumps(body).encode() if body is not None else b""
+        response._content_consumed = True  # what a streamed answer reads is the content above
         response.headers["Content-Type"] = "application/json"
         response.headers.update(headers[0] if headers else {})
         response.request = request
@@ -665,7 +685,7 @@ def test_one_model_shows_metrics_features_and_ranked_importance(capsys):
     assert args.handler(client, args) == 0
     text = capsys.readouterr().out
     assert text.startswith("model version 2 (active")
-    assert "algorithm lr, target sales, trained by run 7" in text
+    assert "regression model lr, target sales, trained by run 7" in text
     metrics = text.split("metric", 1)[1].splitlines()
     assert metrics[2].split() == ["MAE", "2.5000", "2.7500"] and metrics[3].split() == ["R2", "0.9800", "0.9700"]
     assert "BCAA, Creatina, Glutamina, Multi, Whey, and 1 more" in text
@@ -675,14 +695,565 @@ def test_one_model_shows_metrics_features_and_ranked_importance(capsys):
     assert [line.count("#") for line in bars] == [30, 15, 8]
 
 
-def test_one_model_as_csv_has_a_row_per_feature_with_its_importance(capsys):
-    client, _ = logged_in_client([("GET", "/projects/3/models/2", 200, MODEL)])
+def test_a_version_trained_before_permutation_importance_shows_its_own_ranked(capsys):
+    client, _ = logged_in_client([("GET", "/projects/3/models/2", 200, {**MODEL, "permutation_importance": None})])
+    args = parse_args(["models", "3", "2"])
+    assert args.handler(client, args) == 0
+    bars = capsys.readouterr().out.split("feature importance\n", 1)[1].splitlines()
+    assert [line.split() for line in bars][0] == ["price", "#" * 30, "1.0000"]
+
+
+MODEL_WITH_PERMUTATION = {
+    **MODEL,
+    "permutation_importance": [
+        {"feature": "price", "importance": 60.0},
+        {"feature": "product", "importance": 6.0},
+        {"feature": "promotion", "importance": 30.0},
+    ],
+}
+
+
+def test_one_model_shows_permutation_importance_in_target_units_beside_its_own(capsys):
+    client, _ = logged_in_client([("GET", "/projects/3/models/2", 200, MODEL_WITH_PERMUTATION)])
+    args = parse_args(["models", "3", "2"])
+    assert args.handler(client, args) == 0
+    heading = (
+        "\n\nfeature importance (bars: how much the holdout MAE grows, in sales, when the column is shuffled; "
+        "then the model's own)\n"
+    )
+    bars = capsys.readouterr().out.split(heading, 1)[1].splitlines()
+    assert [line.split() for line in bars] == [
+        ["price", "#" * 30, "60.0000", "1.0000"],
+        ["promotion", "#" * 15, "30.0000", "0.2500"],
+        ["product", "###", "6.0000", "0.5000"],
+    ]
+
+
+def test_one_model_as_csv_has_a_row_per_feature_with_both_importances(capsys):
+    client, _ = logged_in_client([("GET", "/projects/3/models/2", 200, MODEL_WITH_PERMUTATION)])
     args = parse_args(["models", "3", "2", "--csv"])
     args.handler(client, args)
     rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
-    assert rows[0] == ["feature", "dtype", "min", "max", "categories", "importance"]
-    assert rows[1] == ["product", "object", "", "", "BCAA | Creatina | Glutamina | Multi | Whey | Zinco", "0.5"]
-    assert rows[2] == ["price", "float64", "50.1", "349.9", "", "1.0"]
+    assert rows[0] == ["feature", "dtype", "min", "max", "categories", "importance", "permutation importance"]
+    assert rows[1] == ["product", "object", "", "", "BCAA | Creatina | Glutamina | Multi | Whey | Zinco", "0.5", "6.0"]
+    assert rows[2] == ["price", "float64", "50.1", "349.9", "", "1.0", "60.0"]
+
+
+def test_a_model_versions_metrics_export_as_csv_text_or_json(capsys):
+    client, _ = logged_in_client([("GET", "/projects/3/models/2", 200, MODEL)] * 3)
+    printed = []
+    for output in (["--csv"], [], ["--json"]):
+        args = parse_args(["models", "3", "2", "--metrics", *output])
+        assert args.handler(client, args) == 0
+        printed.append(capsys.readouterr().out)
+    as_csv, as_text, as_json = printed
+    assert list(csv.reader(io.StringIO(as_csv))) == [
+        ["metric", "cv", "holdout"],
+        ["MAE", "2.5", "2.75"],
+        ["R2", "0.98", "0.97"],
+    ]
+    assert as_text.splitlines()[2].split() == ["MAE", "2.5000", "2.7500"]
+    assert json.loads(as_json) == MODEL["metrics"]
+
+
+FORECAST_MODEL = {
+    "version": 4,
+    "algorithm": "ets",
+    "target": "sales",
+    "training_run_id": 9,
+    "created_at": "2026-11-30T10:35:46.220510+00:00",
+    "active": True,
+    "task": "forecast",
+    "metrics": {"backtest": {"MASE": 0.1666, "MAE": 4.01, "RMSE": 4.78, "WAPE": 0.0083, "SMAPE": 0.0093}},
+    "forecast": {
+        "date_column": "month",
+        "series_columns": ["store"],
+        "frequency": "MS",
+        "horizon": 6,
+        "known_future": [],
+        "last_dates": [{"store": "S0", "month": "2021-12-01"}],
+        "series_count": 3,
+        "interval_coverage": {"80": 0.8611, "95": 0.9722},
+    },
+    "features": [{"name": "store", "dtype": "object", "categories": ["S0", "S1", "S2"]}],
+    "feature_importance": [],
+    "permutation_importance": [],
+}
+
+
+def test_a_forecast_model_shows_its_series_horizon_coverage_and_backtest_metrics(capsys):
+    client, _ = logged_in_client([("GET", "/projects/3/models/4", 200, FORECAST_MODEL)] * 2)
+    args = parse_args(["models", "3", "4"])
+    assert args.handler(client, args) == 0
+    text = capsys.readouterr().out
+    assert "forecast model ets, target sales, trained by run 9" in text
+    assert (
+        "forecasts 6 periods (MS) of 3 series after their last dates; date column month, series columns store" in text
+    )
+    assert "86% of the actuals fell in the 80% interval and 97% in the 95% one" in text
+    metrics = text.split("metric", 1)[1].splitlines()
+    assert metrics[0].split() == ["backtest"]
+    assert [line.split()[0] for line in metrics[2:7]] == ["MAE", "RMSE", "MASE", "WAPE", "SMAPE"]
+    assert "feature importance" not in text
+    args = parse_args(["models", "3", "4", "--metrics", "--csv"])
+    args.handler(client, args)
+    assert capsys.readouterr().out.splitlines()[:2] == ["metric,backtest", "MAE,4.01"]
+
+
+# --- training: forecasts and activation -----------------------------------------------------------------------------
+
+
+def test_train_forecast_options_become_the_forecast_fields_of_the_request():
+    argv = ["train", "3", "--task", "forecast", "--date", "month", "--series", "store", "--horizon", "6"]
+    argv += ["--series", "product", "--known-future", "promo", "--frequency", "MS", "--backtest-windows", "2"]
+    argv += ["--include", "snaive,ets", "--sort", "MASE", "--activate", "never"]
+    assert training_params(parse_args(argv)) == {
+        "task": "forecast",
+        "date_column": "month",
+        "series_columns": ["store", "product"],
+        "horizon": 6,
+        "known_future": ["promo"],
+        "frequency": "MS",
+        "backtest_windows": 2,
+        "include": ["snaive", "ets"],
+        "sort": "MASE",
+        "activate": "never",
+    }
+    assert training_params(parse_args(["train", "3", "--activate", "always"])) == {"activate": "always"}
+
+
+FORECAST_RUN = {
+    "id": 9,
+    "project_id": 3,
+    "status": "succeeded",
+    "stage": "succeeded",
+    "progress": 1.0,
+    "params": {"task": "forecast", "sort": "MASE"},
+    "model_version": 4,
+    "leaderboard": [
+        {
+            "model": "ets",
+            "name": "AutoETS",
+            "MASE": 0.1666,
+            "MAE": 4.01,
+            "RMSE": 4.78,
+            "WAPE": 0.0083,
+            "SMAPE": 0.0093,
+            "fit_seconds": 0.4,
+            "reason": "serves: the best backtest score",
+        },
+        {
+            "model": "snaive",
+            "name": "Seasonal Naive",
+            "MASE": 1.09,
+            "MAE": 26.2,
+            "RMSE": 30.1,
+            "WAPE": 0.054,
+            "SMAPE": 0.055,
+            "fit_seconds": 0.01,
+            "reason": "the reference every served forecast must beat",
+        },
+    ],
+    "activation": {
+        "decision": "not_activated",
+        "reason": "it does not beat the serving model (version 3) on this run's holdout: MASE 0.1666 against 0.15",
+    },
+}
+
+
+def test_a_finished_forecast_run_shows_backtest_scores_reasons_and_that_it_does_not_serve(capsys):
+    assert report_finished_run(FORECAST_RUN) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["model", "name", "MASE", "MAE", "RMSE", "WAPE", "SMAPE", "fit", "s", "reason"]
+    assert lines[2].split()[:3] == ["ets", "AutoETS", "0.1666"] and lines[2].endswith("serves: the best backtest score")
+    assert lines[3].split()[:4] == ["snaive", "Seasonal", "Naive", "1.0900"]
+    assert lines[4:] == [
+        "run 9 succeeded: model version 4",
+        "model version 4 does not serve: it does not beat the serving model (version 3) on this run's holdout: "
+        "MASE 0.1666 against 0.15",
+        "to serve it: salesml activate 3 4",
+    ]
+
+
+def test_a_run_whose_model_serves_says_why_with_no_hint(capsys):
+    run = {**FORECAST_RUN, "activation": {"decision": "activated", "reason": "the project had no serving model"}}
+    assert report_finished_run(run) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "model version 4 serves: the project had no serving model"
+
+
+REGRESSION_RUN = {
+    "id": 5,
+    "project_id": 3,
+    "status": "succeeded",
+    "stage": "succeeded",
+    "progress": 1.0,
+    "created_at": "2026-11-30T10:35:46.220510+00:00",
+    "params": {"task": "regression", "sort": "R2"},
+    "model_version": 1,
+    "leaderboard": [
+        {
+            "model": "lr",
+            "name": "Linear Regression",
+            "MAE": 2.5,
+            "MSE": 9.75,
+            "RMSE": 3.1225,
+            "R2": 0.987654321,
+            "RMSLE": 0.05,
+            "MAPE": 0.03,
+            "fit_seconds": 0.25,
+            "reason": None,
+        },
+        {
+            "model": "dt",
+            "name": "Decision Tree Regressor",
+            "MAE": 4.0,
+            "MSE": 25.0,
+            "RMSE": 5.0,
+            "R2": 0.9,
+            "RMSLE": 0.08,
+            "MAPE": 0.05,
+            "fit_seconds": 0.5,
+            "reason": None,
+        },
+    ],
+    "activation": {"decision": "activated", "reason": "the project had no serving model"},
+}
+
+
+def test_one_runs_csv_is_its_leaderboard_with_full_precision(capsys):
+    client, _ = logged_in_client([("GET", "/projects/3/training-runs/5", 200, REGRESSION_RUN)] * 2)
+    args = parse_args(["runs", "3", "5", "--csv"])
+    assert args.handler(client, args) == 0
+    assert list(csv.reader(io.StringIO(capsys.readouterr().out))) == [
+        ["model", "name", "MAE", "MSE", "RMSE", "R2", "RMSLE", "MAPE", "fit s"],
+        ["lr", "Linear Regression", "2.5", "9.75", "3.1225", "0.987654321", "0.05", "0.03", "0.25"],
+        ["dt", "Decision Tree Regressor", "4.0", "25.0", "5.0", "0.9", "0.08", "0.05", "0.5"],
+    ]
+    args = parse_args(["runs", "3", "5"])
+    args.handler(client, args)
+    assert "model version 1 serves: the project had no serving model" in capsys.readouterr().out
+
+
+# --- forecast -------------------------------------------------------------------------------------------------------
+
+FORECAST_ANSWER = {
+    "model_version": 4,
+    "frequency": "MS",
+    "horizon": 2,
+    "forecasts": [
+        {
+            "store": "S1",
+            "month": "2022-01-01",
+            "forecast": 412.5,
+            "lower_80": 400.0,
+            "upper_80": 425.0,
+            "lower_95": 393.5,
+            "upper_95": 431.5,
+        },
+        {
+            "store": "S1",
+            "month": "2022-02-01",
+            "forecast": 420.25,
+            "lower_80": 405.0,
+            "upper_80": 435.5,
+            "lower_95": 397.0,
+            "upper_95": 443.5,
+        },
+    ],
+}
+
+
+def test_forecast_sends_the_horizon_and_series_and_prints_text_json_or_csv(capsys):
+    client, adapter = logged_in_client([("POST", "/projects/3/forecast", 200, FORECAST_ANSWER)] * 3)
+    printed = []
+    for output in ([], ["--json"], ["--csv"]):
+        args = parse_args(["forecast", "3", "--series", "store=S1", "--horizon", "2", *output, "--version", "4"])
+        assert args.handler(client, args) == 0
+        printed.append(capsys.readouterr().out)
+    assert [json.loads(request.body) for request in adapter.sent] == [{"horizon": 2, "series": [{"store": "S1"}]}] * 3
+    assert adapter.sent[0].path_url.endswith("?version=4")
+    as_text, as_json, as_csv = printed
+    lines = as_text.splitlines()
+    assert lines[0].split() == ["store", "month", "forecast", "lower_80", "upper_80", "lower_95", "upper_95"]
+    assert lines[2].split() == ["S1", "2022-01-01", "412.5000", "400.0000", "425.0000", "393.5000", "431.5000"]
+    assert lines[-1] == "(model version 4: 2 periods of MS after each series' last date)"
+    assert json.loads(as_json) == FORECAST_ANSWER
+    assert list(csv.reader(io.StringIO(as_csv)))[1:] == [
+        ["S1", "2022-01-01", "412.5", "400.0", "425.0", "393.5", "431.5"],
+        ["S1", "2022-02-01", "420.25", "405.0", "435.5", "397.0", "443.5"],
+    ]
+
+
+def test_forecast_series_take_every_series_column_and_known_future_rows_come_from_a_file(tmp_path):
+    future = tmp_path / "future.csv"
+    future.write_text("store,product,month,promo\nS1,A,2022-01-01,1\nS2,B,2022-01-01,0\n")
+    client, adapter = logged_in_client([("POST", "/projects/3/forecast", 200, FORECAST_ANSWER)])
+    argv = ["forecast", "3", "--series", "store=S1", "product=A", "--series", "store=S2", "product=B"]
+    args = parse_args([*argv, "--future", str(future)])
+    assert args.handler(client, args) == 0
+    assert json.loads(adapter.sent[0].body) == {
+        "series": [{"store": "S1", "product": "A"}, {"store": "S2", "product": "B"}],
+        "future": [
+            {"store": "S1", "product": "A", "month": "2022-01-01", "promo": 1},
+            {"store": "S2", "product": "B", "month": "2022-01-01", "promo": 0},
+        ],
+    }
+
+
+def test_known_future_timestamps_are_sent_as_iso_text(tmp_path):
+    midnight = datetime.datetime(2022, 1, 1)
+    path = tmp_path / "future.parquet"
+    pq.write_table(pa.table({"store": ["S1"], "month": pa.array([midnight], pa.timestamp("ns")), "promo": [1]}), path)
+    assert tabular.read_records(path) == [{"store": "S1", "month": "2022-01-01T00:00:00", "promo": 1}]
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_forecast_output_is_the_gateways_parquet_as_the_file_asked_for(tmp_path, suffix, capsys):
+    rows = pa.Table.from_pylist(FORECAST_ANSWER["forecasts"])
+    buffer = io.BytesIO()
+    pq.write_table(rows, buffer)
+    client, adapter = logged_in_client(
+        [("POST", "/projects/3/forecast", 200, buffer.getvalue(), {"Content-Type": "application/vnd.apache.parquet"})]
+    )
+    destination = tmp_path / f"forecast{suffix}"
+    args = parse_args(["forecast", "3", "--output", str(destination)])
+    assert args.handler(client, args) == 0
+    assert adapter.sent[0].headers["Accept"] == "application/vnd.apache.parquet"
+    assert json.loads(adapter.sent[0].body) == {}
+    assert capsys.readouterr().out == f"wrote the forecast to {destination}\n"
+    if suffix == ".parquet":
+        assert pq.read_table(destination).to_pylist() == FORECAST_ANSWER["forecasts"]
+    else:
+        assert destination.read_text().splitlines()[:2] == [
+            '"store","month","forecast","lower_80","upper_80","lower_95","upper_95"',
+            '"S1","2022-01-01",412.5,400,425,393.5,431.5',
+        ]
+
+
+# --- what-if --------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "vary"),
+    [
+        ("price=50:350:31", {"column": "price", "from": 50, "to": 350, "steps": 31}),
+        ("price=9.9:19.9:3", {"column": "price", "from": 9.9, "to": 19.9, "steps": 3}),
+        ("promotion=0,1", {"column": "promotion", "values": [0, 1]}),
+        ("weekday=Saturday,Sunday", {"column": "weekday", "values": ["Saturday", "Sunday"]}),
+        ("price=150", {"column": "price", "values": [150]}),
+    ],
+)
+def test_a_varied_column_is_a_range_or_values(text, vary):
+    assert parse_args(["what-if", "3", "product=BCAA", "--vary", text]).vary == [vary]
+
+
+WHAT_IF_ANSWER = {
+    "model_version": 2,
+    "points": [
+        {"price": 100.0, "prediction": 65.0, "revenue": 6500.0},
+        {"price": 200.0, "prediction": 45.0, "revenue": 9000.0},
+        {"price": 300.0, "prediction": 25.0, "revenue": 7500.0},
+    ],
+    "best": {"price": 200.0, "prediction": 45.0, "revenue": 9000.0},
+}
+
+
+def test_what_if_prints_the_curve_and_the_best_revenue(capsys):
+    client, adapter = logged_in_client([("POST", "/projects/3/what-if", 200, WHAT_IF_ANSWER)] * 2)
+    argv = ["what-if", "3", "product=Creatina", "--vary", "price=100:300:3", "promotion=0", "--revenue-of", "price"]
+    args = parse_args(argv)
+    assert args.handler(client, args) == 0
+    assert json.loads(adapter.sent[0].body) == {
+        "base": {"product": "Creatina", "promotion": 0},
+        "vary": [{"column": "price", "from": 100, "to": 300, "steps": 3}],
+        "revenue_of": "price",
+    }
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["price", "prediction", "revenue"]
+    assert [line.split()[0] for line in lines[2:5]] == ["100.0000", "200.0000", "300.0000"]
+    assert lines[5:] == ["best revenue at price = 200.0000: prediction 45.0000, revenue 9,000.0", "(model version 2)"]
+    args = parse_args([*argv, "--csv"])
+    args.handler(client, args)
+    assert capsys.readouterr().out.splitlines() == [
+        "price,prediction,revenue",
+        "100.0,65.0,6500.0",
+        "200.0,45.0,9000.0",
+        "300.0,25.0,7500.0",
+    ]
+
+
+def test_what_if_varies_two_columns_into_a_grid_without_a_best(capsys):
+    grid = {
+        "model_version": 2,
+        "points": [{"price": 100, "promotion": p, "prediction": 60.0 + 30 * p} for p in (0, 1)],
+    }
+    client, adapter = logged_in_client([("POST", "/projects/3/what-if", 200, grid)])
+    args = parse_args(["what-if", "3", "product=BCAA", "--vary", "price=100", "--vary", "promotion=0,1"])
+    assert args.handler(client, args) == 0
+    assert json.loads(adapter.sent[0].body)["vary"] == [
+        {"column": "price", "values": [100]},
+        {"column": "promotion", "values": [0, 1]},
+    ]
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["price", "promotion", "prediction"] and len(lines) == 5
+    assert not any(line.startswith("best") for line in lines)
+
+
+# --- why this prediction --------------------------------------------------------------------------------------------
+
+EXPLANATION = {
+    "baseline": 100.0,
+    "contributions": [
+        {"feature": "promotion", "value": 1, "effect": 15.0},
+        {"feature": "price", "value": 150, "effect": -5.5},
+    ],
+    "summary": "Predicted sales 109.5: promotion = 1 raises it by 15.0; price = 150 lowers it by 5.5.",
+}
+
+
+def test_predict_explain_prints_the_baseline_each_effect_and_the_summary_under_the_prediction(capsys):
+    answer = {"prediction": 109.5, "model_version": 2, "explanation": EXPLANATION}
+    client, adapter = logged_in_client([("POST", "/projects/3/predict", 200, answer)] * 2)
+    args = parse_args(["predict", "3", "promotion=1", "price=150", "--explain"])
+    assert args.handler(client, args) == 0
+    assert adapter.sent[0].path_url.endswith("?explain=true")
+    assert capsys.readouterr().out.splitlines() == [
+        "prediction: 109.5000 (model version 2)",
+        "baseline (the average prediction over training rows): 100.0000",
+        "feature    value   effect",
+        "---------  -----  -------",
+        "promotion      1  15.0000",
+        "price        150  -5.5000",
+        EXPLANATION["summary"],
+    ]
+    args = parse_args(["predict", "3", "promotion=1", "price=150", "--explain", "--csv"])
+    args.handler(client, args)
+    assert capsys.readouterr().out.splitlines() == [
+        "promotion,price,prediction,baseline,effect of promotion,effect of price",
+        "1,150,109.5,100.0,15.0,-5.5",
+    ]
+
+
+def test_predict_explain_of_json_rows_explains_each_row(tmp_path, capsys):
+    path = tmp_path / "rows.json"
+    path.write_text(json.dumps([{"promotion": 1, "price": 150}, {"promotion": 0, "price": 150}]))
+    second = {**EXPLANATION, "summary": "Predicted sales 94.5."}
+    answer = {"predictions": [109.5, 94.5], "model_version": 2, "explanations": [EXPLANATION, second]}
+    client, adapter = logged_in_client([("POST", "/projects/3/predict", 200, answer)])
+    args = parse_args(["predict", "3", "--input", str(path), "--explain"])
+    assert args.handler(client, args) == 0
+    assert adapter.sent[0].path_url.endswith("?explain=true")
+    text = capsys.readouterr().out
+    assert "\nrow 1: baseline (the average prediction over training rows): 100.0000\n" in text
+    assert text.rstrip().endswith(
+        "row 2: baseline (the average prediction over training rows): 100.0000\n"
+        "feature    value   effect\n---------  -----  -------\npromotion      1  15.0000\n"
+        "price        150  -5.5000\nPredicted sales 94.5."
+    )
+
+
+# --- actuals --------------------------------------------------------------------------------------------------------
+
+REPORT = {
+    "id": 12,
+    "model_version": 2,
+    "rows": 400,
+    "created_at": "2026-11-30T10:35:46.220510+00:00",
+    "metrics": {"MAE": 30.5, "RMSE": 35.0, "WAPE": 0.3, "bias": -28.0, "coverage_80": None, "coverage_95": None},
+    "validation": {"MAE": 2.5, "RMSE": 3.1, "WAPE": 0.03, "bias": 0.1, "coverage_80": None, "coverage_95": None},
+    "drift": [
+        {"feature": "price", "psi": 4.2, "level": "major"},
+        {"feature": "promotion", "psi": 0.01, "level": "none"},
+    ],
+    "recommendation": {"retrain": True, "reason": "retrain: the error is 1120% above validation; `price` drifted."},
+}
+
+
+def test_actuals_from_a_file_are_sent_as_parquet_and_the_report_printed(tmp_path, capsys):
+    path = tmp_path / "sold.csv"
+    path.write_text("product;price;promotion;weekday;sales\nBCAA;90,5;0;Monday;75,5\n")
+    client, adapter = logged_in_client([("POST", "/projects/3/actuals", 201, REPORT)])
+    args = parse_args(["actuals", "3", str(path)])
+    assert args.handler(client, args) == 0
+    assert adapter.sent[0].headers["Content-Type"] == "application/vnd.apache.parquet"
+    sent = pq.read_table(io.BytesIO(adapter.sent[0].body))
+    assert sent.to_pylist() == [{"product": "BCAA", "price": 90.5, "promotion": 0, "weekday": "Monday", "sales": 75.5}]
+    assert capsys.readouterr().out.splitlines() == [
+        "actuals report 12: 400 rows scored by model version 2 at 2026-11-30 10:35:46 UTC",
+        "",
+        "metric   actuals  validation",
+        "------  --------  ----------",
+        "MAE      30.5000      2.5000",
+        "RMSE     35.0000      3.1000",
+        "WAPE      0.3000      0.0300",
+        "bias    -28.0000      0.1000",
+        "",
+        "drift against the training data (population stability index)",
+        "feature       psi  drift",
+        "---------  ------  -----",
+        "price      4.2000  major",
+        "promotion  0.0100  none",
+        "",
+        "recommendation: retrain: the error is 1120% above validation; `price` drifted.",
+    ]
+
+
+def test_actuals_of_json_records_then_the_list_and_one_report(tmp_path, capsys):
+    path = tmp_path / "sold.json"
+    records = [{"store": "S1", "month": "2022-01-01", "sales": 410.0}]
+    path.write_text(json.dumps(records))
+    kept = {**REPORT, "recommendation": {"retrain": False, "reason": "keep the model"}}
+    client, adapter = logged_in_client(
+        [
+            ("POST", "/projects/3/actuals", 201, kept),
+            ("GET", "/projects/3/actuals", 200, [kept, {**REPORT, "id": 11}]),
+            ("GET", "/projects/3/actuals/11", 200, {**REPORT, "id": 11}),
+        ]
+    )
+    printed = []
+    for argv in (["actuals", "3", str(path), "--csv"], ["actuals", "3", "--csv"], ["actuals", "3", "11", "--json"]):
+        args = parse_args(argv)
+        assert args.handler(client, args) == 0
+        printed.append(capsys.readouterr().out)
+    assert json.loads(adapter.sent[0].body) == {"records": records}
+    assert adapter.sent[1].path_url.endswith("?page=1&page_size=100")
+    sent, listed, one = printed
+    assert sent.splitlines() == [
+        "metric,actuals,validation",
+        "MAE,30.5,2.5",
+        "RMSE,35.0,3.1",
+        "WAPE,0.3,0.03",
+        "bias,-28.0,0.1",
+    ]
+    assert list(csv.reader(io.StringIO(listed))) == [
+        ["id", "created (UTC)", "model version", "rows", "MAE", "validation MAE", "retrain"],
+        ["12", "2026-11-30 10:35:46", "2", "400", "30.5", "2.5", "False"],
+        ["11", "2026-11-30 10:35:46", "2", "400", "30.5", "2.5", "True"],
+    ]
+    assert json.loads(one) == {**REPORT, "id": 11}
+
+
+# --- download -------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_download_saves_the_latest_datasets_stored_file(tmp_path, suffix, capsys):
+    stored = io.BytesIO()
+    pq.write_table(pa.table({"product": ["BCAA"], "price": [90.5]}), stored)
+    client, adapter = logged_in_client(
+        [
+            ("GET", "/projects/3", 200, {"id": 3, "latest_dataset": DATASET["id"]}),
+            ("GET", f"/projects/3/datasets/{DATASET['id']}/download", 200, stored.getvalue()),
+        ]
+    )
+    destination = tmp_path / f"vendas{suffix}"
+    args = parse_args(["download", "3", "--output", str(destination)])
+    assert args.handler(client, args) == 0
+    assert capsys.readouterr().out == f"wrote dataset {DATASET['id']} to {destination}\n"
+    if suffix == ".parquet":
+        assert destination.read_bytes() == stored.getvalue()
+    else:
+        assert destination.read_text().splitlines() == ['"product","price"', '"BCAA",90.5']
 
 
 # --- CSV as people have it ------------------------------------------------------------------------------------------
@@ -859,6 +1430,19 @@ def test_sample_csv_in_the_brazilian_dialect_reads_back(tmp_path):
     assert ";" in path.read_text().splitlines()[1] and "," in path.read_text().splitlines()[1]
     assert tabular_files.detect_csv_dialect(path) == tabular.CsvDialect(";", ",", "utf-8")
     assert converted(path).equals(pa.Table.from_pandas(generate_supplements_sales(rows=50), preserve_index=False))
+
+
+def test_store_sales_sample_has_the_months_of_each_store_as_dates(tmp_path):
+    path = tmp_path / "stores.csv"
+    assert main(["sample", "store-sales", str(path), "--rows", "24"]) == 0
+    table = converted(path)
+    assert table.column_names == ["store", "month", "sales"] and table.num_rows == 3 * 24
+    assert table.schema.field("month").type == pa.date32()
+    rows = table.to_pylist()
+    assert {row["store"] for row in rows} == set(STORE_LEVELS)
+    assert [row["month"] for row in rows[:2]] == [datetime.date(2021, 1, 1), datetime.date(2021, 2, 1)]
+    for row in rows:
+        assert abs(row["sales"] - expected_store_sales(row["store"], row["month"])) < 6 * NOISE_SD
 
 
 def test_sample_refuses_a_suffix_it_cannot_write(tmp_path, capsys):

@@ -1,10 +1,15 @@
-"""The `salesml` command as a real subprocess against the real platform: log in, upload, train --wait, predict.
+"""The `salesml` command as a real subprocess against the real platform: log in, upload, train --wait, predict;
+forecast; what-if, explanations and actuals; exports.
 
-Each test gets its own credential folder (`SALESML_CONFIG_DIR`) and user; training is tiny (lr and dt, 2 folds).
+Each test gets its own credential folder (`SALESML_CONFIG_DIR`) and user; training is tiny (lr and dt, 2 folds; a
+forecast compares seasonal naive and ETS on two backtest windows).
 """
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
 import json
 import os
 import re
@@ -17,6 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 import requests
 
+from demo.store_sales import STORE_LEVELS, expected_store_sales, generate_store_sales
 from demo.supplements import expected_sales, generate_supplements_sales
 from shared.config import REPO_ROOT
 from tests.platform_harness import DEFAULT_PASSWORD, unique_username
@@ -177,8 +183,8 @@ def test_upload_train_wait_and_predict(logged_in, tmp_path):
     assert [feature["name"] for feature in model["features"]] == ["product", "price", "promotion", "weekday"]
     view = cli.ok("models", str(project_id), "1").stdout
     assert view.startswith("model version 1 (active")
-    bars = view.split("feature importance\n", 1)[1].splitlines()
-    ranked = sorted(model["feature_importance"], key=lambda entry: entry["importance"], reverse=True)
+    bars = view.split("when the column is shuffled; then the model's own)\n", 1)[1].splitlines()
+    ranked = sorted(model["permutation_importance"], key=lambda entry: entry["importance"], reverse=True)
     assert [line.split()[0] for line in bars] == [entry["feature"] for entry in ranked]
     assert bars[0].count("#") == 30
 
@@ -239,3 +245,130 @@ def test_spreadsheet_files_upload_with_numbers_kept_then_datasets_and_preview(lo
     assert preview == ["produto,preço,promoção,vendas", "Creatina,150.5,1,1234.5", "BCAA,90.0,0,12.25"]
     latest = cli.ok("preview", str(project_id), "--limit", "2", "--csv").stdout.splitlines()
     assert latest[0] == "product,price,promotion,weekday,sales" and len(latest) == 3
+
+
+def number_or_none(text: str) -> float | None:
+    return float(text) if text else None
+
+
+def numbers(line: str) -> list[float]:
+    return [float(value) for value in re.findall(r"-?\d[\d,]*\.\d+", line.replace(",", ""))]
+
+
+def test_forecast_train_the_next_months_and_their_actuals(logged_in, tmp_path):
+    cli = logged_in
+    project_id = created_project_id(cli, "Stores")
+    history = generate_store_sales(months=54, seed=5)
+    trained_on, later = history[history["month"] < "2025-01-01"], history[history["month"] >= "2025-01-01"]
+    sales_path, actuals_path = tmp_path / "stores.csv", tmp_path / "sold.csv"
+    trained_on.to_csv(sales_path, index=False)
+    later.assign(month=later["month"].dt.strftime("%Y-%m-%d")).to_csv(actuals_path, index=False)
+    cli.ok("upload", str(project_id), str(sales_path))
+
+    argv = ["train", str(project_id), "--task", "forecast", "--date", "month", "--series", "store", "--horizon", "6"]
+    trained = cli.ok(*argv, "--include", "snaive,ets", "--backtest-windows", "2", "--wait", timeout=TRAIN_TIMEOUT_S)
+    lines = trained.stdout.splitlines()
+    assert lines[0].split() == ["model", "name", "MASE", "MAE", "RMSE", "WAPE", "SMAPE", "fit", "s", "reason"]
+    board = {line.split()[0]: line for line in lines[2:] if line.split()[:1] in (["ets"], ["snaive"])}
+    assert sorted(board) == ["ets", "snaive"], trained.stdout
+    assert "model version 1 serves: the project had no serving model" in trained.stdout
+    model = json.loads(cli.ok("models", str(project_id), "1", "--json").stdout)
+    assert model["task"] == "forecast" and model["forecast"]["horizon"] == 6
+    assert f"forecast model {model['algorithm']}, target sales" in cli.ok("models", str(project_id), "1").stdout
+
+    table = cli.ok("forecast", str(project_id), "--series", "store=Centro", "--horizon", "3").stdout.splitlines()
+    assert table[0].split() == ["store", "month", "forecast", "lower_80", "upper_80", "lower_95", "upper_95"]
+    assert [line.split()[:2] for line in table[2:5]] == [
+        ["Centro", "2025-01-01"],
+        ["Centro", "2025-02-01"],
+        ["Centro", "2025-03-01"],
+    ]
+    assert table[5] == "(model version 1: 3 periods of MS after each series' last date)"
+    for line in table[2:5]:
+        month, (forecast, lower_80, upper_80, lower_95, upper_95) = line.split()[1], numbers(line)
+        assert lower_95 <= lower_80 <= forecast <= upper_80 <= upper_95
+        assert abs(forecast - expected_store_sales("Centro", month)) < 40  # the season and the trend, within noise
+
+    rows = list(csv.DictReader(io.StringIO(cli.ok("forecast", str(project_id), "--csv").stdout)))
+    assert sorted({row["store"] for row in rows}) == sorted(STORE_LEVELS) and len(rows) == 3 * 6
+    saved = tmp_path / "forecast.parquet"
+    cli.ok("forecast", str(project_id), "--output", str(saved))
+    assert pq.read_table(saved).num_rows == 3 * 6
+
+    report = cli.ok("actuals", str(project_id), str(actuals_path)).stdout
+    assert re.match(r"actuals report \d+: 18 rows scored by model version 1 at ", report), report
+    metric_lines = {line.split()[0]: line for line in report.split("metric", 1)[1].splitlines()[2:] if line}
+    assert {"MAE", "coverage_80", "coverage_95"} <= set(metric_lines), report
+    assert "recommendation: keep the model: " in report, report
+    listed = cli.ok("actuals", str(project_id), "--csv").stdout.splitlines()
+    assert len(listed) == 2 and listed[1].split(",")[2:4] == ["1", "18"]
+
+
+def test_what_if_explain_actuals_activation_and_exports_of_a_regression_model(logged_in, tmp_path):
+    cli = logged_in
+    project_id = created_project_id(cli, "Decisions")
+    sales_path = tmp_path / "sales.parquet"
+    generate_supplements_sales(rows=400, seed=7).to_parquet(sales_path, index=False)
+    dataset = json.loads(cli.ok("upload", str(project_id), str(sales_path), "--json").stdout)
+    run = json.loads(
+        cli.ok("train", str(project_id), "--include", "lr", "--folds", "2", "--wait", "--json", timeout=300).stdout
+    )
+    assert run["status"] == "succeeded" and run["activation"]["decision"] == "activated"
+
+    base = ["product=Multivitamínico", "promotion=0", "weekday=Saturday"]
+    curve = cli.ok("what-if", str(project_id), *base, "--vary", "price=50:350:31", "--revenue-of", "price").stdout
+    lines = curve.splitlines()
+    assert lines[0].split() == ["price", "prediction", "revenue"] and len(lines) == 2 + 31 + 2
+    predictions = [numbers(line)[1] for line in lines[2:33]]
+    assert all(later < earlier + 0.5 for earlier, later in zip(predictions, predictions[1:], strict=False))
+    best = re.fullmatch(r"best revenue at price = ([\d.]+): prediction [\d.]+, revenue [\d,.]+", lines[33])
+    assert best, curve
+    rule = {price: price * expected_sales("Multivitamínico", price, 0, "Saturday") for price in range(50, 351, 10)}
+    assert abs(float(best.group(1)) - max(rule, key=rule.get)) <= 10
+
+    row = ["product=Creatina", "price=150", "promotion=1", "weekday=Saturday"]
+    explained = cli.ok("predict", str(project_id), *row, "--explain").stdout.splitlines()
+    prediction = float(re.fullmatch(r"prediction: (-?[\d.]+) \(model version 1\)", explained[0]).group(1))
+    baseline = numbers(explained[1])[0]
+    assert explained[2].split() == ["feature", "value", "effect"]
+    effects = {line.split()[0]: numbers(line)[-1] for line in explained[4:8]}
+    assert sorted(effects) == ["price", "product", "promotion", "weekday"]
+    assert baseline + sum(effects.values()) == pytest.approx(prediction, abs=1e-3)
+    assert effects["promotion"] > 5 and explained[8].startswith("Predicted sales ")
+
+    actuals_path = tmp_path / "sold.parquet"
+    generate_supplements_sales(rows=200, seed=9).to_parquet(actuals_path, index=False)
+    report = cli.ok("actuals", str(project_id), str(actuals_path)).stdout
+    assert "200 rows scored by model version 1" in report and "recommendation: keep the model: " in report, report
+    drift = report.split("drift against the training data (population stability index)\n", 1)[1].splitlines()
+    assert sorted(line.split()[0] for line in drift[2:6]) == ["price", "product", "promotion", "weekday"]
+    report_id = re.match(r"actuals report (\d+):", report).group(1)
+    assert json.loads(cli.ok("actuals", str(project_id), report_id, "--json").stdout)["rows"] == 200
+    assert cli.ok("actuals", str(project_id)).stdout.splitlines()[2].split()[0] == report_id
+
+    model = json.loads(cli.ok("models", str(project_id), "1", "--json").stdout)
+    metrics = list(csv.reader(io.StringIO(cli.ok("models", str(project_id), "1", "--metrics", "--csv").stdout)))
+    assert metrics[0] == ["metric", "cv", "holdout"]
+    cv, holdout = model["metrics"]["cv"], model["metrics"]["holdout"]
+    assert {row[0]: (number_or_none(row[1]), number_or_none(row[2])) for row in metrics[1:]} == {
+        name: (cv.get(name), holdout.get(name)) for name in {*cv, *holdout}
+    }
+    features = list(csv.DictReader(io.StringIO(cli.ok("models", str(project_id), "1", "--csv").stdout)))
+    permutation = {entry["feature"]: entry["importance"] for entry in model["permutation_importance"]}
+    assert {row["feature"]: float(row["permutation importance"]) for row in features} == permutation
+    leaderboard = list(csv.DictReader(io.StringIO(cli.ok("runs", str(project_id), str(run["id"]), "--csv").stdout)))
+    assert [row["model"] for row in leaderboard] == [entry["model"] for entry in run["leaderboard"]] == ["lr"]
+    assert float(leaderboard[0]["R2"]) == run["leaderboard"][0]["R2"]
+
+    downloaded = tmp_path / "downloaded.parquet"
+    cli.ok("download", str(project_id), "--output", str(downloaded))
+    assert hashlib.sha256(downloaded.read_bytes()).hexdigest() == dataset["sha256"]
+
+    challenger = cli.ok(
+        "train", str(project_id), "--include", "dt", "--folds", "2", "--activate", "never", "--wait", timeout=300
+    ).stdout
+    assert "model version 2 does not serve: the train request said activate: never" in challenger, challenger
+    assert f"to serve it: salesml activate {project_id} 2" in challenger
+    listed = cli.ok("models", str(project_id)).stdout.splitlines()
+    versions = {line.split()[0]: line.split() for line in listed[2:]}
+    assert versions["1"][:3] == ["1", "lr", "*"] and versions["2"][1] == "dt" and "*" not in versions["2"], listed

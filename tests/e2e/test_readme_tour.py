@@ -108,3 +108,18 @@ def test_the_command_line_section_runs_after_the_tour(newcomer_platform, tmp_pat
     with open_as_parquet(scored) as parquet:
         predictions = pq.read_table(parquet).column("prediction")
     assert len(predictions) == 10 and all(is_number(value) for value in predictions.to_pylist())
+
+    # Decisions: the best price, why a prediction, the actuals report; exports.
+    out = finished.stdout
+    assert re.search(r"^best revenue at price = \d+\.\d+: prediction -?\d+\.\d+, revenue ", out, re.M), out
+    assert re.search(r"^Predicted sales ", out, re.M) and re.search(r"^recommendation: \S", out, re.M), out
+    metrics = (folder / "metrics.csv").read_text().splitlines()
+    assert metrics[0] == "metric,cv,holdout" and metrics[1].startswith("MAE,"), metrics
+    assert pq.read_table(folder / "vendas.parquet").num_rows == 2000
+
+    # Forecasting: six months of Centro on screen, every store's in the file.
+    assert len(re.findall(r"^Centro\s+20\d\d-\d\d-01(\s+-?\d+\.\d+){5}$", out, re.M)) == 6, out
+    with open_as_parquet(folder / "forecast.csv") as parquet:
+        forecast = pq.read_table(parquet)
+    assert forecast.column_names == ["store", "month", "forecast", "lower_80", "upper_80", "lower_95", "upper_95"]
+    assert forecast.num_rows == 3 * 6
