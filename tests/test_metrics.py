@@ -1,6 +1,6 @@
 """Prometheus metrics in one process (apps made here, no PROMETHEUS_MULTIPROC_DIR): request metrics by URL rule, the
-services' open /metrics, the gateway's token; and a real gunicorn server adding up its processes' samples in
-multiprocess mode.
+services' open /metrics, the gateway's token, the trainer's queue depth and cancellations; and a real gunicorn
+server adding up its processes' samples in multiprocess mode.
 
 Counters are shared by every app of a service that the test session makes, so the tests compare before and after.
 """
@@ -29,7 +29,8 @@ from services.projects import create_app as create_projects
 from shared.app import create_base_app
 from shared.config import REPO_ROOT
 from shared.metrics import MULTIPROCESS_DIR_VARIABLE, UNMATCHED_ROUTE
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_SECRET, internal_token_headers
+from tests.trainer_fixtures import sales_frame
 
 METRICS_TOKEN = TEST_SECRET + "-metrics"
 PROJECT = "/api/v1/projects/<int(max=2147483647):project_id>"
@@ -154,6 +155,21 @@ def test_a_service_serves_metrics_without_an_internal_token(app_config):
         "projects_http_requests_total", **refused
     )
     assert sample("projects_http_requests_total", method="GET", route="/metrics", status="200") >= 1
+
+
+def test_the_trainer_reads_its_queue_depth_when_scraped_and_counts_cancelled_runs(trainer_app, make_project):
+    client = trainer_app.test_client()
+    project = make_project(sales_frame())
+    headers = internal_token_headers(trainer_app.config, "trainer", project.user_id)
+    cancelled_before = sample("trainer_training_runs_total", status="cancelled")
+
+    run = client.post(f"/api/v1/projects/{project.project_id}/train", json={}, headers=headers).json
+    assert scraped(client.get("/metrics").get_data(as_text=True), "trainer_queued_runs") == 1
+    cancel = client.post(f"/api/v1/projects/{project.project_id}/training-runs/{run['id']}/cancel", headers=headers)
+    assert cancel.status_code == 202
+
+    assert scraped(client.get("/metrics").get_data(as_text=True), "trainer_queued_runs") == 0
+    assert sample("trainer_training_runs_total", status="cancelled") == cancelled_before + 1
 
 
 # --- multiprocess mode under gunicorn ---------------------------------------------------------------------------------
