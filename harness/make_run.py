@@ -72,7 +72,7 @@ def newcomer_environment(var_dir: Path, ports: dict[str, int], log_level: str) -
 def make_run(folder: Path, log_level: str = "WARNING") -> Iterator[MakeRun]:
     """``make run`` with its var folder and log in ``folder``, ready (``/health/ready`` 200) when yielded, stopped
     with Ctrl-C at the end."""
-    ports = {name: free_port() for name in ("gateway", "projects", "trainer", "predictor")}
+    ports = {name: free_port() for name in ("gateway", "projects", "trainer", "predictor", "worker_metrics")}
     log_path = folder / "make-run.log"
     with log_path.open("wb") as output:
         process = subprocess.Popen(

@@ -10,12 +10,15 @@
 #   GATEWAY_HOST    the gateway's bind address (default 127.0.0.1: this machine only). Dev mode refuses any other
 #                   address unless JWT_SECRET_KEY, INTERNAL_TOKEN_SECRET and MODEL_SIGNING_KEY are all set.
 #   GATEWAY_PORT    8000;  PROJECTS_PORT 8001;  TRAINER_PORT 8002;  PREDICTOR_PORT 8003
+#   WORKER_METRICS_PORT  8004: where the training worker serves its Prometheus metrics (127.0.0.1)
 #   WEB_WORKERS     gunicorn worker processes per service (default 2), WEB_THREADS threads per worker (default 8)
 #   READY_TIMEOUT_S seconds to wait for each /health (default 120)
 # The services always bind to 127.0.0.1: only the gateway is ever meant to be reached.
 # Secrets: in dev mode (SALESML_DEV_MODE=1, as `make run` sets it) a secret not set in the environment comes from
 # ${SALESML_VAR_DIR:-./var}/dev-secrets.json, made with random secrets the first time and reused after (shared/dev_secrets.py).
 # gunicorn's shared settings (request limits) are in gunicorn.conf.py.
+# Metrics: each service serves /metrics on its port; each gunicorn server keeps its samples in a folder of its own,
+# ${SALESML_VAR_DIR:-./var}/metrics/<name>, emptied when it starts.
 # Logs: every process writes JSON lines to stderr (this terminal).
 set -euo pipefail
 
@@ -26,6 +29,8 @@ GATEWAY_PORT=${GATEWAY_PORT:-8000}
 PROJECTS_PORT=${PROJECTS_PORT:-8001}
 TRAINER_PORT=${TRAINER_PORT:-8002}
 PREDICTOR_PORT=${PREDICTOR_PORT:-8003}
+WORKER_METRICS_PORT=${WORKER_METRICS_PORT:-8004}
+METRICS_DIR=${SALESML_VAR_DIR:-./var}/metrics
 WEB_WORKERS=${WEB_WORKERS:-2}
 WEB_THREADS=${WEB_THREADS:-8}
 READY_TIMEOUT_S=${READY_TIMEOUT_S:-120}
@@ -65,7 +70,8 @@ start() {  # start <name> <command...>: in its own process group, logging to thi
 }
 
 start_web() {  # start_web <name> <host> <port> <app factory>
-    start "$1" "${PY}" -m gunicorn --config gunicorn.conf.py --bind "$2:$3" --worker-class gthread \
+    start "$1" env PROMETHEUS_MULTIPROC_DIR="${METRICS_DIR}/$1" \
+        "${PY}" -m gunicorn --config gunicorn.conf.py --bind "$2:$3" --worker-class gthread \
         --workers "${WEB_WORKERS}" --threads "${WEB_THREADS}" --timeout 120 --graceful-timeout 10 --no-control-socket "$4"
 }
 
@@ -88,7 +94,7 @@ wait_healthy() {  # wait_healthy <name> <url>
 start_web projects 127.0.0.1 "${PROJECTS_PORT}" "services.projects:create_app()"
 start_web trainer 127.0.0.1 "${TRAINER_PORT}" "services.trainer:create_app()"
 start_web predictor 127.0.0.1 "${PREDICTOR_PORT}" "services.predictor:create_app()"
-start worker "${PY}" -m services.trainer.worker
+start worker env WORKER_METRICS_ADDRESS="127.0.0.1:${WORKER_METRICS_PORT}" "${PY}" -m services.trainer.worker
 wait_healthy projects "${PROJECTS_URL}"
 wait_healthy trainer "${TRAINER_URL}"
 wait_healthy predictor "${PREDICTOR_URL}"
@@ -103,6 +109,7 @@ SalesML is running (Ctrl-C stops everything):
   API docs   http://localhost:${GATEWAY_PORT}/api/docs
   health     http://localhost:${GATEWAY_PORT}/health/ready
   services   projects ${PROJECTS_URL}, trainer ${TRAINER_URL}, predictor ${PREDICTOR_URL} (reached via the gateway)
+  metrics    /metrics of each service; the worker's at http://127.0.0.1:${WORKER_METRICS_PORT}/metrics
 
 EOF
 
