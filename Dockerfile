@@ -33,6 +33,6 @@ RUN python -m compileall -q shared services gateway \
 
 USER 10001:10001
 
-EXPOSE 8000 8001 8002 8003
+EXPOSE 8000 8001 8002 8003 8004
 ENTRYPOINT ["/app/docker/start.sh"]
 CMD ["gateway"]

@@ -11,6 +11,9 @@ our JSON error shape.
 
 Dev mode serves this machine only: a server bound to another address refuses to start unless the operator set every
 secret (``shared.dev_secrets``).
+
+Metrics: with ``PROMETHEUS_MULTIPROC_DIR`` (a folder of this server's own), the server empties it when it starts and
+drops a dead worker's live gauges from it (``shared.metrics``).
 """
 
 import os
@@ -18,6 +21,7 @@ import sys
 
 from shared.config import dev_mode_from_environment
 from shared.dev_secrets import DevSecretsRefused, check_bind_address
+from shared.metrics import empty_multiprocess_dir, forget_process
 
 limit_request_line = 4094
 limit_request_fields = 50
@@ -33,3 +37,8 @@ def on_starting(server):
         except DevSecretsRefused as refusal:
             server.log.error("%s", refusal)
             sys.exit(1)
+    empty_multiprocess_dir()
+
+
+def child_exit(server, worker):
+    forget_process(worker.pid)

@@ -13,8 +13,11 @@ set -eu
 
 # serve <app factory> <port> <timeout seconds> <threads per process>
 # gthread workers: a slow upload, proxied request or batched prediction holds a thread, not a whole process.
-# gunicorn.conf.py holds what every server shares (request limits).
+# gunicorn.conf.py holds what every server shares (request limits, emptying the metrics folder at start).
+# PROMETHEUS_MULTIPROC_DIR: the folder where this server's processes keep their metrics samples for /metrics to add
+# up; one per server (here, named after its pid).
 serve() {
+    export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-/tmp/salesml-metrics-$$}"
     exec gunicorn "$1" \
         --config "$(dirname "$0")/../gunicorn.conf.py" \
         --bind "${BIND_HOST:-0.0.0.0}:${PORT:-$2}" \

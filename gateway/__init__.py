@@ -18,6 +18,7 @@ from gateway.upstream import BodyTooLarge, ClientStoppedSending
 from shared import __version__
 from shared.app import create_base_app
 from shared.db import check_database, init_db
+from shared.dev_secrets import MIN_SECRET_BYTES
 from shared.domain_errors import UpstreamBroken
 from shared.health import ReadinessCheck, make_health_blueprint
 from shared.service_client import ServiceClient, init_service_client
@@ -34,7 +35,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         service_settings=SETTINGS,
         error_statuses={BodyTooLarge: 413, ClientStoppedSending: 408},
         secrets=SECRETS,
+        route_label=views.metrics_route,
     )
+    if 0 < len(app.config["METRICS_TOKEN"].encode()) < MIN_SECRET_BYTES:
+        raise RuntimeError(f"METRICS_TOKEN must be a random string of at least {MIN_SECRET_BYTES} bytes (or empty)")
     # The gateway reads no body itself: it streams each one on and the service caps what it reads. (A request's
     # max_content_length of None falls back to this setting, so the app-wide JSON cap would refuse every larger
     # upload or parquet prediction.)

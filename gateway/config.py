@@ -40,4 +40,11 @@ SETTINGS: tuple[Setting, ...] = (
         description="Read timeout of the gateway's call for a dataset upload (504 after): the projects service answers "
         "only after profiling (up to `DATASET_PROFILE_TIMEOUT_S`) and storing the file, so keep it above that.",
     ),
+    Setting(
+        "METRICS_TOKEN",
+        "",
+        description="The gateway serves its Prometheus metrics at `/metrics` only to a request with "
+        "`Authorization: Bearer <METRICS_TOKEN>` (at least 32 bytes); to any other, and to all while it is empty, "
+        "`/metrics` is an unknown path (404).",
+    ),
 )

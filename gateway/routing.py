@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from shared.body_limits import JSON_BODY, PREDICT_BODY, UPLOAD_BODY
-from shared.ids import MAX_ID
+from shared.ids import ID, MAX_ID
 
 PROJECTS = "projects"
 TRAINER = "trainer"
@@ -96,3 +96,17 @@ def resolve(path: str) -> Route | None:
                 takes_uploads=bool(_DATASETS.match(rest)),
             )
     return None
+
+
+def route_template(path: str) -> str | None:
+    """The entry of the table above that a routed path falls under, spelled as a URL rule (such as
+    ``/api/v1/projects/<int(max=2147483647):project_id>/models/<path:rest>``), or None when the path is not routed.
+    The gateway's metrics label proxied requests by it: unlike a path, it takes few values."""
+    route = resolve(path)
+    if route is None:
+        return None
+    if route.project_id is None:
+        return "/api/v1/projects" if _PROJECTS.match(path) else "/api/v1/auth/<path:rest>"
+    resource, _, below = (_PROJECT.match(path)["rest"] or "").strip("/").partition("/")
+    template = f"/api/v1/projects/<{ID}:project_id>" + (f"/{resource}" if resource else "")
+    return template + ("/<path:rest>" if below else "")

@@ -1,7 +1,9 @@
-"""The gateway's routes: the proxy to the services, the merged OpenAPI document and the page that renders it."""
+"""The gateway's routes: the proxy to the services, the merged OpenAPI document and the page that renders it, and the
+gateway's metrics."""
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 import swagger_ui_bundle
@@ -9,7 +11,7 @@ from flask import Blueprint, Response, abort, current_app, g, jsonify, request, 
 from flask_jwt_extended import get_jwt_identity, verify_jwt_in_request
 
 from gateway.ownership import OwnershipCache
-from gateway.routing import PROJECTS, Route, resolve
+from gateway.routing import PROJECTS, Route, resolve, route_template
 from gateway.upstream import (
     BodyTooLarge,
     StreamedBody,
@@ -21,6 +23,7 @@ from shared.body_limits import max_body_bytes
 from shared.db import db
 from shared.domain_errors import ProjectNotFound, UpstreamBroken
 from shared.internal_auth import internal_headers
+from shared.metrics import UNMATCHED_ROUTE, metrics_response, url_rule_route
 from shared.service_client import service_client
 
 # No OPTIONS: the API serves no browser from another origin (no CORS), so it is a 405 like any method not routed.
@@ -135,6 +138,25 @@ def forward(_rest: str | None = None) -> Response:
     if route.is_the_project and request.method == "DELETE" and response.status_code < 300:
         _ownership_cache().forget_project(route.project_id)
     return response
+
+
+def metrics_route() -> str:
+    """A proxied request's route for the metrics: the routing-table entry it falls under (the catch-all rules that
+    ``forward`` is mounted on would put every request under three labels); any other request's URL rule."""
+    if request.endpoint == "gateway.forward":
+        return route_template(request.path) or UNMATCHED_ROUTE
+    return url_rule_route()
+
+
+@blp.get("/metrics")
+def metrics() -> Response:
+    """The gateway's Prometheus metrics, for a scraper that sends ``Authorization: Bearer <METRICS_TOKEN>``; 404, as
+    for any unknown path, to everyone else and whenever METRICS_TOKEN is not set."""
+    expected = current_app.config["METRICS_TOKEN"]
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    if not expected or scheme.lower() != "bearer" or not hmac.compare_digest(presented.encode(), expected.encode()):
+        abort(404)
+    return metrics_response()
 
 
 @blp.get("/api/v1/openapi.json")

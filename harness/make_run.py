@@ -103,7 +103,7 @@ def make_target(
 @contextmanager
 def make_run(folder: Path, log_level: str = "WARNING") -> Iterator[MakeRun]:
     """``make run`` on free ports with its var folder and log in ``folder``, one small gunicorn worker a service."""
-    ports = {name: free_port() for name in PLATFORM_PORTS}
+    ports = {name: free_port() for name in (*PLATFORM_PORTS, "worker_metrics")}
     with make_target("run", folder, ports, {"WEB_WORKERS": "1", "WEB_THREADS": "4"}, log_level) as running:
         yield running
 

@@ -1,5 +1,6 @@
 """The platform's processes on this machine: every service under gunicorn, the trainer worker and the gateway on free
-127.0.0.1 ports, each in its own process group, started, waited for and stopped one by one.
+127.0.0.1 ports, each in its own process group, started, waited for and stopped one by one. Each gunicorn server
+keeps its metrics samples in ``<log_dir>/metrics/<name>``.
 
 The end-to-end tests (``tests/platform_harness.py``) and the benchmark (``bench/platform.py``) both run the platform
 this way. Every process logs to ``<log_dir>/<name>.log``; ``Platform.log_tail(name)`` shows the end of one.
@@ -21,6 +22,7 @@ from typing import Any
 import requests
 
 from shared.config import REPO_ROOT
+from shared.metrics import MULTIPROCESS_DIR_VARIABLE
 
 SERVICES = ("projects", "trainer", "predictor")
 APP_FACTORIES = {
@@ -88,6 +90,9 @@ class Platform:
         if self.is_running(name):
             return
         env = {**self.env, **{key: env_value(value) for key, value in (settings or {}).items()}}
+        if name in APP_FACTORIES:
+            # Each server's own folder of metrics samples (gunicorn.conf.py empties it at start).
+            env[MULTIPROCESS_DIR_VARIABLE] = str(self.log_dir / "metrics" / name)
         log = open(self.log_dir / f"{name}.log", "ab")  # the child writes to it until it stops
         try:
             self.processes[name] = subprocess.Popen(

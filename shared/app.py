@@ -9,6 +9,7 @@ from typing import Any
 import flask
 from flask import Flask
 from flask_smorest import Api
+from prometheus_client.registry import Collector
 
 from shared import __version__
 from shared.config import Setting, describe_secrets_mode, load_config
@@ -18,6 +19,7 @@ from shared.errors import register_error_handlers
 from shared.health import ReadinessCheck, make_health_blueprint
 from shared.internal_auth import require_internal_token
 from shared.logs import configure_logging, init_request_logging
+from shared.metrics import RouteLabel, init_request_metrics, make_metrics_blueprint, url_rule_route
 from shared.security_headers import init_security_headers
 from shared.service_client import init_service_client
 from shared.storage import open_object_store
@@ -32,11 +34,13 @@ def create_base_app(
     service_settings: tuple[Setting, ...] = (),
     error_statuses: Mapping[type[DomainError], int] | None = None,
     secrets: tuple[str, ...] = (),
+    route_label: RouteLabel = url_rule_route,
 ) -> Flask:
-    """A Flask app with configuration (and only the ``secrets`` it names), JSON logging with request ids, optional
-    trailing slashes, the security headers and the error shape (``error_statuses``: the HTTP status of each of this
-    app's own domain errors)."""
+    """A Flask app with configuration (and only the ``secrets`` it names), request metrics (``route_label`` names a
+    request's route), JSON logging with request ids, optional trailing slashes, the security headers and the error
+    shape (``error_statuses``: the HTTP status of each of this app's own domain errors)."""
     app = Flask(import_name)
+    init_request_metrics(app, service, route_label)
     app.config.update(load_config(config, service_settings, secrets))
     app.config["SERVICE_NAME"] = service
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_JSON_BYTES"]
@@ -79,11 +83,13 @@ def create_service_app(
     uses_object_store: bool = False,
     error_statuses: Mapping[type[DomainError], int] | None = None,
     secrets: tuple[str, ...] = (),
+    metrics_collectors: Iterable[Collector] = (),
 ) -> Flask:
     """A service's app: the base app, the database, the client for other services, the internal-token check on
-    every route but /health*, the OpenAPI ``api`` with the public blueprints, the internal blueprints, and /health
-    with readiness checks of the database (and of the object store, in ``app.extensions["object_store"]``), and
-    ``error_statuses`` for the service's domain errors; ``secrets`` names the only secrets it reads."""
+    every route but /health* and /metrics, the OpenAPI ``api`` with the public blueprints, the internal blueprints,
+    /health with readiness checks of the database (and of the object store, in ``app.extensions["object_store"]``),
+    /metrics (with ``metrics_collectors``, read when scraped), and ``error_statuses`` for the service's domain errors;
+    ``secrets`` names the only secrets it reads."""
     app = create_base_app(
         service, import_name, config, service_settings=settings, error_statuses=error_statuses, secrets=secrets
     )
@@ -101,4 +107,5 @@ def create_service_app(
     for blueprint in internal_blueprints:
         app.register_blueprint(blueprint)
     app.register_blueprint(make_health_blueprint(service, checks))
+    app.register_blueprint(make_metrics_blueprint(metrics_collectors))
     return app

@@ -3,8 +3,8 @@
 The gateway (or a service calling another) signs ``{"sub": user id, "aud": target service, "type": "internal",
 "exp": ...}`` with ``INTERNAL_TOKEN_SECRET``, and the gateway adds ``"addr"``: the client's address as it saw it
 (the TCP peer, or what the operator's trusted proxies say), which a client cannot forge. Every service refuses any
-request without a valid token addressed to it (401), except its ``/health`` routes. Client-sent identity headers
-are never read.
+request without a valid token addressed to it (401), except its ``/health`` routes and ``/metrics``, which are for
+the operator (the gateway routes none of them). Client-sent identity headers are never read.
 """
 
 from __future__ import annotations
@@ -117,11 +117,11 @@ def internal_headers(audience: str, user_id: int | None, client_address: str | N
 
 
 def require_internal_token(app: Flask, audience: str) -> None:
-    """Answer 401 to every request but /health* that lacks a valid internal token for ``audience``."""
+    """Answer 401 to every request but /health* and /metrics that lacks a valid internal token for ``audience``."""
 
     @app.before_request
     def _check_internal_token():
-        if request.path == "/health" or request.path.startswith("/health/"):
+        if request.path in ("/health", "/metrics") or request.path.startswith("/health/"):
             return None
         token = request.headers.get(INTERNAL_TOKEN_HEADER, "")
         try:

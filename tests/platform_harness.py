@@ -23,11 +23,13 @@ import pytest
 import requests
 
 from harness.databases import throwaway_database
-from harness.processes import SERVICES, Platform, free_port, platform_env
+from harness.processes import SERVICES, WORKER, Platform, free_port, platform_env
 from shared.config import MIB
 from tests.conftest import POSTGRES_SERVER, TEST_SECRET
 
 DEFAULT_PASSWORD = "correct-horse-battery"
+# The gateway serves its /metrics to this bearer token only; the worker serves its metrics at platform.url("worker").
+METRICS_TOKEN = TEST_SECRET + "-metrics"
 
 # Limits small enough that tests can cross them without moving hundreds of megabytes. Every test client comes from
 # 127.0.0.1, so the per-address throttles are out of the way; tests of them restart the projects service with small
@@ -48,13 +50,15 @@ def make_platform(
     database_url: str, s3_settings: dict[str, Any], bucket: str, run_dir: Path, with_worker: bool = True
 ) -> Platform:
     """A platform (not started yet) on free ports against this database and bucket, logging under ``run_dir``."""
-    ports = {name: free_port() for name in (*SERVICES, "gateway")}
+    ports = {name: free_port() for name in (*SERVICES, WORKER, "gateway")}
     settings: dict[str, Any] = {
         "OBJECT_STORE_URL": f"s3://{bucket}",
         **s3_settings,
         "JWT_SECRET_KEY": TEST_SECRET,
         "INTERNAL_TOKEN_SECRET": TEST_SECRET + "-internal",
         "MODEL_SIGNING_KEY": TEST_SECRET + "-models",
+        "METRICS_TOKEN": METRICS_TOKEN,
+        "WORKER_METRICS_ADDRESS": f"127.0.0.1:{ports[WORKER]}",
         **E2E_SETTINGS,
     }
     return Platform(platform_env(database_url, run_dir, ports, settings), ports, run_dir, with_worker)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import yaml
 from werkzeug.serving import make_server
 
@@ -27,6 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 START_SCRIPT = REPO / "docker" / "start.sh"
+PROMETHEUS_CONFIG = REPO / "docker" / "prometheus.yml"
 HEALTHCHECK_SCRIPT = REPO / "docker" / "healthcheck.py"
 ENV_EXAMPLE = REPO / ".env.example"
 
@@ -181,13 +183,16 @@ def start_script_env(extra: dict[str, Any]) -> dict[str, str]:
 # --- docker-compose.yml --------------------------------------------------------------------------------------------
 
 
-def test_only_the_gateway_publishes_a_port_and_reaches_outside_networks():
-    assert {name for name, service in SERVICES.items() if service.get("ports")} == {"gateway"}
+def test_only_the_gateway_and_prometheus_publish_a_port_and_reach_outside_networks():
+    assert {name for name, service in SERVICES.items() if service.get("ports")} == {"gateway", "prometheus"}
     assert interpolate(SERVICES["gateway"]["ports"], {}) == ["127.0.0.1:8000:8000"]
+    # Prometheus has no authentication: this machine only, whatever the variables say.
+    assert interpolate(SERVICES["prometheus"]["ports"], {}) == ["127.0.0.1:9090:9090"]
+    assert SERVICES["prometheus"]["ports"][0].startswith("127.0.0.1:")
     assert not any("network_mode" in service for service in SERVICES.values())
     internal = {name for name, network in COMPOSE["networks"].items() if network and network.get("internal")}
     outside = {name for name, service in SERVICES.items() if set(service.get("networks", ["default"])) - internal}
-    assert outside == {"gateway"}
+    assert outside == {"gateway", "prometheus"}
 
 
 @pytest.mark.parametrize("name", [name for name in SERVICES if name not in ONE_SHOT_SERVICES])
@@ -348,9 +353,11 @@ def test_app_roles_serve_an_existing_app_factory_with_threaded_gunicorn(role):
     assert SERVICES[role]["command"] == [role]
     assert threads == (16 if role == "predictor" else 8)
     serve = re.search(r"^serve\(\) \{\n(.*?)^\}", START_SCRIPT.read_text(), flags=re.MULTILINE | re.DOTALL)[1]
-    assert serve.lstrip().startswith("exec gunicorn")
-    # Every address in a container (`make stack` binds its services to 127.0.0.1 with BIND_HOST).
-    assert "--worker-class gthread" in serve and '--bind "${BIND_HOST:-0.0.0.0}:${PORT:-$2}"' in serve
+    # The metrics folder of this server, then gunicorn itself, on every address in a container (`make stack` binds
+    # its services to 127.0.0.1 with BIND_HOST).
+    setup, _, gunicorn = serve.partition("exec gunicorn")
+    assert setup.strip().startswith("export PROMETHEUS_MULTIPROC_DIR=") and "\n" not in setup.strip()
+    assert "--worker-class gthread" in gunicorn and '--bind "${BIND_HOST:-0.0.0.0}:${PORT:-$2}"' in gunicorn
 
 
 def test_worker_role_runs_the_trainer_worker_module():
@@ -397,7 +404,14 @@ def started_role(app_config, tmp_path) -> Iterator[Callable[[str], tuple[subproc
 
     def start(role: str) -> tuple[subprocess.Popen[bytes], int]:
         port = free_port()
-        env = start_script_env({**app_config, "PORT": port, "GUNICORN_WORKERS": 1})
+        env = start_script_env(
+            {
+                **app_config,
+                "PORT": port,
+                "GUNICORN_WORKERS": 1,
+                "PROMETHEUS_MULTIPROC_DIR": tmp_path / f"{role}-metrics",
+            }
+        )
         log = (tmp_path / f"{role}.log").open("wb")
         process = subprocess.Popen(["sh", str(START_SCRIPT), role], env=env, cwd=REPO, stdout=log, stderr=log)
         processes.append(process)
@@ -428,6 +442,13 @@ def test_start_script_serves_the_role_with_gunicorn(role, started_role, tmp_path
         time.sleep(0.5)
     # exec: the process compose starts and signals is gunicorn itself, not a shell waiting for it.
     assert "gunicorn" in Path(f"/proc/{process.pid}/cmdline").read_bytes().decode()
+    # Its processes keep their metrics samples in the server's folder; the gateway's need METRICS_TOKEN (unset).
+    metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
+    if role == "gateway":
+        assert metrics.status_code == 404
+    else:
+        assert metrics.status_code == 200 and f"{role}_http_requests_total" in metrics.text
+    assert list((tmp_path / f"{role}-metrics").glob("*.db"))
 
 
 # --- docker/healthcheck.py -----------------------------------------------------------------------------------------
@@ -513,10 +534,12 @@ def test_dockerignore_lets_only_the_code_into_the_image():
 # --- the optional Dask cluster -------------------------------------------------------------------------------------
 
 
+def test_only_the_optional_services_have_profiles():
+    profiles = {name: service["profiles"] for name, service in SERVICES.items() if service.get("profiles")}
+    assert profiles == {"dask-scheduler": ["dask"], "dask-worker": ["dask"], "prometheus": ["monitoring"]}
+
+
 def test_dask_profile_runs_a_scheduler_and_two_workers_only_when_asked():
-    profiled = {name for name, service in SERVICES.items() if service.get("profiles")}
-    assert profiled == {"dask-scheduler", "dask-worker"}
-    assert all(SERVICES[name]["profiles"] == ["dask"] for name in profiled)
     scheduler, worker = SERVICES["dask-scheduler"], SERVICES["dask-worker"]
     assert scheduler["command"] == ["dask-scheduler"] and "--port 8786" in start_script_roles()["dask-scheduler"]
     assert worker["command"] == ["dask-worker"] and worker["deploy"]["replicas"] >= 2
@@ -536,3 +559,50 @@ def test_trainer_worker_uses_dask_only_when_the_address_is_set():
     assert interpolate(environment["DASK_SCHEDULER_ADDRESS"], {}) == ""
     assert "DASK_SCHEDULER_ADDRESS" in known_setting_names()
     assert env_example(include_commented=True)["DASK_SCHEDULER_ADDRESS"] in ("", "tcp://dask-scheduler:8786")
+
+
+# --- the optional monitoring profile -------------------------------------------------------------------------------
+
+
+def prometheus_jobs() -> dict[str, dict[str, Any]]:
+    return {job["job_name"]: job for job in yaml.safe_load(PROMETHEUS_CONFIG.read_text())["scrape_configs"]}
+
+
+def test_monitoring_profile_runs_a_pinned_prometheus_with_our_config():
+    prometheus = SERVICES["prometheus"]
+    image = interpolate(prometheus["image"], {})
+    assert re.fullmatch(r"prom/prometheus:v\d+\.\d+\.\d+", image), image
+    assert env_example(include_commented=True)["PROMETHEUS_IMAGE"] == image
+    assert "./docker/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in prometheus["volumes"]
+    assert prometheus["networks"] == ["public", "backend"]
+    assert prometheus["cap_drop"] == ["ALL"]
+    assert dependencies("prometheus") == {"gateway": "service_healthy"}
+    assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"][0]
+
+
+def test_prometheus_scrapes_every_service_and_worker_on_its_port():
+    jobs = prometheus_jobs()
+    for service, port in APP_PORTS.items():
+        assert jobs[service]["static_configs"] == [{"targets": [f"{service}:{port}"]}]
+        assert jobs[service].get("metrics_path", "/metrics") == "/metrics"
+    worker_address = SERVICES["trainer-worker"]["environment"]["WORKER_METRICS_ADDRESS"]
+    assert worker_address.startswith("0.0.0.0:")  # reachable from Prometheus on the backend network
+    (discovery,) = jobs["trainer-worker"]["dns_sd_configs"]
+    assert discovery == {"names": ["trainer-worker"], "type": "A", "port": int(worker_address.rpartition(":")[2])}
+
+
+def test_prometheus_scrapes_the_gateway_with_the_same_metrics_token_it_is_given():
+    gateway_job = prometheus_jobs()["gateway"]
+    assert gateway_job["authorization"]["type"] == "Bearer"
+    token_file = gateway_job["authorization"]["credentials_file"]
+    env = {**environment_with_secrets(), "METRICS_TOKEN": secrets.token_urlsafe(48)}
+    assert interpolate(SERVICES["gateway"]["environment"], env)["METRICS_TOKEN"] == env["METRICS_TOKEN"]
+    prometheus = interpolate(SERVICES["prometheus"], env)
+    assert prometheus["environment"]["METRICS_TOKEN"] == env["METRICS_TOKEN"]
+    # The container writes the token where the config reads it, and refuses to start without one.
+    assert prometheus["entrypoint"] == ["/bin/sh", "-euc"]
+    assert """printf '%s' "${METRICS_TOKEN:?""" in prometheus["command"][0]
+    assert f"> {token_file}\n" in prometheus["command"][0]
+    # Without the profile nothing needs the token: the gateway's /metrics then answers 404.
+    assert interpolate(SERVICES["gateway"]["environment"], environment_with_secrets())["METRICS_TOKEN"] == ""
+    assert "METRICS_TOKEN" not in SECRET_VARIABLES and "METRICS_TOKEN" in env_example(include_commented=True)

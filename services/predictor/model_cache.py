@@ -27,6 +27,7 @@ from sqlalchemy import select
 from services.predictor.batching import Arrival, BatchUnavailable, MicroBatcher
 from services.predictor.compiled_scorer import CompiledScorer, verified_scorer
 from services.predictor.input_contract import InputContract, PreparedInput
+from services.predictor.metrics import MODEL_CACHE_LOOKUPS
 from shared.db import db
 from shared.domain_errors import DomainError, ModelVersionNotFound
 from shared.model_artifacts import ArtifactRecord, ArtifactRejected, load_pipeline
@@ -273,13 +274,16 @@ class ModelCache:
         with self._lock:
             model = self._lookup(key)
             if model is not None:
+                MODEL_CACHE_LOOKUPS.labels("hit").inc()
                 return model
             loading = self._loading.setdefault(key, threading.Lock())
         with loading:
             with self._lock:
                 model = self._lookup(key)
-            if model is not None:
+            if model is not None:  # another thread loaded it meanwhile
+                MODEL_CACHE_LOOKUPS.labels("hit").inc()
                 return model
+            MODEL_CACHE_LOOKUPS.labels("miss").inc()
             try:
                 model = self._load(serving)
             except BaseException:

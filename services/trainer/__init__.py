@@ -12,6 +12,7 @@ from services.trainer.api import model_versions, training_runs
 from services.trainer.api.errors import ERROR_STATUSES
 from services.trainer.config import SECRETS, SETTINGS
 from services.trainer.extensions import api
+from services.trainer.metrics import QueueDepth
 from shared.app import create_service_app
 
 SERVICE = "trainer"
@@ -29,4 +30,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         uses_object_store=True,
         error_statuses=ERROR_STATUSES,
         secrets=SECRETS,
+        metrics_collectors=(QueueDepth(),),
     )

@@ -66,6 +66,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("WORKER_ID", "", description="The worker's name in runs; empty: host name and process id."),
     Setting(
+        "WORKER_METRICS_ADDRESS",
+        "",
+        description="`host:port` where a training worker serves its Prometheus metrics (any path, no token: keep it "
+        "on an internal network); empty: none. Each worker on one machine needs a port of its own.",
+    ),
+    Setting(
         "DASK_SCHEDULER_ADDRESS",
         "",
         description="Empty: compare candidates in the training process; `tcp://host:8786`: over that Dask cluster.",

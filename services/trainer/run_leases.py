@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from services.trainer.metrics import count_finished_run
 from services.trainer.model_registry import NewVersion, add_version, lock_project_models, next_version
 from services.trainer.queue_signal import announce_queued_run
 from services.trainer.training_jobs import TrainingResult
@@ -155,14 +156,24 @@ def renew_lease(
 
 def finish_run(fence: RunFence, status: str, error_message: str | None = None) -> bool:
     """Mark the run failed or cancelled; False (and nothing changed) when the fence no longer holds."""
+    finished_at = utcnow()
     values = {
         "status": status,
         "stage": status,
-        "finished_at": utcnow(),
+        "finished_at": finished_at,
         "lease_expires_at": None,
         "error": {"message": error_message} if error_message else None,
     }
-    return _fenced_update(fence, values, f"marking it {status}")
+    if not _fenced_update(fence, values, f"marking it {status}", commit=False):
+        return False
+    started_at = _started_at(fence)
+    db.session.commit()
+    count_finished_run(status, started_at, finished_at)
+    return True
+
+
+def _started_at(fence: RunFence) -> datetime | None:
+    return db.session.scalar(select(TrainingRun.started_at).where(TrainingRun.id == fence.run_id))
 
 
 def requeue_run(fence: RunFence) -> bool:
@@ -188,11 +199,12 @@ def record_success(fence: RunFence, result: TrainingResult, target: str) -> int 
             return None
         lock_project_models(project_id)
         version = next_version(project_id, owner_id)
+        finished_at = utcnow()
         succeeded = {
             "status": RUN_SUCCEEDED,
             "stage": RUN_SUCCEEDED,
             "progress": 1.0,
-            "finished_at": utcnow(),
+            "finished_at": finished_at,
             "lease_expires_at": None,
             "error": None,
             "leaderboard": result.leaderboard,
@@ -201,6 +213,7 @@ def record_success(fence: RunFence, result: TrainingResult, target: str) -> int 
         }
         if not _fenced_update(fence, succeeded, "its model", commit=False):
             return None
+        started_at = _started_at(fence)
         add_version(
             NewVersion(project_id, owner_id, version, fence.run_id, target, result),
             current_app.config["MODEL_SIGNING_KEY"],
@@ -212,6 +225,7 @@ def record_success(fence: RunFence, result: TrainingResult, target: str) -> int 
             # Another run of this project saved the same version number first; count again.
             db.session.rollback()
             continue
+        count_finished_run(RUN_SUCCEEDED, started_at, finished_at)
         return version
     raise RuntimeError(f"could not save the model of run {fence.run_id}: version numbers kept colliding")
 
@@ -220,12 +234,13 @@ def sweep_expired_leases(max_attempts: int) -> int:
     """Re-queue (or fail, after ``max_attempts``) running runs whose worker stopped renewing the lease."""
     now = utcnow()
     expired = db.session.execute(
-        select(TrainingRun.id, TrainingRun.attempt, TrainingRun.cancel_requested).where(
+        select(TrainingRun.id, TrainingRun.attempt, TrainingRun.cancel_requested, TrainingRun.started_at).where(
             TrainingRun.status == RUN_RUNNING, TrainingRun.lease_expires_at < now
         )
     ).all()
     swept = 0
-    for run_id, attempt, cancel_requested in expired:
+    finished: list[tuple[str, datetime | None]] = []
+    for run_id, attempt, cancel_requested, started_at in expired:
         fence = RunFence(run_id, attempt)
         if cancel_requested:
             values: dict[str, Any] = {"status": RUN_CANCELLED, "stage": RUN_CANCELLED, "finished_at": now}
@@ -252,8 +267,12 @@ def sweep_expired_leases(max_attempts: int) -> int:
             swept += 1
             if values["status"] == RUN_QUEUED:
                 announce_queued_run()
+            else:
+                finished.append((values["status"], started_at))
             log.warning(
                 "run %s attempt %s lost its worker: %s", run_id, attempt, values["status"], extra={"run_id": run_id}
             )
     db.session.commit()
+    for status, started_at in finished:
+        count_finished_run(status, started_at, now)
     return swept

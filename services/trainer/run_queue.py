@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from services.trainer.forecast_input import forecast_settings
+from services.trainer.metrics import count_finished_run
 from services.trainer.queue_signal import announce_queued_run
 from services.trainer.training_input import (
     TrainingInput,
@@ -277,6 +278,8 @@ def request_cancel(run: TrainingRun) -> TrainingRun:
             .execution_options(synchronize_session=False)
         )
     db.session.commit()
+    if cancelled_while_queued:
+        count_finished_run(RUN_CANCELLED, None, now)
     db.session.refresh(run)
     if run.status in (RUN_SUCCEEDED, RUN_FAILED):
         raise RunAlreadyFinished(run.status)

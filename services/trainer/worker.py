@@ -5,6 +5,9 @@ while renewing the lease (and sweeping expired leases once per lease period), wr
 On SIGTERM/SIGINT the worker stops claiming, kills the training in progress and gives its run back to the queue at
 once (another worker starts it over), then exits: a stopping worker never leaves a run ``running`` with nobody
 working on it, and a deploy never waits for a long run.
+
+With ``WORKER_METRICS_ADDRESS`` set, the worker serves its own Prometheus metrics there (runs finished, their
+durations, heartbeats): workers may run on other machines than the trainer service, so each is scraped by itself.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
 from services.trainer import create_app, model_registry, run_leases
+from services.trainer.metrics import HEARTBEAT_FAILED, HEARTBEAT_LOST, HEARTBEAT_RENEWED, WORKER_HEARTBEATS
 from services.trainer.model_evaluation import ACTIVATE_IF_BETTER
 from services.trainer.queue_signal import QueueSignal
 from services.trainer.training_jobs import (
@@ -38,6 +42,7 @@ from services.trainer.training_jobs import (
 )
 from services.trainer.training_process import TrainingProcess, thread_environment
 from shared.db import db
+from shared.metrics import start_metrics_server
 from shared.model_artifacts import ArtifactRecord, ArtifactRejected, check_artifact
 from shared.training_records import RUN_CANCELLED, RUN_FAILED
 
@@ -243,12 +248,16 @@ class TrainingWorker:
         """Renew the lease; a database hiccup keeps the training going (the lease has slack) instead of losing it."""
         try:
             if progress is None:
-                return run_leases.renew_lease(fence, lease_s)
-            return run_leases.renew_lease(fence, lease_s, progress.stage, progress.fraction)
+                lease = run_leases.renew_lease(fence, lease_s)
+            else:
+                lease = run_leases.renew_lease(fence, lease_s, progress.stage, progress.fraction)
         except SQLAlchemyError:
             db.session.rollback()
             log.exception("heartbeat of run %s failed; retrying", fence.run_id)
+            WORKER_HEARTBEATS.labels(HEARTBEAT_FAILED).inc()
             return run_leases.Lease(cancel_requested=False)
+        WORKER_HEARTBEATS.labels(HEARTBEAT_LOST if lease is None else HEARTBEAT_RENEWED).inc()
+        return lease
 
     def _save(self, fence: run_leases.RunFence, result: TrainingResult, target: str) -> None:
         if run_leases.renew_lease(fence, self.config["TRAINING_LEASE_SECONDS"], "saving", 0.95) is None:
@@ -260,6 +269,8 @@ class TrainingWorker:
 
 def main(config: Mapping[str, Any] | None = None) -> int:
     app = create_app(config)
+    if app.config["WORKER_METRICS_ADDRESS"]:
+        start_metrics_server(app.config["WORKER_METRICS_ADDRESS"])
     # Training processes inherit these before they import NumPy; PyCaret's threads then stay within the cap.
     os.environ.update(thread_environment(app.config["TRAINING_THREADS"]))
     worker = TrainingWorker(app)

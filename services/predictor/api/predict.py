@@ -12,6 +12,7 @@ from flask_smorest import abort
 from services.predictor.explanations import CannotExplain, explain_rows
 from services.predictor.extensions import serving_model
 from services.predictor.input_contract import InputRejected
+from services.predictor.metrics import count_prediction
 from services.predictor.model_cache import LoadedModel, NotARegressionModel
 from services.predictor.schemas import (
     PARQUET_RESPONSE_DOC,
@@ -90,6 +91,7 @@ def predict_json(model: LoadedModel, body: Any, explain: bool = False) -> dict[s
         raise InputRejected({"body": ['send one JSON object of features, or {"records": [...]}']})
     if "records" not in body:
         scored = score_records(model, [body], with_rows=False)
+        count_prediction("json", 1)
         answer = {"prediction": scored.predictions[0], "model_version": model.version}
         if explain:
             answer["explanation"] = explanations(model, [body], scored)[0]
@@ -104,6 +106,7 @@ def predict_json(model: LoadedModel, body: Any, explain: bool = False) -> dict[s
     if explain and len(records) > max_explained:
         raise InputRejected({"explain": [f"{len(records)} records; at most {max_explained} are explained per request"]})
     scored = score_records(model, records)
+    count_prediction("json", len(records))
     answer = {"predictions": scored.predictions, "model_version": model.version}
     if explain:
         answer["explanations"] = explanations(model, records, scored)
@@ -132,6 +135,7 @@ def predict_parquet(model: LoadedModel, body: bytes) -> Response:
     config = current_app.config
     table = read_parquet(body, config["PREDICT_MAX_ROWS"], config["PREDICT_MAX_DECODED_BYTES"])
     scored = score_table(model, table, config["PREDICT_CHUNK_ROWS"])
+    count_prediction("parquet", table.num_rows)
     wants = request.accept_mimetypes.best_match([PARQUET, JSON_MEDIA_TYPE], default=PARQUET)
     if wants == JSON_MEDIA_TYPE:
         tail = with_warnings({"model_version": model.version}, scored.warnings)

@@ -11,10 +11,19 @@ from typing import IO
 
 from flask import Request, current_app, request
 from flask_smorest import abort
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import parse_options_header
 
+from services.projects.metrics import (
+    INVALID_FILE,
+    MISSING_FILE,
+    TOO_LARGE,
+    UNSUPPORTED_MEDIA_TYPE,
+    UPLOAD_BYTES,
+    UPLOAD_REJECTIONS,
+)
 from services.projects.parquet_ingest import IngestedFile, receive_upload, stored_filename
-from services.projects.parquet_profile import DatasetLimits
+from services.projects.parquet_profile import DatasetLimits, DatasetRejected, UploadTooLarge
 from shared.body_limits import MULTIPART, UPLOAD_BODY, max_body_bytes
 from shared.media_types import CSV, PARQUET, XLSX
 from shared.tabular_files import CSV_FILE, EXCEL_FILE, PARQUET_FILE, kind_of_filename
@@ -84,17 +93,31 @@ def received_dataset(file_fields: tuple[str, ...]) -> Iterator[tuple[IngestedFil
     body, of the kind its content type says (one of ``MEDIA_TYPE_KINDS``; 415 for any other). A rejected file raises
     ``DatasetRejected`` with nothing kept.
     """
-    if is_multipart():
-        part = next((request.files[name] for name in file_fields if name in request.files), None)
-        if part is None:
-            abort(422, errors={file_fields[0]: ["Send the parquet, CSV or .xlsx file in this multipart field."]})
-        stream, filename, kind = part.stream, part.filename, _part_kind(part.filename, part.mimetype)
-    elif request.mimetype in MEDIA_TYPE_KINDS:
-        stream, filename, kind = request.stream, _raw_body_filename(), MEDIA_TYPE_KINDS[request.mimetype]
-    else:
-        abort(415, message=f"Send the file as multipart/form-data or as one of {ACCEPTED_MEDIA_TYPES}.")
-    ingested = receive_upload(stream, dataset_limits(), Path(current_app.config["UPLOAD_TMP_DIR"]), kind)
+    try:
+        stream, filename, kind = _uploaded_file(file_fields)
+        ingested = receive_upload(stream, dataset_limits(), Path(current_app.config["UPLOAD_TMP_DIR"]), kind)
+    except (UploadTooLarge, RequestEntityTooLarge):
+        UPLOAD_REJECTIONS.labels(TOO_LARGE).inc()
+        raise
+    except DatasetRejected:
+        UPLOAD_REJECTIONS.labels(INVALID_FILE).inc()
+        raise
+    UPLOAD_BYTES.labels(kind).observe(ingested.size_bytes)
     try:
         yield ingested, stored_filename(filename, kind)
     finally:
         ingested.path.unlink(missing_ok=True)
+
+
+def _uploaded_file(file_fields: tuple[str, ...]) -> tuple[IO[bytes], str | None, str]:
+    """The upload's stream, its client-given filename and the kind of file it is (``received_dataset`` says how)."""
+    if is_multipart():
+        part = next((request.files[name] for name in file_fields if name in request.files), None)
+        if part is None:
+            UPLOAD_REJECTIONS.labels(MISSING_FILE).inc()
+            abort(422, errors={file_fields[0]: ["Send the parquet, CSV or .xlsx file in this multipart field."]})
+        return part.stream, part.filename, _part_kind(part.filename, part.mimetype)
+    if request.mimetype in MEDIA_TYPE_KINDS:
+        return request.stream, _raw_body_filename(), MEDIA_TYPE_KINDS[request.mimetype]
+    UPLOAD_REJECTIONS.labels(UNSUPPORTED_MEDIA_TYPE).inc()
+    abort(415, message=f"Send the file as multipart/form-data or as one of {ACCEPTED_MEDIA_TYPES}.")
