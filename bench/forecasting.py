@@ -138,14 +138,15 @@ def _measure_dataset(session: Session, report: Report, dataset: Dataset, covered
 
 
 def _future_rows(dataset: Dataset, panel: Any, test: pd.DataFrame) -> list[dict[str, Any]]:
-    """The held-out periods' rows as a user sends them: series columns, the date as written in the file, and the
-    known-future columns (their values are known ahead: planned prices, holidays)."""
+    """The held-out periods' known-future values as a user sends them: the series columns, the date written as in
+    the file, and the known-future columns (planned prices, holidays: known ahead), one row per series and date."""
     raw = dataset.load()
-    dates = parse_dates(raw[panel.date_column]).values
-    first, last = test[DS].min(), test[DS].max()
-    rows = raw[(dates >= first) & (dates <= last)]
-    columns = [*panel.series_columns, panel.date_column, *panel.known_future]
-    return rows[columns].to_dict("records")
+    written = dict(zip(parse_dates(raw[panel.date_column]).values, raw[panel.date_column], strict=True))
+    rows = panel.series.loc[test[ID].to_numpy()].reset_index(drop=True)
+    rows[panel.date_column] = [written[date] for date in test[DS]]
+    for column in panel.known_future:
+        rows[column] = test[column].to_numpy()
+    return rows.to_dict("records")
 
 
 def _ask(http: requests.Session, url: str, body: dict[str, Any], auth: dict[str, str]) -> pd.DataFrame:
