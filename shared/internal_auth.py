@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 from flask import Flask, current_app, g, request
@@ -58,6 +59,10 @@ def issue_internal_token(
 
 def verify_internal_token(secret: str, token: str, audience: str) -> InternalCaller:
     """The caller of a valid token addressed to ``audience``; raises ``jwt.InvalidTokenError`` otherwise."""
+    return _caller(_verified_claims(secret, token, audience))
+
+
+def _verified_claims(secret: str, token: str, audience: str) -> dict[str, Any]:
     claims = jwt.decode(
         token,
         secret,
@@ -68,6 +73,10 @@ def verify_internal_token(secret: str, token: str, audience: str) -> InternalCal
     )
     if claims.get("type") != INTERNAL_TOKEN_TYPE:
         raise jwt.InvalidTokenError("not an internal token")
+    return claims
+
+
+def _caller(claims: dict[str, Any]) -> InternalCaller:
     sub = claims.get("sub")
     address = claims.get("addr")
     return InternalCaller(int(sub) if sub is not None else None, address if isinstance(address, str) else None)
@@ -116,8 +125,38 @@ def internal_headers(audience: str, user_id: int | None, client_address: str | N
     return {INTERNAL_TOKEN_HEADER: token, "X-Request-ID": getattr(g, "request_id", "") or uuid.uuid4().hex}
 
 
+class VerifiedTokens:
+    """Internal tokens this process has verified, remembered until they expire: a caller reuses its token for many
+    requests (``InternalTokens``), and a string already verified needs no second check of its signature."""
+
+    def __init__(self, secret: str, audience: str, max_entries: int = 10_000) -> None:
+        self.secret = secret
+        self.audience = audience
+        self.max_entries = max_entries
+        self._verified: dict[str, tuple[InternalCaller, float]] = {}
+        self._lock = threading.Lock()
+
+    def caller(self, token: str) -> InternalCaller:
+        """The caller of a valid token; ``jwt.InvalidTokenError`` otherwise (an expired one too)."""
+        now = time.time()
+        with self._lock:
+            known = self._verified.get(token)
+        if known is not None and known[1] > now:
+            return known[0]
+        claims = _verified_claims(self.secret, token, self.audience)
+        caller = _caller(claims)
+        with self._lock:
+            if len(self._verified) >= self.max_entries:
+                self._verified = {kept: entry for kept, entry in self._verified.items() if entry[1] > now}
+                if len(self._verified) >= self.max_entries:
+                    self._verified.clear()
+            self._verified[token] = (caller, float(claims["exp"]))
+        return caller
+
+
 def require_internal_token(app: Flask, audience: str) -> None:
     """Answer 401 to every request but /health* and /metrics that lacks a valid internal token for ``audience``."""
+    verified = VerifiedTokens(app.config["INTERNAL_TOKEN_SECRET"], audience)
 
     @app.before_request
     def _check_internal_token():
@@ -125,7 +164,7 @@ def require_internal_token(app: Flask, audience: str) -> None:
             return None
         token = request.headers.get(INTERNAL_TOKEN_HEADER, "")
         try:
-            caller = verify_internal_token(app.config["INTERNAL_TOKEN_SECRET"], token, audience)
+            caller = verified.caller(token)
         except jwt.InvalidTokenError:
             return error_response(401, "This service is reachable only through the gateway.")
         g.user_id = caller.user_id

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 
+import jwt
 import pytest
 import requests
 
@@ -14,7 +16,13 @@ from gateway.routing import PREDICTOR, PROJECTS, TRAINER, Route, resolve
 from gateway.upstream import client_response_headers, upstream_request_headers
 from shared.domain_errors import UpstreamFailure, UpstreamUnavailable
 from shared.errors import SHARED_ERROR_STATUSES, status_of
-from shared.internal_auth import InternalTokens, verify_internal_token
+from shared.internal_auth import (
+    InternalCaller,
+    InternalTokens,
+    VerifiedTokens,
+    issue_internal_token,
+    verify_internal_token,
+)
 from shared.service_client import ServiceClient
 
 
@@ -296,3 +304,23 @@ def test_internal_tokens_are_reused_for_half_their_lifetime_per_caller():
     for user_id in range(100):
         tokens.token("projects", user_id)
     assert len(tokens._tokens) <= 4  # bounded, whatever the number of callers
+
+
+def test_a_verified_internal_token_is_remembered_until_it_expires_and_no_other_string_passes():
+    secret = "internal-secret-" * 4
+    verified = VerifiedTokens(secret, "predictor", max_entries=2)
+    token = issue_internal_token(secret, "predictor", 7, ttl_seconds=2, client_address="10.0.0.1")
+    assert verified.caller(token) == InternalCaller(7, "10.0.0.1")
+    assert verified.caller(token) == InternalCaller(7, "10.0.0.1")
+    head, payload, signature = token.split(".")
+    for forged in (f"{head}.{payload}.{signature[:-2]}AA", issue_internal_token("another-secret-" * 4, "predictor", 7)):
+        with pytest.raises(jwt.InvalidTokenError):
+            verified.caller(forged)
+    with pytest.raises(jwt.InvalidTokenError):
+        verified.caller(issue_internal_token(secret, "trainer", 7))  # addressed to another service
+    time.sleep(2.1)  # remembered, but expired: refused as it would be if it were new
+    with pytest.raises(jwt.InvalidTokenError):
+        verified.caller(token)
+    for user_id in range(10):
+        verified.caller(issue_internal_token(secret, "predictor", user_id))
+    assert len(verified._verified) <= 2
