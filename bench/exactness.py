@@ -3,6 +3,8 @@ the rows it was trained on, as the predictor would score them (the input contrac
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from bench.report import SECTIONS, Report, Row
@@ -18,9 +20,11 @@ def measure_exactness(session: Session, report: Report) -> None:
     for name, (project_id, data) in session.trained.items():
         model = serving_model(session.database_url, project_id, signing_key)
         contract = model.contract()
-        # The rows a request may carry: the model's features, none missing (the predictor refuses missing values).
+        # The rows a request may carry: the model's features, none missing (the predictor refuses missing values),
+        # as JSON carries them (dates as ISO text).
         rows = data[[feature["name"] for feature in model.features]].dropna()
-        prepared = contract.prepare_records(rows.to_dict("records"))
+        records = json.loads(rows.to_json(orient="records", date_format="iso"))
+        prepared = contract.prepare_records(records)
         scorer = verified_scorer(model.pipeline, contract, name)
         if scorer is None:
             report.add(
@@ -34,7 +38,7 @@ def measure_exactness(session: Session, report: Report) -> None:
             continue
         compiled = scorer.predict(prepared.columns)
         in_one_call = np.asarray(model.pipeline.predict(prepared.frame), dtype="float64")
-        sample = rows.head(ROWS_ONE_BY_ONE).to_dict("records")
+        sample = records[:ROWS_ONE_BY_ONE]
         alone = np.array(
             [model.pipeline.predict(contract.prepare_records([record]).frame)[0] for record in sample], dtype="float64"
         )

@@ -143,10 +143,15 @@ def _future_rows(dataset: Dataset, panel: Any, test: pd.DataFrame) -> list[dict[
     raw = dataset.load()
     written = dict(zip(parse_dates(raw[panel.date_column]).values, raw[panel.date_column], strict=True))
     rows = panel.series.loc[test[ID].to_numpy()].reset_index(drop=True)
-    rows[panel.date_column] = [written[date] for date in test[DS]]
+    rows[panel.date_column] = [_as_json(written[date]) for date in test[DS]]
     for column in panel.known_future:
         rows[column] = test[column].to_numpy()
     return rows.to_dict("records")
+
+
+def _as_json(date: Any) -> Any:
+    """A date as a JSON body carries it: timestamps (a parquet file's dates) as ISO text, text as written."""
+    return date.isoformat() if isinstance(date, pd.Timestamp) else date
 
 
 def _ask(http: requests.Session, url: str, body: dict[str, Any], auth: dict[str, str]) -> pd.DataFrame:
