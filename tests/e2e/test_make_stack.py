@@ -6,17 +6,15 @@ predict at the gateway; Ctrl-C then stops every process it started."""
 from __future__ import annotations
 
 import stat
-import time
 
 import pytest
-import requests
 
 from harness.data import parquet_bytes, sales_frame
 from harness.databases import unused_database
 from harness.make_stack import make_stack
 from harness.seaweedfs import weed_binary
-from shared.media_types import PARQUET
 from tests.conftest import POSTGRES_SERVER
+from tests.helpers.journey import register_upload_train_predict
 
 pytestmark = pytest.mark.e2e
 
@@ -31,30 +29,12 @@ def test_make_stack_serves_the_whole_path_on_postgresql_and_seaweedfs(tmp_path):
     except RuntimeError as missing:
         pytest.skip(str(missing))
     with unused_database(POSTGRES_SERVER, "salesml_stack") as database_url, make_stack(tmp_path, database_url) as stack:
-        api = requests.Session()
-        base = f"{stack.url}/api/v1"
-        assert api.post(f"{base}/auth/register", json={"username": "operator", "password": PASSWORD}).status_code == 201
-        tokens = api.post(f"{base}/auth/login", json={"username": "operator", "password": PASSWORD}).json()
-        api.headers["Authorization"] = f"Bearer {tokens['access_token']}"
-        project = api.post(f"{base}/projects", json={"name": "Shops", "target": "sales"}).json()
-        uploaded = api.post(
-            f"{base}/projects/{project['id']}/datasets",
-            data=parquet_bytes(sales_frame(rows=200, seed=5)),
-            headers={"Content-Type": PARQUET},
-        )
-        assert uploaded.status_code == 201, uploaded.text
-        run = api.post(f"{base}/projects/{project['id']}/train", json={"include": ["lr"], "folds": 2}).json()
-        deadline = time.monotonic() + 180
-        while run["status"] in ("queued", "running"):
-            assert time.monotonic() < deadline, run
-            time.sleep(0.5)
-            run = api.get(f"{base}/projects/{project['id']}/training-runs/{run['id']}").json()
-        assert run["status"] == "succeeded", run["error"]
-        answer = api.post(f"{base}/projects/{project['id']}/predict", json={"price": 5, "store": "north", "promo": 1})
-        assert answer.status_code == 200, answer.text
-        assert answer.json()["prediction"] == pytest.approx(50 - 3 * 5 + 10 + 5, abs=2)
+        question = {"price": 5, "store": "north", "promo": 1}
+        shops = parquet_bytes(sales_frame(rows=200, seed=5))
+        journey = register_upload_train_predict(stack.url, "operator", PASSWORD, shops, question)
+        assert journey.answer["prediction"] == pytest.approx(50 - 3 * 5 + 10 + 5, abs=2)
 
-        assert f"projects/{project['id']}/datasets/{uploaded.json()['id']}.parquet" in stack.bucket_keys()
+        assert f"projects/{journey.project_id}/datasets/{journey.dataset_id}.parquet" in stack.bucket_keys()
         assert stat.S_IMODE(stack.secrets_path().stat().st_mode) == 0o600
         assert "mode: production" in stack.log()
         assert len(stack.training_workers()) == 2
