@@ -22,7 +22,7 @@ from shared.storage import ObjectStoreUnavailable
 from shared.storage.filesystem import FileSystemObjectStore
 from shared.training_records import TrainingRun
 from tests.conftest import internal_token_headers
-from tests.helpers.datasets import datasets_dir, real_dataset, real_dataset_names
+from tests.helpers.datasets import datasets_dir, real_dataset, real_dataset_names, real_dataset_params
 from tests.helpers.servers import served
 from tests.projects_support import UserClient, create_user, projects_app
 
@@ -143,7 +143,7 @@ def assert_nothing_stored(app, tmp_path):
     assert temp_files(tmp_path) == []
 
 
-@pytest.mark.parametrize("name", real_dataset_names())
+@pytest.mark.parametrize("name", real_dataset_params())
 def test_real_datasets_upload_with_the_profile_pandas_sees(app, alice, project, parquet_files, tmp_path, name):
     path = parquet_files[name]
     body = path.read_bytes()

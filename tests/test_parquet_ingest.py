@@ -28,7 +28,7 @@ from services.projects.parquet_profile import (
     preview_records,
 )
 from shared.errors import status_of
-from tests.helpers.datasets import real_dataset, real_dataset_names
+from tests.helpers.datasets import real_dataset, real_dataset_params
 
 LIMITS = DatasetLimits(
     max_bytes=8 * 1024 * 1024,
@@ -66,7 +66,7 @@ def assert_rejected(data_or_stream, upload_dir: Path, status: int, *, limits: Da
 # --- real datasets ---------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=real_dataset_names())
+@pytest.fixture(params=real_dataset_params())
 def real_dataset_file(request, tmp_path) -> Path:
     source = real_dataset(request.param)
     if source.suffix == ".parquet":
