@@ -232,13 +232,13 @@ def run_dataset(dataset: Dataset, split: str) -> Outcome:
     answer = model.forecast(future=future)
     for _ in range(2):
         model.forecast(future=future)
-    all_ms = statistics.median(_timed(lambda: model.forecast(future=future)) for _ in range(FORECAST_REPEATS))
+    all_ms = statistics.median(timed_ms(lambda: model.forecast(future=future)) for _ in range(FORECAST_REPEATS))
     one_series = [model.series.iloc[0].to_dict()] if model.series_columns else None
     one_ms = statistics.median(
-        _timed(lambda: model.forecast(series=one_series, future=future)) for _ in range(FORECAST_REPEATS)
+        timed_ms(lambda: model.forecast(series=one_series, future=future)) for _ in range(FORECAST_REPEATS)
     )
 
-    answer = _with_ids(answer, model)
+    answer = keyed_by_series(answer, model)
     scored = test.merge(answer, on=[ID, DS], how="left")
     missing = scored["forecast"].isna().sum()
     if missing:
@@ -281,12 +281,13 @@ def _future_rows(model: Any, panel: Panel, test: pd.DataFrame) -> pd.DataFrame |
     return rows
 
 
-def _with_ids(answer: pd.DataFrame, model: Any) -> pd.DataFrame:
-    answer = answer.rename(columns={model.date_column: DS})
-    if not model.series_columns:
-        return answer.assign(**{ID: 0})
-    lookup = model.series.reset_index()
-    return answer.merge(lookup, on=list(model.series_columns), how="left")
+def keyed_by_series(answer: pd.DataFrame, holder: Any) -> pd.DataFrame:
+    """A forecast answer with the panel's keys added: each row's series id and its date (``holder``, a panel or a
+    model, names the date and series columns and holds the series)."""
+    answer = answer.assign(**{DS: pd.to_datetime(answer[holder.date_column])})
+    if not holder.series_columns:
+        return answer.assign(**{ID: holder.series.index[0]})
+    return answer.merge(holder.series.reset_index(), on=list(holder.series_columns), how="left")
 
 
 def _cpu_seconds() -> float:
@@ -296,7 +297,7 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def _timed(call: Callable[[], Any]) -> float:
+def timed_ms(call: Callable[[], Any]) -> float:
     started = time.perf_counter()
     call()
     return 1000 * (time.perf_counter() - started)

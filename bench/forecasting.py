@@ -11,13 +11,21 @@ references are fitted in this process on the same training rows. The training wo
 from __future__ import annotations
 
 import statistics
-import time
 from typing import Any
 
 import pandas as pd
 import requests
 
-from bench.forecast_accuracy import Dataset, figure, held_out, metric_of, real_datasets, references
+from bench.forecast_accuracy import (
+    Dataset,
+    figure,
+    held_out,
+    keyed_by_series,
+    metric_of,
+    real_datasets,
+    references,
+    timed_ms,
+)
 from bench.report import SECTIONS, Report, Row, number, verdict
 from bench.session import Session, create_project_with, train_through_platform
 from shared.forecasting.dates import parse_dates
@@ -72,11 +80,11 @@ def _measure_dataset(session: Session, report: Report, dataset: Dataset, covered
     http = requests.Session()
     answer = _ask(http, url, request, session.auth)
     forecast_ms = statistics.median(
-        _timed(lambda: _ask(http, url, request, session.auth)) for _ in range(FORECAST_REPEATS)
+        timed_ms(lambda: _ask(http, url, request, session.auth)) for _ in range(FORECAST_REPEATS)
     )
     http.close()
 
-    scored = test.merge(_with_ids(answer, full_panel), on=[ID, DS], how="left")
+    scored = test.merge(keyed_by_series(answer, full_panel), on=[ID, DS], how="left")
     if scored["forecast"].isna().any():
         raise RuntimeError(f"{dataset.name}: the forecast lacks {int(scored['forecast'].isna().sum())} points")
     actual = scored[Y].to_numpy()
@@ -159,18 +167,3 @@ def _ask(http: requests.Session, url: str, body: dict[str, Any], auth: dict[str,
     if answer.status_code != 200:
         raise RuntimeError(f"forecast answered {answer.status_code}: {answer.text[:500]}")
     return pd.DataFrame(answer.json()["forecasts"])
-
-
-def _with_ids(answer: pd.DataFrame, panel: Any) -> pd.DataFrame:
-    """The answer's rows keyed like the panel: its series id and its date."""
-    answer = answer.assign(**{DS: pd.to_datetime(answer[panel.date_column])})
-    if not panel.series_columns:
-        return answer.assign(**{ID: panel.series.index[0] if len(panel.series) else 0})
-    lookup = panel.series.reset_index()
-    return answer.merge(lookup, on=list(panel.series_columns), how="left")
-
-
-def _timed(call: Any) -> float:
-    started = time.perf_counter()
-    call()
-    return 1000 * (time.perf_counter() - started)

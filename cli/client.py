@@ -169,15 +169,13 @@ class SalesMLClient:
         self, project_id: int, source: Path, version: int | None = None, dialect: CsvDialect = DEFAULT_DIALECT
     ) -> list[dict]:
         """Predict every row of a .parquet/.csv/.xlsx file; the rows come back as JSON records with `prediction`."""
-        with open_as_parquet(source, dialect) as parquet:
-            response = self.request(
-                "POST",
-                f"/projects/{project_id}/predict",
-                data=parquet,
-                headers={"Content-Type": PARQUET, "Accept": "application/json"},
-                params=_version(version),
-                timeout=TRANSFER_TIMEOUT_S,
-            )
+        response = self._post_parquet_file(
+            f"/projects/{project_id}/predict",
+            source,
+            dialect,
+            headers={"Accept": "application/json"},
+            params=_version(version),
+        )
         body = self._json(response)
         return body.get("records", body) if isinstance(body, dict) else body
 
@@ -191,16 +189,14 @@ class SalesMLClient:
     ) -> None:
         """Predict every row of a .parquet/.csv/.xlsx file into `destination` (.parquet, .csv or .xlsx): parquet in
         and out on the wire; `dialect` is how CSV files are read and written."""
-        with open_as_parquet(source, dialect) as parquet:
-            response = self.request(
-                "POST",
-                f"/projects/{project_id}/predict",
-                data=parquet,
-                headers={"Content-Type": PARQUET, "Accept": PARQUET},
-                params=_version(version),
-                timeout=TRANSFER_TIMEOUT_S,
-                stream=True,
-            )
+        response = self._post_parquet_file(
+            f"/projects/{project_id}/predict",
+            source,
+            dialect,
+            headers={"Accept": PARQUET},
+            params=_version(version),
+            stream=True,
+        )
         _save_parquet_answer(response, destination, dialect)
 
     def forecast(self, project_id: int, body: dict[str, Any], version: int | None = None) -> dict:
@@ -235,15 +231,7 @@ class SalesMLClient:
 
     def send_actuals(self, project_id: int, source: Path, dialect: CsvDialect = DEFAULT_DIALECT) -> dict:
         """Score a .parquet/.csv/.xlsx file of rows with their true target; the answer is the stored report."""
-        with open_as_parquet(source, dialect) as parquet:
-            response = self.request(
-                "POST",
-                f"/projects/{project_id}/actuals",
-                data=parquet,
-                headers={"Content-Type": PARQUET},
-                timeout=TRANSFER_TIMEOUT_S,
-            )
-        return self._json(response)
+        return self._json(self._post_parquet_file(f"/projects/{project_id}/actuals", source, dialect))
 
     def send_actual_records(self, project_id: int, records: list[dict]) -> dict:
         return self._json(self.request("POST", f"/projects/{project_id}/actuals", json={"records": records}))
@@ -255,6 +243,20 @@ class SalesMLClient:
         return self._json(self.request("GET", f"/projects/{project_id}/actuals/{report_id}"))
 
     # --- transport --------------------------------------------------------------------------------------------
+
+    def _post_parquet_file(
+        self, path: str, source: Path, dialect: CsvDialect, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> requests.Response:
+        """POST a .parquet/.csv/.xlsx file as a parquet body, streamed from disk (a CSV or .xlsx converted first)."""
+        with open_as_parquet(source, dialect) as parquet:
+            return self.request(
+                "POST",
+                path,
+                data=parquet,
+                headers={"Content-Type": PARQUET, **(headers or {})},
+                timeout=TRANSFER_TIMEOUT_S,
+                **kwargs,
+            )
 
     def request(self, method: str, path: str, *, auth: bool = True, **kwargs: Any) -> requests.Response:
         """Send a request; with `auth`, as the stored user, refreshing the access token once on a 401."""

@@ -7,7 +7,7 @@ listed here (``/internal/**`` in particular) is never routed.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from shared.body_limits import JSON_BODY, PREDICT_BODY, UPLOAD_BODY
 from shared.ids import ID, MAX_ID
@@ -51,6 +51,9 @@ class Route:
     is_the_project: bool = False
     # POST here may carry a dataset: the service answers only once the file is checked, profiled and stored.
     takes_uploads: bool = False
+    # The table entry it falls under, spelled as a URL rule (``/api/v1/projects/<int(...):project_id>/models/<path:
+    # rest>``): what the gateway's metrics label a proxied request by, since unlike a path it takes few values.
+    template: str = field(default="", compare=False)
 
     @property
     def body_kind(self) -> str:
@@ -77,9 +80,10 @@ def resolve(path: str) -> Route | None:
             PROJECTS,
             needs_access_token=not _ANONYMOUS_AUTH.match(path),
             forwards_authorization=bool(_AUTH_WITH_OWN_TOKEN_CHECK.match(path)),
+            template="/api/v1/auth/<path:rest>",
         )
     if _PROJECTS.match(path):
-        return Route(PROJECTS, takes_uploads=True)
+        return Route(PROJECTS, takes_uploads=True, template="/api/v1/projects")
     match = _PROJECT.match(path)
     if match is None or not _PROJECT_ID.match(match["id"]):
         return None
@@ -94,19 +98,18 @@ def resolve(path: str) -> Route | None:
                 project_id=project_id,
                 is_the_project=rest in ("", "/"),
                 takes_uploads=bool(_DATASETS.match(rest)),
+                template=_project_template(rest),
             )
     return None
 
 
-def route_template(path: str) -> str | None:
-    """The entry of the table above that a routed path falls under, spelled as a URL rule (such as
-    ``/api/v1/projects/<int(max=2147483647):project_id>/models/<path:rest>``), or None when the path is not routed.
-    The gateway's metrics label proxied requests by it: unlike a path, it takes few values."""
-    route = resolve(path)
-    if route is None:
-        return None
-    if route.project_id is None:
-        return "/api/v1/projects" if _PROJECTS.match(path) else "/api/v1/auth/<path:rest>"
-    resource, _, below = (_PROJECT.match(path)["rest"] or "").strip("/").partition("/")
+def _project_template(rest: str) -> str:
+    resource, _, below = rest.strip("/").partition("/")
     template = f"/api/v1/projects/<{ID}:project_id>" + (f"/{resource}" if resource else "")
     return template + ("/<path:rest>" if below else "")
+
+
+def route_template(path: str) -> str | None:
+    """The table entry a routed path falls under (``Route.template``), or None when the path is not routed."""
+    route = resolve(path)
+    return route.template if route is not None else None

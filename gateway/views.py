@@ -11,7 +11,7 @@ from flask import Blueprint, Response, abort, current_app, g, jsonify, request, 
 from flask_jwt_extended import get_jwt_identity, verify_jwt_in_request
 
 from gateway.ownership import OwnershipCache
-from gateway.routing import PROJECTS, Route, resolve, route_template
+from gateway.routing import PROJECTS, Route, resolve
 from gateway.upstream import (
     BodyTooLarge,
     StreamedBody,
@@ -123,7 +123,7 @@ def _proxy(route: Route, user_id: int | None, body_limit: int) -> Response:
 @blp.route("/api/v1/projects/<path:_rest>", methods=PROXIED_METHODS, provide_automatic_options=False)
 def forward(_rest: str | None = None) -> Response:
     """Check the caller's token and project, then pass the request to the service that owns the route."""
-    route = resolve(request.path)
+    route = g.route = resolve(request.path)
     if route is None:
         abort(404)
     body_limit = _body_limit(route)
@@ -144,7 +144,8 @@ def metrics_route() -> str:
     """A proxied request's route for the metrics: the routing-table entry it falls under (the catch-all rules that
     ``forward`` is mounted on would put every request under three labels); any other request's URL rule."""
     if request.endpoint == "gateway.forward":
-        return route_template(request.path) or UNMATCHED_ROUTE
+        route = g.get("route")
+        return route.template if route is not None else UNMATCHED_ROUTE
     return url_rule_route()
 
 

@@ -5,7 +5,6 @@ carry."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,21 +13,21 @@ import psutil
 
 from harness.make_run import PLATFORM_PORTS, MakeRun, make_target
 from harness.processes import WORKER_MODULE, free_port
-
-BUCKET = "salesml"
+from scripts.stack import BUCKET, STACK_SECRET_NAMES, STACK_SECRETS_FILE
+from shared.dev_secrets import read
 
 
 class MakeStack(MakeRun):
     """A running ``make stack``: also its secrets, its S3 bucket and its processes by role."""
 
     def secrets_path(self) -> Path:
-        return self.var_dir / "stack-secrets.json"
+        return self.var_dir / STACK_SECRETS_FILE
 
     def bucket_keys(self) -> list[str]:
         """Every object key in the stack's bucket, read from SeaweedFS with the stack's own S3 keys."""
         from minio import Minio
 
-        secrets = json.loads(self.secrets_path().read_text())
+        secrets = read(self.secrets_path(), STACK_SECRET_NAMES)
         client = Minio(
             f"127.0.0.1:{self.ports['s3']}",
             access_key=secrets["S3_ACCESS_KEY"],
@@ -57,5 +56,7 @@ def make_stack(folder: Path, database_url: str, log_level: str = "WARNING") -> I
     """``make stack`` on free ports against ``database_url`` (made if missing), its var folder and log in
     ``folder``; ready when yielded, stopped with Ctrl-C at the end."""
     ports = {name: free_port() for name in (*PLATFORM_PORTS, "s3")}
-    with make_target("stack", folder, ports, {"DATABASE_URL": database_url}, log_level, MakeStack) as running:
+    # A dev mode left in the operator's shell must not reach the stack: it runs in production mode all the same.
+    settings = {"DATABASE_URL": database_url, "SALESML_DEV_MODE": "1"}
+    with make_target("stack", folder, ports, settings, log_level, MakeStack) as running:
         yield running

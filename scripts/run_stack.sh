@@ -18,6 +18,7 @@
 #   READY_TIMEOUT_S  seconds to wait for each process to be ready (default 120)
 # The services and S3 always bind to 127.0.0.1: only the gateway is ever meant to be reached.
 # Logs: every process writes to stderr (this terminal); SeaweedFS to ${SEAWEEDFS_DIR}/weed.log.
+# Metrics: each service serves /metrics on its port, its samples in ${SALESML_VAR_DIR}/metrics/<name>.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -26,7 +27,7 @@ export SALESML_VAR_DIR=${SALESML_VAR_DIR:-${PWD}/var}
 export DATABASE_URL=${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/salesml_stack}
 SEAWEEDFS_DIR=${SEAWEEDFS_DIR:-${SALESML_VAR_DIR}/seaweedfs}
 S3_PORT=${S3_PORT:-8333}
-S3_BUCKET=salesml
+S3_BUCKET=$("${PY}" -c 'from scripts.stack import BUCKET; print(BUCKET)')
 GATEWAY_HOST=${GATEWAY_HOST:-127.0.0.1}
 GATEWAY_PORT=${GATEWAY_PORT:-8000}
 PROJECTS_PORT=${PROJECTS_PORT:-8001}
@@ -35,7 +36,6 @@ PREDICTOR_PORT=${PREDICTOR_PORT:-8003}
 TRAINING_WORKERS=${TRAINING_WORKERS:-2}
 READY_TIMEOUT_S=${READY_TIMEOUT_S:-120}
 
-unset SALESML_DEV_MODE
 export OBJECT_STORE_URL="s3://${S3_BUCKET}"
 export S3_ENDPOINT="127.0.0.1:${S3_PORT}"
 export PROJECTS_URL="http://127.0.0.1:${PROJECTS_PORT}"
@@ -46,7 +46,9 @@ export PYTHONUNBUFFERED=1
 source scripts/processes.sh  # start, wait_until_answers, announce, run_until_one_exits; stops all on exit
 
 start_role() {  # start_role <name> <docker/start.sh role> [<bind address> <port>]: with only its own secrets
-    start "$1" env BIND_HOST="${3:-}" PORT="${4:-}" "${PY}" -m scripts.stack role "$2"
+    local metrics=()  # a gunicorn server keeps its metrics samples in a folder of its own, as make run's do
+    [[ -n "${4:-}" ]] && metrics=(PROMETHEUS_MULTIPROC_DIR="${SALESML_VAR_DIR}/metrics/$1")
+    start "$1" env BIND_HOST="${3:-}" PORT="${4:-}" "${metrics[@]}" "${PY}" -m scripts.stack role "$2"
 }
 
 # Makes (or reuses) the secrets, then makes (if missing) and migrates the database.

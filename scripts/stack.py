@@ -35,8 +35,12 @@ ROLE_SERVICES = {
 }
 
 
+STACK_SECRETS_FILE = "stack-secrets.json"
+BUCKET = "salesml"
+
+
 def stack_secrets_path() -> Path:
-    return VAR_DIR / "stack-secrets.json"
+    return VAR_DIR / STACK_SECRETS_FILE
 
 
 def stack_secrets() -> dict[str, str]:
@@ -109,7 +113,7 @@ def exec_role(role: str) -> NoReturn:
     """Become ``docker/start.sh <role>`` (as a container would run it), given only the secrets its service reads."""
     secrets = stack_secrets()
     env = {name: value for name, value in os.environ.items() if name not in STACK_SECRET_NAMES}
-    env.pop("SALESML_DEV_MODE", None)
+    env.pop("SALESML_DEV_MODE", None)  # production mode, whatever the calling shell says
     env.update({name: secrets[name] for name in role_secret_names(role)})
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONPATH"] = str(REPO_ROOT)

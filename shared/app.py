@@ -40,6 +40,7 @@ def create_base_app(
     request's route), JSON logging with request ids, optional trailing slashes, the security headers and the error
     shape (``error_statuses``: the HTTP status of each of this app's own domain errors)."""
     app = Flask(import_name)
+    init_request_logging(app)  # first: its clock times every request, one answered by another before_request too
     init_request_metrics(app, service, route_label)
     app.config.update(load_config(config, service_settings, secrets))
     app.config["SERVICE_NAME"] = service
@@ -51,7 +52,6 @@ def create_base_app(
         log.warning("%s: %s", service, describe_secrets_mode(app.config))
     else:
         log.info("%s: %s", service, describe_secrets_mode(app.config))
-    init_request_logging(app)
     init_security_headers(app)
     register_error_handlers(app, error_statuses or {})
     return app

@@ -9,7 +9,6 @@ the operator (the gateway routes none of them). Client-sent identity headers are
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -20,6 +19,7 @@ import jwt
 from flask import Flask, current_app, g, request
 
 from shared.errors import error_response
+from shared.expiring_map import ExpiringMap
 
 INTERNAL_TOKEN_HEADER = "X-Internal-Token"
 INTERNAL_TOKENS_EXTENSION = "internal_tokens"
@@ -91,25 +91,14 @@ class InternalTokens:
     ) -> None:
         self.secret = secret
         self.ttl_seconds = ttl_seconds
-        self.max_entries = max_entries
-        self.clock = clock
-        self._tokens: dict[tuple[str, int | None, str | None], tuple[str, float]] = {}
-        self._lock = threading.Lock()
+        self._tokens: ExpiringMap[tuple[str, int | None, str | None], str] = ExpiringMap(max_entries, clock)
 
     def token(self, audience: str, user_id: int | None, client_address: str | None = None) -> str:
         key = (audience, user_id, client_address)
-        now = self.clock()
-        with self._lock:
-            kept = self._tokens.get(key)
-            if kept is not None and kept[1] > now:
-                return kept[0]
-        token = issue_internal_token(self.secret, audience, user_id, self.ttl_seconds, client_address)
-        with self._lock:
-            if len(self._tokens) >= self.max_entries:
-                self._tokens = {k: kept for k, kept in self._tokens.items() if kept[1] > now}
-                if len(self._tokens) >= self.max_entries:
-                    self._tokens.clear()
-            self._tokens[key] = (token, now + self.ttl_seconds / 2)
+        token = self._tokens.get(key)
+        if token is None:
+            token = issue_internal_token(self.secret, audience, user_id, self.ttl_seconds, client_address)
+            self._tokens.put(key, token, self._tokens.clock() + self.ttl_seconds / 2)
         return token
 
 
@@ -132,25 +121,15 @@ class VerifiedTokens:
     def __init__(self, secret: str, audience: str, max_entries: int = 10_000) -> None:
         self.secret = secret
         self.audience = audience
-        self.max_entries = max_entries
-        self._verified: dict[str, tuple[InternalCaller, float]] = {}
-        self._lock = threading.Lock()
+        self._verified: ExpiringMap[str, InternalCaller] = ExpiringMap(max_entries, time.time)  # ``exp`` is wall time
 
     def caller(self, token: str) -> InternalCaller:
         """The caller of a valid token; ``jwt.InvalidTokenError`` otherwise (an expired one too)."""
-        now = time.time()
-        with self._lock:
-            known = self._verified.get(token)
-        if known is not None and known[1] > now:
-            return known[0]
-        claims = _verified_claims(self.secret, token, self.audience)
-        caller = _caller(claims)
-        with self._lock:
-            if len(self._verified) >= self.max_entries:
-                self._verified = {kept: entry for kept, entry in self._verified.items() if entry[1] > now}
-                if len(self._verified) >= self.max_entries:
-                    self._verified.clear()
-            self._verified[token] = (caller, float(claims["exp"]))
+        caller = self._verified.get(token)
+        if caller is None:
+            claims = _verified_claims(self.secret, token, self.audience)
+            caller = _caller(claims)
+            self._verified.put(token, caller, float(claims["exp"]))
         return caller
 
 

@@ -70,20 +70,17 @@ def url_rule_route() -> str:
 
 
 def init_request_metrics(app: Flask, service: str, route_label: RouteLabel = url_rule_route) -> None:
-    """Count and time every answer of ``app``; ``route_label`` names the route of the current request. Call it
-    before any other ``before_request`` is registered, so the clock starts even when another one answers early."""
+    """Count and time every answer of ``app``; ``route_label`` names the route of the current request. The clock is
+    the one ``shared.logs.init_request_logging`` starts: call that first, before any other ``before_request`` is
+    registered, so it starts even when another one answers early."""
     requests_total, durations = _request_metrics_of(service)
-
-    @app.before_request
-    def _start_clock() -> None:
-        g.metrics_started_at = time.perf_counter()
 
     @app.after_request
     def _count(response: Response) -> Response:
         method = request.method if request.method in COUNTED_METHODS else "other"
         labels = (method, route_label(), str(response.status_code))
         requests_total.labels(*labels).inc()
-        durations.labels(*labels).observe(time.perf_counter() - g.metrics_started_at)
+        durations.labels(*labels).observe(time.perf_counter() - g.request_started)
         return response
 
 

@@ -134,8 +134,8 @@ def summary(prediction: float, baseline: float, contributions: list[dict[str, An
     difference = prediction - baseline
     direction = "above" if difference >= 0 else "below"
     sentence = (
-        f"Predicted {target} {_number(prediction)}: {_number(abs(difference))} {direction} the average of "
-        f"{_number(baseline)} for the training rows"
+        f"Predicted {target} {number(prediction)}: {number(abs(difference))} {direction} the average of "
+        f"{number(baseline)} for the training rows"
     )
     pushing = [entry for entry in contributions if entry["effect"] * difference > 0][:MAIN_REASONS]
     holding = [entry for entry in contributions if entry["effect"] * difference < 0][:1]
@@ -150,7 +150,8 @@ def _reason(entry: dict[str, Any]) -> str:
     return f"{entry['feature']} = {entry['value']} ({entry['effect']:+.4g})"
 
 
-def _number(value: float) -> str:
+def number(value: float) -> str:
+    """A figure as a summary sentence writes it: four significant digits, or whole units from 10,000."""
     return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
 
 

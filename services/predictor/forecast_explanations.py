@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from services.predictor.explanations import Explanation
+from services.predictor.explanations import Explanation, number
 from shared.domain_errors import DomainError
 from shared.forecasting.model import ForecastModel, PreparedForecast
 from shared.forecasting.panel import DS, ID, Y, describe_series
@@ -130,7 +130,7 @@ def _summary(
     level: float,
     contributions: list[dict[str, Any]],
 ) -> str:
-    parts = [f"{_number(level)} is the {'last season' if model.season_length > 1 else 'last period'}'s level"]
+    parts = [f"{number(level)} is the {'last season' if model.season_length > 1 else 'last period'}'s level"]
     for entry in contributions:
         if entry["feature"] == SEASON:
             parts.append(f"{entry['effect']:+,.4g} for the season (as on {entry['value']})")
@@ -139,14 +139,10 @@ def _summary(
         else:
             parts.append(f"{entry['effect']:+,.4g} for {entry['feature']} = {entry['value']}")
     return (
-        f"Forecast {model.target} for {label} on {date.date().isoformat()}: {_number(forecast)}, as "
+        f"Forecast {model.target} for {label} on {date.date().isoformat()}: {number(forecast)}, as "
         + "; ".join(parts)
         + "."
     )
-
-
-def _number(value: float) -> str:
-    return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
 
 
 def _plain(value: Any) -> Any:

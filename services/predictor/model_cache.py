@@ -30,6 +30,7 @@ from services.predictor.input_contract import InputContract, PreparedInput
 from services.predictor.metrics import MODEL_CACHE_LOOKUPS
 from shared.db import db
 from shared.domain_errors import DomainError, ModelVersionNotFound
+from shared.expiring_map import ExpiringMap
 from shared.model_artifacts import ArtifactRecord, ArtifactRejected, load_pipeline
 from shared.training_records import ModelVersion
 
@@ -225,26 +226,19 @@ class ServingVersions:
 
     def __init__(self, ttl_seconds: float, max_entries: int = 10_000, clock: Callable[[], float] = time.monotonic):
         self.ttl_seconds = ttl_seconds
-        self.max_entries = max_entries
         self.clock = clock
-        self._found: dict[tuple[int, int, int | None], tuple[ServingVersion, float]] = {}
-        self._lock = threading.Lock()
+        self._found: ExpiringMap[tuple[int, int, int | None], ServingVersion] = ExpiringMap(
+            max_entries, lambda: self.clock()
+        )
 
     def find(self, project_id: int, owner_id: int, version: int | None = None) -> ServingVersion:
         key = (project_id, owner_id, version)
-        with self._lock:
-            remembered = self._found.get(key)
-            if remembered is not None and remembered[1] > self.clock():
-                return remembered[0]
+        remembered = self._found.get(key)
+        if remembered is not None:
+            return remembered
         serving = find_serving_version(project_id, owner_id, version)
         if self.ttl_seconds > 0:
-            with self._lock:
-                now = self.clock()
-                if len(self._found) >= self.max_entries:
-                    self._found = {key: entry for key, entry in self._found.items() if entry[1] > now}
-                    if len(self._found) >= self.max_entries:
-                        self._found.clear()
-                self._found[key] = (serving, now + self.ttl_seconds)
+            self._found.put(key, serving, self.clock() + self.ttl_seconds)
         return serving
 
 
@@ -273,10 +267,11 @@ class ModelCache:
         key = serving.cache_key
         with self._lock:
             model = self._lookup(key)
-            if model is not None:
-                MODEL_CACHE_LOOKUPS.labels("hit").inc()
-                return model
-            loading = self._loading.setdefault(key, threading.Lock())
+            if model is None:
+                loading = self._loading.setdefault(key, threading.Lock())
+        if model is not None:
+            MODEL_CACHE_LOOKUPS.labels("hit").inc()  # outside the cache's lock: every prediction passes here
+            return model
         with loading:
             with self._lock:
                 model = self._lookup(key)

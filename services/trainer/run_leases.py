@@ -13,7 +13,7 @@ the lease expired and the run was re-queued or claimed again, a late write from 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -48,6 +48,8 @@ class RunFence:
 
     run_id: int
     attempt: int
+    # When this attempt started (the claim wrote it): what a finished run's duration is counted from.
+    started_at: datetime | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,7 @@ def claim_next_run(worker_id: str, lease_seconds: float) -> ClaimedRun | None:
         ).one()
         db.session.commit()
         log.info("claimed run %s (attempt %s)", candidate.id, attempt, extra={"run_id": candidate.id})
-        return ClaimedRun(RunFence(candidate.id, attempt), row.project_id, row.owner_id, dict(row.params))
+        return ClaimedRun(RunFence(candidate.id, attempt, now), row.project_id, row.owner_id, dict(row.params))
     return None
 
 
@@ -164,16 +166,10 @@ def finish_run(fence: RunFence, status: str, error_message: str | None = None) -
         "lease_expires_at": None,
         "error": {"message": error_message} if error_message else None,
     }
-    if not _fenced_update(fence, values, f"marking it {status}", commit=False):
+    if not _fenced_update(fence, values, f"marking it {status}"):
         return False
-    started_at = _started_at(fence)
-    db.session.commit()
-    count_finished_run(status, started_at, finished_at)
+    count_finished_run(status, fence.started_at, finished_at)
     return True
-
-
-def _started_at(fence: RunFence) -> datetime | None:
-    return db.session.scalar(select(TrainingRun.started_at).where(TrainingRun.id == fence.run_id))
 
 
 def requeue_run(fence: RunFence) -> bool:
@@ -213,7 +209,6 @@ def record_success(fence: RunFence, result: TrainingResult, target: str) -> int 
         }
         if not _fenced_update(fence, succeeded, "its model", commit=False):
             return None
-        started_at = _started_at(fence)
         add_version(
             NewVersion(project_id, owner_id, version, fence.run_id, target, result),
             current_app.config["MODEL_SIGNING_KEY"],
@@ -225,7 +220,7 @@ def record_success(fence: RunFence, result: TrainingResult, target: str) -> int 
             # Another run of this project saved the same version number first; count again.
             db.session.rollback()
             continue
-        count_finished_run(RUN_SUCCEEDED, started_at, finished_at)
+        count_finished_run(RUN_SUCCEEDED, fence.started_at, finished_at)
         return version
     raise RuntimeError(f"could not save the model of run {fence.run_id}: version numbers kept colliding")
 
@@ -241,7 +236,7 @@ def sweep_expired_leases(max_attempts: int) -> int:
     swept = 0
     finished: list[tuple[str, datetime | None]] = []
     for run_id, attempt, cancel_requested, started_at in expired:
-        fence = RunFence(run_id, attempt)
+        fence = RunFence(run_id, attempt, started_at)
         if cancel_requested:
             values: dict[str, Any] = {"status": RUN_CANCELLED, "stage": RUN_CANCELLED, "finished_at": now}
         elif attempt >= max_attempts:

@@ -6,9 +6,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import requests
-
 from shared.media_types import PARQUET
+from tests.platform_harness import ApiClient
 
 TRAINING_TIMEOUT_S = 180
 
@@ -23,11 +22,9 @@ class Journey:
 def register_upload_train_predict(url: str, username: str, password: str, parquet: bytes, question: dict) -> Journey:
     """What a new user gets for ``question`` after uploading ``parquet`` (target ``sales``) to a new project and
     training a quick model (``lr``, 2 folds); every step asserted on the way."""
-    api = requests.Session()
-    base = f"{url}/api/v1"
-    assert api.post(f"{base}/auth/register", json={"username": username, "password": password}).status_code == 201
-    tokens = api.post(f"{base}/auth/login", json={"username": username, "password": password}).json()
-    api.headers["Authorization"] = f"Bearer {tokens['access_token']}"
+    api = ApiClient(url)
+    api.session.headers.update(api.register_and_login(username, password))
+    base = "/api/v1"
     project = api.post(f"{base}/projects", json={"name": "First project", "target": "sales"}).json()
     uploaded = api.post(f"{base}/projects/{project['id']}/datasets", data=parquet, headers={"Content-Type": PARQUET})
     assert uploaded.status_code == 201, uploaded.text

@@ -60,6 +60,8 @@ class Forecast(MethodView):
             future=body.get("future"),
             history=body.get("history"),
         )
+        if query["explain"]:
+            _check_explained_rows(len(prepared.dates))
         table = forecaster.answer(prepared)
         if wants == PARQUET:
             headers = {MODEL_VERSION_HEADER: str(model.version)}
@@ -67,16 +69,6 @@ class Forecast(MethodView):
             return Response(parquet_bytes(arrow), mimetype=PARQUET, headers=headers)
         records = forecast_records(table, forecaster.date_column)
         if query["explain"]:
-            most = current_app.config["FORECAST_EXPLAIN_MAX_ROWS"]
-            if len(records) > most:
-                raise InputRejected(
-                    {
-                        "explain": [
-                            f"{len(records)} forecast rows; at most {most} are explained per request: ask for fewer "
-                            "series (`series`) or a shorter `horizon`"
-                        ]
-                    }
-                )
             for record, explanation in zip(records, explain_forecast(forecaster, prepared, table), strict=True):
                 record["explanation"] = explanation.as_record()
         return {
@@ -85,6 +77,20 @@ class Forecast(MethodView):
             "horizon": prepared.steps,
             "forecasts": records,
         }
+
+
+def _check_explained_rows(rows: int) -> None:
+    """Refused before anything is forecast: explaining costs a forecast per combination of known-future columns."""
+    most = current_app.config["FORECAST_EXPLAIN_MAX_ROWS"]
+    if rows > most:
+        raise InputRejected(
+            {
+                "explain": [
+                    f"{rows} forecast rows; at most {most} are explained per request: ask for fewer series (`series`) "
+                    "or a shorter `horizon`"
+                ]
+            }
+        )
 
 
 def forecast_records(table: pd.DataFrame, date_column: str) -> list[dict[str, Any]]:
