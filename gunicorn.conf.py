@@ -22,10 +22,13 @@ import sys
 from shared.config import dev_mode_from_environment
 from shared.dev_secrets import DevSecretsRefused, check_bind_address
 from shared.metrics import empty_multiprocess_dir, forget_process
+from shared.service_client import SERVER_KEEPALIVE_S
 
 limit_request_line = 4094
 limit_request_fields = 50
 limit_request_field_size = 8190
+# An idle kept-alive connection is closed after this; our services' callers stop reusing theirs well before.
+keepalive = SERVER_KEEPALIVE_S
 
 
 def on_starting(server):

@@ -19,6 +19,7 @@ import psutil
 
 from harness.processes import (
     APP_FACTORIES,
+    GUNICORN_CONFIG,
     SERVICES,
     START_TIMEOUT_S,
     WORKER,
@@ -55,10 +56,11 @@ class BenchPlatform(Platform):
             return [sys.executable, "-m", WORKER_MODULE]
         return [
             sys.executable, "-m", "gunicorn",
+            "--config", str(GUNICORN_CONFIG),
             "--bind", f"127.0.0.1:{self.ports[name]}",
             "--worker-class", "gthread",
             "--workers", str(self.workers[name]), "--threads", str(self.threads[name]),
-            "--timeout", "300", "--graceful-timeout", "5", "--keep-alive", "5", "--no-control-socket",
+            "--timeout", "300", "--graceful-timeout", "5", "--no-control-socket",
             APP_FACTORIES[name],
         ]  # fmt: skip
 

@@ -13,7 +13,8 @@ set -eu
 
 # serve <app factory> <port> <timeout seconds> <threads per process>
 # gthread workers: a slow upload, proxied request or batched prediction holds a thread, not a whole process.
-# gunicorn.conf.py holds what every server shares (request limits, emptying the metrics folder at start).
+# gunicorn.conf.py holds what every server shares (request limits, keep-alive, emptying the metrics folder at
+# start).
 # PROMETHEUS_MULTIPROC_DIR: the folder where this server's processes keep their metrics samples for /metrics to add
 # up; one per server (here, named after its pid).
 serve() {
@@ -27,7 +28,6 @@ serve() {
         --timeout "$3" \
         --graceful-timeout 30 \
         --no-control-socket \
-        --keep-alive 5 \
         --worker-tmp-dir /dev/shm \
         --error-logfile -
 }

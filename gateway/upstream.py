@@ -104,8 +104,8 @@ class StreamedBody:
     The client socket's reads time out after ``WAIT_SLICE_S`` (``client_socket_slices``); gunicorn keeps what a read
     got before its timeout, so the next read goes on where it stopped.
 
-    ``len`` is the client's Content-Length (``requests`` then sends it as is) or None (sent chunked). The exceptions
-    raised while reading are domain errors, so they pass through ``requests`` to the view as they are.
+    ``len`` is the client's Content-Length (``shared.service_client`` then sends it as is) or None (sent chunked). The
+    exceptions raised while reading are domain errors, so they pass through urllib3 to the view as they are.
     """
 
     def __init__(self, stream: IO[bytes], length: int | None, chunk_bytes: int, max_bytes: int, idle_s: float) -> None:
@@ -146,6 +146,8 @@ class StreamedBody:
             if received > self.max_bytes:
                 raise BodyTooLarge(self.max_bytes)
             yield chunk
+            if received == self.len:  # all of it: the service may already have answered, which is no early stop
+                return
 
 
 @contextmanager

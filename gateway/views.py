@@ -106,11 +106,11 @@ def _proxy(route: Route, user_id: int | None, body_limit: int) -> Response:
 
     def body():
         try:
-            yield from upstream.raw.stream(chunk_bytes, decode_content=False)
+            yield from upstream.chunks(chunk_bytes)
         finally:
             upstream.close()
 
-    headers = client_response_headers(upstream.raw.headers.items())
+    headers = client_response_headers(upstream.headers.items())
     response = Response(body(), status=upstream.status_code, headers=headers)
     if "Content-Type" not in upstream.headers:
         del response.headers["Content-Type"]

@@ -1,22 +1,25 @@
-"""Calls from one of our processes to a service: one pooled ``requests.Session`` per app, failures as statuses.
+"""Calls from one of our processes to a service: one pool of kept-alive connections per app (urllib3, without the
+``requests`` layer: this is the gateway's every proxied request, and each layer costs CPU), failures as statuses.
 
 A call that cannot be made or answered becomes an ``UpstreamFailure`` (``shared.errors``) the client sees in the one
 error shape: ``UpstreamUnavailable`` (503) when the service is unreachable (down), ``UpstreamTimedOut`` (504) when it
 is slow, ``UpstreamBroken`` (502) when it broke the exchange.
+
+Our services' own addresses only: no proxy, no ``.netrc`` and no cookie jar from the environment (one user's
+response could otherwise fill the next user's request), and no redirect is followed.
 """
 
 from __future__ import annotations
 
-import http.cookiejar
-from collections.abc import Iterable, Mapping
-from typing import IO
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from typing import IO, Any
 from urllib.parse import quote
 
-import requests
+import urllib3
 import urllib3.connection
 import urllib3.exceptions
 from flask import Flask, current_app
-from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPConnectionPool
 
 from shared.domain_errors import UpstreamBroken, UpstreamFailure, UpstreamTimedOut, UpstreamUnavailable
@@ -25,29 +28,20 @@ SERVICES = ("projects", "trainer", "predictor")
 EXTENSION = "service_client"
 
 RequestBody = bytes | IO[bytes] | Iterable[bytes]
+# What a failed call raises before any answer arrived: no connection, a timeout, or the exchange broken.
+CALL_FAILURES = (urllib3.exceptions.HTTPError, OSError)
+# How long our gunicorn servers keep an idle connection open (gunicorn.conf.py's ``keepalive``). A pooled connection
+# idle for half that long is opened anew instead of reused: reused at the moment the service closes it, it would
+# fail the request sent on it (a 502).
+SERVER_KEEPALIVE_S = 5
+MAX_IDLE_REUSE_S = SERVER_KEEPALIVE_S / 2
 
 
-def _failed_to_connect(exc: BaseException) -> bool:
-    """True when no connection could be opened (refused, unresolvable host): the service is down, not broken."""
-    seen: set[int] = set()
-    pending: list[BaseException | None] = [exc]
-    while pending:
-        current = pending.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, urllib3.exceptions.NewConnectionError | ConnectionRefusedError):
-            return True
-        pending.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
-        pending.extend(arg for arg in current.args if isinstance(arg, BaseException))
-    return False
-
-
-def failure_for(service: str, exc: requests.RequestException) -> UpstreamFailure:
-    if isinstance(exc, requests.Timeout):
-        return UpstreamTimedOut(f"the {service} service did not answer in time")
-    if isinstance(exc, requests.ConnectionError) and _failed_to_connect(exc):
+def failure_for(service: str, exc: BaseException) -> UpstreamFailure:
+    if isinstance(exc, urllib3.exceptions.NewConnectionError | ConnectionRefusedError):
         return UpstreamUnavailable(f"the {service} service is unavailable")
+    if isinstance(exc, urllib3.exceptions.TimeoutError | TimeoutError):
+        return UpstreamTimedOut(f"the {service} service did not answer in time")
     return UpstreamBroken(f"the {service} service failed to answer")
 
 
@@ -78,7 +72,53 @@ class _ConnectionTellingItsBody(urllib3.connection.HTTPConnection):
 
 
 class _Pool(HTTPConnectionPool):
+    """Connections that tell a streamed body where it goes, and none reused after ``max_idle_s`` of rest."""
+
     ConnectionCls = _ConnectionTellingItsBody
+    max_idle_s = MAX_IDLE_REUSE_S
+
+    def _get_conn(self, timeout=None):  # noqa: ANN001, ANN202 - urllib3's
+        connection = super()._get_conn(timeout)
+        resting_since = getattr(connection, "resting_since", None)
+        if resting_since is not None and time.monotonic() - resting_since > self.max_idle_s:
+            connection.close()  # connects again when the request is sent
+        return connection
+
+    def _put_conn(self, conn) -> None:  # noqa: ANN001 - urllib3's
+        if conn is not None:
+            conn.resting_since = time.monotonic()
+        super()._put_conn(conn)
+
+
+class ServiceAnswer:
+    """A service's answer: status and headers at once; the body read whole (``data``, ``json``) or, for a streamed
+    call, in chunks (``chunks``) and then ``close``d, which gives the connection back to the pool once read to its
+    end and drops it otherwise."""
+
+    def __init__(self, raw: urllib3.BaseHTTPResponse) -> None:
+        self.raw = raw
+
+    @property
+    def status_code(self) -> int:
+        return self.raw.status
+
+    @property
+    def headers(self) -> urllib3.HTTPHeaderDict:
+        return self.raw.headers
+
+    @property
+    def data(self) -> bytes:
+        return self.raw.data
+
+    def json(self) -> Any:
+        return self.raw.json()
+
+    def chunks(self, chunk_bytes: int) -> Iterator[bytes]:
+        return self.raw.stream(chunk_bytes, decode_content=False)
+
+    def close(self) -> None:
+        self.raw.close()
+        self.raw.release_conn()
 
 
 class ServiceClient:
@@ -90,18 +130,16 @@ class ServiceClient:
         connect_timeout_s: float,
         read_timeout_s: float,
         pool_size: int = 32,
+        max_idle_reuse_s: float = MAX_IDLE_REUSE_S,
     ) -> None:
         self.base_urls = {service: url.rstrip("/") for service, url in base_urls.items()}
         self.timeout = (connect_timeout_s, read_timeout_s)
-        self.session = requests.Session()
-        # Calls go to our own services only: no proxies or .netrc from the environment, and no cookie jar that
-        # one user's response could fill for the next user's request.
-        self.session.trust_env = False
-        self.session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-        adapter = HTTPAdapter(pool_connections=len(self.base_urls) or 1, pool_maxsize=pool_size, max_retries=0)
-        adapter.poolmanager.pool_classes_by_scheme = {**adapter.poolmanager.pool_classes_by_scheme, "http": _Pool}
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        self.pools = urllib3.PoolManager(num_pools=len(self.base_urls) or 1, maxsize=pool_size, retries=False)
+
+        class Pool(_Pool):
+            max_idle_s = max_idle_reuse_s
+
+        self.pools.pool_classes_by_scheme = {**self.pools.pool_classes_by_scheme, "http": Pool}
 
     def url(self, service: str, path: str, query: str = "") -> str:
         url = self.base_urls[service] + quote(path, safe="/!$&'()*+,;=:@")
@@ -117,20 +155,31 @@ class ServiceClient:
         body: RequestBody | None = None,
         stream: bool = False,
         timeout: tuple[float, float] | None = None,
-    ) -> requests.Response:
-        """One call to ``service`` (``stream``: the caller reads and closes the body); raises UpstreamFailure."""
+    ) -> ServiceAnswer:
+        """One call to ``service`` (``stream``: the caller reads the body by ``chunks`` and closes the answer);
+        raises UpstreamFailure."""
+        headers = dict(headers)
+        length = getattr(body, "len", None)  # a streamed body that knows its length is sent with it, not chunked
+        if length is not None:
+            headers["Content-Length"] = str(length)
+        connect_s, read_s = timeout or self.timeout
         try:
-            return self.session.request(
+            raw = self.pools.urlopen(
                 method,
                 self.url(service, path, query),
-                headers=dict(headers),
-                data=body,
-                stream=stream,
-                timeout=timeout or self.timeout,
-                allow_redirects=False,
+                headers=headers,
+                body=body,
+                preload_content=not stream,
+                decode_content=False,
+                redirect=False,
+                timeout=urllib3.Timeout(connect=connect_s, read=read_s),
             )
-        except requests.RequestException as exc:
+        except CALL_FAILURES as exc:
             raise failure_for(service, exc) from exc
+        return ServiceAnswer(raw)
+
+    def close(self) -> None:
+        self.pools.clear()
 
 
 def init_service_client(app: Flask) -> ServiceClient:

@@ -8,7 +8,7 @@ import time
 
 import jwt
 import pytest
-import requests
+import urllib3.exceptions
 
 from gateway.openapi import MergedDocument, merge_documents
 from gateway.ownership import OwnershipCache
@@ -276,8 +276,8 @@ def test_unreachable_service_is_503_and_a_broken_one_502():
         with pytest.raises(UpstreamFailure) as broken:
             services.send("predictor", "GET", "/health", {})
         assert status_of(broken.value, SHARED_ERROR_STATUSES) == 502
-        assert isinstance(broken.value.__cause__, requests.ConnectionError)
-    services.session.close()
+        assert isinstance(broken.value.__cause__, urllib3.exceptions.ProtocolError)
+    services.close()
 
 
 def test_url_keeps_the_path_and_query_as_routed():
@@ -324,3 +324,79 @@ def test_a_verified_internal_token_is_remembered_until_it_expires_and_no_other_s
     for user_id in range(10):
         verified.caller(issue_internal_token(secret, "predictor", user_id))
     assert len(verified._verified) <= 2
+
+
+class _Upstream:
+    """A connection to a service whose answer has already arrived (its socket is readable)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+
+def test_a_body_sent_whole_is_not_stopped_early_when_the_service_answers_at_once():
+    import io
+
+    from gateway.upstream import StreamedBody
+
+    def send_on(body: StreamedBody, upstream: socket.socket) -> bytes:
+        """What a body sends while the service answers as soon as it has ``body.len`` bytes (or at once)."""
+        body.sending_on(_Upstream(upstream))
+        sent = b""
+        for chunk in body:
+            sent += chunk
+            if len(sent) == body.len:
+                service.sendall(b"HTTP/1.1 200 OK\r\n")
+        return sent
+
+    service, gateway_side = socket.socketpair()
+    with service, gateway_side:
+        whole = StreamedBody(io.BytesIO(b"x" * 10), 10, chunk_bytes=4, max_bytes=100, idle_s=1)
+        assert send_on(whole, gateway_side) == b"x" * 10
+        assert not whole.stopped_early  # so its connection carries the next request
+
+        service.sendall(b"HTTP/1.1 413 Payload Too Large\r\n")  # answered before the body: stop sending it
+        unknown_length = StreamedBody(io.BytesIO(b"x" * 10), None, chunk_bytes=4, max_bytes=100, idle_s=1)
+        assert send_on(unknown_length, gateway_side) == b"" and unknown_length.stopped_early
+
+
+def test_a_connection_rested_longer_than_the_reuse_limit_is_opened_anew():
+    """Reused just as the service's keep-alive ran out, a connection would fail its request: it is not reused."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    connections: list[tuple[str, int]] = []
+
+    class KeepsAlive(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            connections.append(self.client_address)
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), KeepsAlive)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        services = ServiceClient(
+            {"projects": f"http://127.0.0.1:{server.server_address[1]}"},
+            connect_timeout_s=2,
+            read_timeout_s=2,
+            max_idle_reuse_s=0.3,
+        )
+        for _ in range(3):
+            assert services.send("projects", "GET", "/health", {}).status_code == 200
+        assert len(connections) == 1  # kept alive between calls in quick succession
+        time.sleep(0.5)
+        assert services.send("projects", "GET", "/health", {}).status_code == 200
+        assert len(connections) == 2
+        services.close()
+    finally:
+        server.shutdown()
+        server.server_close()
