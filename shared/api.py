@@ -11,6 +11,7 @@ from typing import Any
 
 import flask
 import flask_smorest
+import marshmallow
 from flask_smorest import abort
 from webargs.flaskparser import FlaskParser
 
@@ -69,6 +70,13 @@ class JsonBodyParser(FlaskParser):
 
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = JsonBodyParser()
+
+    def arguments(self, schema: Any, *args: Any, **kwargs: Any):  # noqa: ANN201 - a decorator
+        """flask-smorest's, with a schema class made into its instance once here: webargs would make one for every
+        request (a marshmallow schema holds no state of one load)."""
+        if isinstance(schema, type) and issubclass(schema, marshmallow.Schema):
+            schema = schema()
+        return super().arguments(schema, *args, **kwargs)
 
     def alt_response(self, status_code: int, response: Any = None, **kwargs: Any):  # noqa: ANN201 - a decorator
         if response is None and int(status_code) >= 400:
