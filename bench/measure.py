@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import requests
+
+from bench.load import KeptAliveClient
 
 
 @dataclass(frozen=True)
@@ -69,11 +70,11 @@ class Throughput:
 
 
 def throughput_of(
-    send: Callable[[requests.Session], bool], clients: int, max_requests: int, max_seconds: float
+    new_client: Callable[[], KeptAliveClient], clients: int, max_requests: int, max_seconds: float
 ) -> Throughput:
-    """``clients`` threads, each with its own ``requests.Session``, sending until ``max_requests`` are answered in
-    all or ``max_seconds`` have passed. ``send`` returns whether the answer was right; wrong ones count as failures
-    and not as answered requests.
+    """``clients`` threads, each with its own client (``new_client()``: one kept-alive connection), sending until
+    ``max_requests`` are answered in all or ``max_seconds`` have passed. A client's ``send`` returns whether the
+    answer was right; wrong ones count as failures and not as answered requests.
 
     Every client first sends one request that is not counted (connection set up, model cached), then all start
     together.
@@ -89,17 +90,20 @@ def throughput_of(
     start_together = threading.Barrier(clients + 1, action=start_clock)
 
     def client() -> None:
-        with requests.Session() as session:
-            send(session)
+        connection = new_client()
+        try:
+            connection.send()
             start_together.wait()
             while time.perf_counter() < clock["deadline"]:
                 with lock:
                     if counts["started"] >= max_requests:
                         return
                     counts["started"] += 1
-                ok = send(session)
+                ok = connection.send()
                 with lock:
                     counts["answered" if ok else "failed"] += 1
+        finally:
+            connection.close()
 
     threads = [threading.Thread(target=client, name=f"bench-client-{i}", daemon=True) for i in range(clients)]
     for thread in threads:

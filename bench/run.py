@@ -170,15 +170,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 NOTES = [
-    "Latency: sequential requests over one keep-alive connection. The predictor serves each model by its compiled "
+    "Latency: sequential requests over one keep-alive connection, sent by the benchmark's lean client "
+    "(`bench/load.py`: the request's bytes built once, the answer read by its length, tens of microseconds of CPU "
+    "where `requests` spends about a millisecond). The predictor serves each model by its compiled "
     "scorer (plain lookups and arithmetic read from the fitted pipeline, verified bit for bit against it at load); "
     "it is then restarted with PREDICT_COMPILED=0 to serve through the PyCaret pipeline as before, and measured "
     "again. The floors run in the benchmark process: the predictor's input contract on one JSON row, then the "
     "compiled scorer or the pipeline's own `predict`. The original way is `joblib.load` of the model file plus "
     "PyCaret's `predict_model` on every request, as the original platform served.",
-    "Throughput: each client is a thread with its own `requests.Session` sending one-row JSON predictions; each "
-    "measurement stops after a fixed count or time. The client threads (Python, in the benchmark's process) share "
-    "the two cores with the platform: the CPU rows show what each part costs per answered request.",
+    "Throughput: each client is a thread with its own kept-alive connection (the same lean client) sending one-row "
+    "JSON predictions; each measurement stops after a fixed count or time. The client threads (Python, in the "
+    "benchmark's process) share the two cores with the platform: the CPU rows show what each part costs per "
+    "answered request.",
     "Training: the platform's time runs from POST /train to the poll (every 0.2 s) that sees `succeeded`, and so "
     "includes waking the worker (PostgreSQL LISTEN/NOTIFY), a training process made ready ahead (spawn + PyCaret "
     "import), loading the dataset from the object store, comparing the candidates in one `compare_models` call (a "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,6 +13,7 @@ import psutil
 import pyarrow.parquet as pq
 import requests
 
+from bench.load import KeptAliveClient, json_post
 from bench.measure import Latency, Throughput, interleaved_latencies, latency_of, median_seconds, throughput_of
 from bench.platform import BenchPlatform
 from bench.report import SECTIONS, Report, Row, number, ratio, verdict
@@ -59,23 +61,24 @@ def measure_serving(session: Session, report: Report) -> None:
 
 def _measure_way(session: Session, with_floors: bool) -> Serving:
     sizes = session.sizes
-    http = requests.Session()
     url = session.predict_url()
     predictor_url = f"{session.platform.url('predictor')}/api/v1/projects/{session.project_id}/predict"
-    secret = session.platform.env["INTERNAL_TOKEN_SECRET"]
+    # One internal token for the whole section, as the gateway reuses its tokens (they live a minute).
+    token = issue_internal_token(session.platform.env["INTERNAL_TOKEN_SECRET"], "predictor", session.user_id, 3600)
+    one_row = json_post(url, FEATURE_ROW, session.auth)
+    through_gateway = KeptAliveClient(url, one_row)
+    predictor_alone = KeptAliveClient(
+        predictor_url, json_post(predictor_url, FEATURE_ROW, {INTERNAL_TOKEN_HEADER: token})
+    )
 
-    def through_gateway() -> None:
-        answer = http.post(url, json=FEATURE_ROW, headers=session.auth, timeout=60)
-        if answer.status_code != 200:
-            raise RuntimeError(f"predict answered {answer.status_code}: {answer.text[:300]}")
+    def checked(client: KeptAliveClient, name: str) -> Callable[[], None]:
+        def call() -> None:
+            if not client.send():
+                raise RuntimeError(f"{name}: the prediction was not answered with 200")
 
-    def predictor_alone() -> None:
-        token = issue_internal_token(secret, "predictor", session.user_id)
-        answer = http.post(predictor_url, json=FEATURE_ROW, headers={INTERNAL_TOKEN_HEADER: token}, timeout=60)
-        if answer.status_code != 200:
-            raise RuntimeError(f"predictor answered {answer.status_code}: {answer.text[:300]}")
+        return call
 
-    calls = {"direct": predictor_alone, "gateway": through_gateway}
+    calls = {"direct": checked(predictor_alone, "predictor"), "gateway": checked(through_gateway, "gateway")}
     if with_floors:
         contract = session.model.contract()
         scorer = verified_scorer(session.pipeline, contract, "benchmark")
@@ -85,20 +88,17 @@ def _measure_way(session: Session, with_floors: bool) -> Serving:
         calls["pipeline floor"] = lambda: session.pipeline.predict(frame)
         calls["compiled floor"] = lambda: scorer.predict(contract.prepare_records([FEATURE_ROW]).columns)
     latency = interleaved_latencies(calls, sizes.latency_requests)
-    http.close()
+    through_gateway.close()
+    predictor_alone.close()
 
-    def send(client: requests.Session) -> bool:
-        try:
-            answer = client.post(url, json=FEATURE_ROW, headers=session.auth, timeout=60)
-        except requests.RequestException:
-            return False
-        return answer.status_code == 200
+    def new_client() -> KeptAliveClient:
+        return KeptAliveClient(url, one_row)
 
     throughput: dict[int, Throughput] = {}
     cpu: dict[str, float] = {}
     for clients in sizes.clients:
         before = cpu_seconds_by_process(session.platform)
-        throughput[clients] = throughput_of(send, clients, sizes.throughput_requests, sizes.throughput_seconds)
+        throughput[clients] = throughput_of(new_client, clients, sizes.throughput_requests, sizes.throughput_seconds)
         after = cpu_seconds_by_process(session.platform)
         answered = max(throughput[clients].requests, 1)
         cpu = {name: (after[name] - before[name]) * 1000.0 / answered for name in after}
