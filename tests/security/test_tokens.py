@@ -17,7 +17,7 @@ from gateway import create_app as create_gateway
 from shared.config import load_config
 from shared.internal_auth import ISSUER, issue_internal_token, verify_internal_token
 from shared.user_tokens import USER_TOKEN_AUDIENCE
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_SECRET, internal_token_headers
 from tests.platform_harness import bearer
 from tests.security.support import assert_error_shape, new_account
 
@@ -146,3 +146,39 @@ def test_a_token_made_to_pass_for_both_kinds_passes_for_neither(app_config):
     as_internal = jwt.encode({**claims, "type": "internal"}, secret + "-users", algorithm="HS256")
     answer = gateway.test_client().get("/api/v1/auth/me", headers=bearer(as_internal))
     assert answer.status_code == 401
+
+
+def test_a_remembered_token_is_still_refused_once_its_session_ends_or_it_expires(api):
+    """The gateway checks a token's signature once and remembers its claims until it expires: a logout must still
+    take effect at once, and a token must still die at its ``exp``."""
+    user = new_account(api, "remembered")
+    tokens = api.login(user.username)
+    access = bearer(tokens["access_token"])
+    for _ in range(2):  # verified, then remembered
+        assert api.get("/api/v1/auth/me", headers=access).status_code == 200
+    assert api.post("/api/v1/auth/logout", headers=access).status_code == 204
+    assert_refused_everywhere(api, access, "a remembered access token after its logout")
+
+    claims = {**valid_claims(user.user_id), "exp": int(time.time()) + 2}
+    short_lived = bearer(jwt.encode(claims, TEST_SECRET, algorithm="HS256"))
+    assert api.get("/api/v1/auth/me", headers=short_lived).status_code == 200
+    time.sleep(max(0.0, claims["exp"] - time.time()) + 0.5)
+    assert_refused_everywhere(api, short_lived, "a remembered access token past its exp")
+
+
+def test_a_token_one_app_verified_is_not_taken_by_an_app_with_another_secret(app_config, tmp_path):
+    """The remembered claims are each app's own: in one process, another app does not take them on trust."""
+    from services.projects import create_app as create_projects
+
+    projects = create_projects({**app_config, "UPLOAD_TMP_DIR": str(tmp_path / "uploads")}).test_client()
+    anonymous = internal_token_headers(app_config, "projects", None)
+    account = {"username": "remembered", "password": "correct horse battery"}
+    assert projects.post("/api/v1/auth/register", json=account, headers=anonymous).status_code == 201
+    token = projects.post("/api/v1/auth/login", json=account, headers=anonymous).json["access_token"]
+
+    unreachable = {f"{service.upper()}_URL": "http://127.0.0.1:1" for service in ("projects", "trainer", "predictor")}
+    issuer = create_gateway({**app_config, **unreachable}).test_client()
+    other = create_gateway({**app_config, **unreachable, "JWT_SECRET_KEY": TEST_SECRET + "-other"}).test_client()
+    # Verified, so passed on to the projects service, which is down here: 503 (not 401).
+    assert issuer.get("/api/v1/projects", headers=bearer(token)).status_code == 503
+    assert other.get("/api/v1/projects", headers=bearer(token)).status_code == 401
