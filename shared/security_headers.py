@@ -17,9 +17,14 @@ SECURITY_HEADERS = {
 }
 
 
+_LOWERED = {name.lower(): (name, value) for name, value in SECURITY_HEADERS.items()}
+
+
 def add_security_headers(response: Response) -> Response:
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
+    present = {name.lower() for name, _ in response.headers}  # one pass: each ``setdefault`` would scan them all
+    for lowered, (name, value) in _LOWERED.items():
+        if lowered not in present:
+            response.headers.add(name, value)
     return response
 
 
