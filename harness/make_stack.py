@@ -12,9 +12,11 @@ from pathlib import Path
 import psutil
 
 from harness.make_run import PLATFORM_PORTS, MakeRun, make_target
-from harness.processes import WORKER_MODULE, free_port
+from harness.processes import WORKER_MODULE, free_port, free_ports_in_a_row
 from scripts.stack import BUCKET, STACK_SECRET_NAMES, STACK_SECRETS_FILE
 from shared.dev_secrets import read
+
+TRAINING_WORKERS = 2  # scripts/run_stack.sh's default
 
 
 class MakeStack(MakeRun):
@@ -36,6 +38,11 @@ class MakeStack(MakeRun):
         )
         return [item.object_name for item in client.list_objects(BUCKET, recursive=True)]
 
+    def worker_metrics_urls(self) -> list[str]:
+        """Where each training worker serves its Prometheus metrics."""
+        first = self.ports["worker_metrics"]
+        return [f"http://127.0.0.1:{first + offset}/metrics" for offset in range(TRAINING_WORKERS)]
+
     def training_workers(self) -> list[psutil.Process]:
         return [process for process in self.processes() if WORKER_MODULE in process.cmdline()]
 
@@ -56,6 +63,7 @@ def make_stack(folder: Path, database_url: str, log_level: str = "WARNING") -> I
     """``make stack`` on free ports against ``database_url`` (made if missing), its var folder and log in
     ``folder``; ready when yielded, stopped with Ctrl-C at the end."""
     ports = {name: free_port() for name in (*PLATFORM_PORTS, "s3")}
+    ports["worker_metrics"] = free_ports_in_a_row(TRAINING_WORKERS)  # worker N's: this port + N - 1
     # A dev mode left in the operator's shell must not reach the stack: it runs in production mode all the same.
     settings = {"DATABASE_URL": database_url, "SALESML_DEV_MODE": "1"}
     with make_target("stack", folder, ports, settings, log_level, MakeStack) as running:

@@ -45,6 +45,22 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def free_ports_in_a_row(count: int) -> int:
+    """The first of ``count`` consecutive ports free on 127.0.0.1 (for a script that numbers its processes' ports)."""
+    while True:
+        first = free_port()
+        probes = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count - 1)]
+        try:
+            for offset, probe in enumerate(probes, start=1):
+                probe.bind(("127.0.0.1", first + offset))
+            return first
+        except OSError:
+            continue
+        finally:
+            for probe in probes:
+                probe.close()
+
+
 def env_value(value: Any) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"

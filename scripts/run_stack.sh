@@ -14,11 +14,12 @@
 #   GATEWAY_HOST     the gateway's bind address (default 127.0.0.1: this machine only)
 #   GATEWAY_PORT     8000;  PROJECTS_PORT 8001;  TRAINER_PORT 8002;  PREDICTOR_PORT 8003
 #   GUNICORN_WORKERS gunicorn worker processes per service (docker/start.sh's default, as in docker-compose.yml: 2)
-#   TRAINING_WORKERS 2
+#   TRAINING_WORKERS 2;  WORKER_METRICS_PORT 8004: worker N serves its metrics on this port + N - 1 (127.0.0.1)
 #   READY_TIMEOUT_S  seconds to wait for each process to be ready (default 120)
 # The services and S3 always bind to 127.0.0.1: only the gateway is ever meant to be reached.
 # Logs: every process writes to stderr (this terminal); SeaweedFS to ${SEAWEEDFS_DIR}/weed.log.
-# Metrics: each service serves /metrics on its port, its samples in ${SALESML_VAR_DIR}/metrics/<name>.
+# Metrics: each service serves /metrics on its port, its samples in ${SALESML_VAR_DIR}/metrics/<name>; each training
+# worker on a port of its own (WORKER_METRICS_PORT onwards).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -34,6 +35,7 @@ PROJECTS_PORT=${PROJECTS_PORT:-8001}
 TRAINER_PORT=${TRAINER_PORT:-8002}
 PREDICTOR_PORT=${PREDICTOR_PORT:-8003}
 TRAINING_WORKERS=${TRAINING_WORKERS:-2}
+WORKER_METRICS_PORT=${WORKER_METRICS_PORT:-8004}
 READY_TIMEOUT_S=${READY_TIMEOUT_S:-120}
 
 export OBJECT_STORE_URL="s3://${S3_BUCKET}"
@@ -59,7 +61,7 @@ start_role projects projects 127.0.0.1 "${PROJECTS_PORT}"
 start_role trainer trainer 127.0.0.1 "${TRAINER_PORT}"
 start_role predictor predictor 127.0.0.1 "${PREDICTOR_PORT}"
 for number in $(seq 1 "${TRAINING_WORKERS}"); do
-    start_role "worker-${number}" worker
+    WORKER_METRICS_ADDRESS="127.0.0.1:$((WORKER_METRICS_PORT + number - 1))" start_role "worker-${number}" worker
 done
 # Ready: each service reaches the database, and those that use it the bucket.
 wait_until_answers projects "${PROJECTS_URL}/health/ready"
@@ -73,5 +75,5 @@ announce "${GATEWAY_PORT}" \
     "database   PostgreSQL ${DATABASE_URL##*@}" \
     "S3         SeaweedFS on http://${S3_ENDPOINT}, bucket ${S3_BUCKET}, data in ${SEAWEEDFS_DIR}" \
     "services   projects ${PROJECTS_URL}, trainer ${TRAINER_URL}, predictor ${PREDICTOR_URL} (reached via the gateway)" \
-    "training   ${TRAINING_WORKERS} workers"
+    "training   ${TRAINING_WORKERS} workers, metrics at http://127.0.0.1:${WORKER_METRICS_PORT}/metrics onwards"
 run_until_one_exits

@@ -8,13 +8,15 @@ from __future__ import annotations
 import stat
 
 import pytest
+import requests
 
 from harness.data import parquet_bytes, sales_frame
 from harness.databases import unused_database
-from harness.make_stack import make_stack
+from harness.make_stack import TRAINING_WORKERS, make_stack
 from harness.seaweedfs import weed_binary
 from tests.conftest import POSTGRES_SERVER
 from tests.helpers.journey import register_upload_train_predict
+from tests.helpers.scrape import Scrape
 
 pytestmark = pytest.mark.e2e
 
@@ -37,7 +39,10 @@ def test_make_stack_serves_the_whole_path_on_postgresql_and_seaweedfs(tmp_path):
         assert f"projects/{journey.project_id}/datasets/{journey.dataset_id}.parquet" in stack.bucket_keys()
         assert stat.S_IMODE(stack.secrets_path().stat().st_mode) == 0o600
         assert "mode: production" in stack.log()
-        assert len(stack.training_workers()) == 2
+        assert len(stack.training_workers()) == TRAINING_WORKERS
+        # Each worker serves its own metrics; one of them counts the run it trained.
+        scrapes = [Scrape(requests.get(url, timeout=10).text) for url in stack.worker_metrics_urls()]
+        assert sorted(scrape("trainer_training_runs_total", status="succeeded") for scrape in scrapes) == [0.0, 1.0]
         masters = stack.gunicorn_masters()
         assert {factory: len(master.children()) for factory, master in masters.items()} == {
             f"{app}:create_app()": GUNICORN_WORKERS

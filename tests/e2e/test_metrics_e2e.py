@@ -8,11 +8,11 @@ import time
 
 import pytest
 import requests
-from prometheus_client.parser import text_string_to_metric_families
 
 from harness.data import sales_frame
 from harness.processes import SERVICES, WORKER, Platform
 from shared.media_types import PARQUET
+from tests.helpers.scrape import Scrape
 from tests.platform_harness import METRICS_TOKEN, ApiClient
 from tests.security.support import (
     FEATURE_ROW,
@@ -28,23 +28,6 @@ pytestmark = pytest.mark.e2e
 
 PROJECT = "/api/v1/projects/<int(max=2147483647):project_id>"
 METRICS_AUTHORIZATION = {"Authorization": f"Bearer {METRICS_TOKEN}"}
-
-
-class Scrape:
-    """The samples of one /metrics answer."""
-
-    def __init__(self, text: str) -> None:
-        self.values = {
-            (found.name, frozenset(found.labels.items())): found.value
-            for family in text_string_to_metric_families(text)
-            for found in family.samples
-        }
-
-    def __call__(self, name: str, **labels: str) -> float:
-        return self.values.get((name, frozenset(labels.items())), 0.0)
-
-    def names(self) -> set[str]:
-        return {name for name, _ in self.values}
 
 
 def worker_metrics(platform: Platform, timeout_s: float = 120) -> requests.Response:
