@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from harness.data import SHOP_CATEGORIES, shop_sales_frame
@@ -21,7 +22,7 @@ from harness.pipelines import fitted_pipelines
 from services.predictor.compiled_scorer import NotCompilable, compile_pipeline, verified_scorer, verify
 from services.predictor.compiled_scorer.estimators import Linear
 from services.predictor.compiled_scorer.scorer import CompiledScorer
-from services.predictor.compiled_scorer.steps import DATE_PARTS, Calendar, Lookup
+from services.predictor.compiled_scorer.steps import DATE_PARTS, LOOK_UP_DISTINCT_FROM_ROWS, Calendar, Lookup
 from services.predictor.input_contract import InputContract
 
 # One model of each sklearn implementation the linear allow-list names (ElasticNet, Lars, ARD and TheilSen predict
@@ -47,6 +48,7 @@ BASE_ROW = {
 class Trained:
     pipelines: dict[str, Any]
     contract: InputContract
+    features: list[dict[str, Any]]
 
     def scorer(self, model_id: str) -> CompiledScorer:
         return compile_pipeline(self.pipelines[model_id], self.contract)
@@ -55,7 +57,7 @@ class Trained:
 def train(work_dir: Path, model_ids: tuple[str, ...], data: pd.DataFrame | None = None, **setup: Any) -> Trained:
     data = shop_sales_frame() if data is None else data
     pipelines, features = fitted_pipelines(data, model_ids, work_dir, categorical=SHOP_CATEGORIES, **setup)
-    return Trained(pipelines, InputContract(features, "sales", max_string_length=1000))
+    return Trained(pipelines, InputContract(features, "sales", max_string_length=1000), features)
 
 
 @pytest.fixture(scope="module")
@@ -175,6 +177,32 @@ def test_a_linear_model_with_huge_coefficients_answers_each_row_as_alone_in_any_
     order = np.random.default_rng(0).permutation(len(records))
     shuffled = scorer.predict(collinear.contract.prepare_records([records[i] for i in order]).columns)
     assert bits(shuffled) == bits(together[order])
+
+
+@pytest.mark.parametrize("model_id", ["lr", "lightgbm"])
+def test_a_long_parquet_column_is_looked_up_by_its_categories_with_each_row_answered_as_alone(shop, model_id):
+    """From LOOK_UP_DISTINCT_FROM_ROWS rows on, the encoders look up each distinct value once: the answers stay
+    those of each row alone, unseen categories included, for the rows of a parquet table as for JSON rows."""
+    rows = 2 * LOOK_UP_DISTINCT_FROM_ROWS
+    frame = shop_sales_frame(rows, seed=4).drop(columns="sales")
+    frame.loc[::7, "store"] = "west"  # unseen by the one-hot encoder
+    frame.loc[::11, "sku"] = "sku-99"  # unseen by the target encoder
+    frame.loc[::13, "channel"] = "phone"  # unseen by the ordinal encoder
+    records = frame.astype({"day": str}).to_dict(orient="records")
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    scorer = shop.scorer(model_id)
+    alone = np.concatenate([scorer.predict(shop.contract.prepare_records([record]).columns) for record in records])
+    assert bits(scorer.predict(shop.contract.prepare_table(table).columns)) == bits(alone)
+    assert bits(scorer.predict(shop.contract.prepare_records(records).columns)) == bits(alone)
+    some = [0, 7, 11, 13, 100]
+    assert bits(alone[some]) == bits(pipeline_alone(shop, model_id, [records[i] for i in some]))
+    # Text trained as pandas categories reaches the scorer as a pd.Categorical: looked up by its categories.
+    as_categories = [
+        {**feature, "dtype": "category"} if feature["dtype"] == "object" else feature for feature in shop.features
+    ]
+    categorical = InputContract(as_categories, "sales", max_string_length=1000).prepare_table(table).columns
+    assert isinstance(categorical["store"], pd.Categorical)
+    assert bits(scorer.predict(categorical)) == bits(alone)
 
 
 @pytest.mark.parametrize("method", ["minmax", "maxabs", "robust"])

@@ -31,17 +31,22 @@ class CompiledScorer:
 
     def features(self, prepared: Mapping[str, Any]) -> np.ndarray:
         """The float64 matrix the pipeline's estimator would be given for these rows."""
-        columns = {name: np.asarray(prepared[name]) for name in self.inputs}
+        # A category column stays a pd.Categorical: the encoders look up its few categories, not each row's text.
+        columns = {name: _column(prepared[name]) for name in self.inputs}
         rows = len(columns[self.inputs[0]])
         for step in self.steps:
             step(columns)
         matrix = np.empty((rows, len(self.columns)))
         for position, name in enumerate(self.columns):
-            matrix[:, position] = columns[name]
+            matrix[:, position] = np.asarray(columns[name])
         return matrix
 
     def predict(self, prepared: Mapping[str, Any]) -> np.ndarray:
         return np.asarray(self.estimator(self.features(prepared)), dtype=np.float64)
+
+
+def _column(values: Any) -> Any:
+    return values if isinstance(values, pd.Categorical) else np.asarray(values)
 
 
 def compile_pipeline(pipeline: Any, contract: InputContract) -> CompiledScorer:

@@ -166,7 +166,10 @@ class FillCategories:
 
     def __call__(self, columns: Columns) -> None:
         for name, fill in self.fills:
-            values = np.asarray(columns[name])
+            values = columns[name]
+            if isinstance(values, pd.Categorical) and values.codes.min(initial=0) >= 0:
+                continue  # every value a category: nothing to fill
+            values = np.asarray(values)
             missing = _missing(values)
             if missing.any():
                 values = values.astype(object)
@@ -188,6 +191,25 @@ def _is_missing(value: Any) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and value != value)
 
 
+# From this many rows on, a column's values are looked up once per distinct value (a category column has a few
+# dozen), not one by one.
+LOOK_UP_DISTINCT_FROM_ROWS = 256
+
+
+def looked_up(values: Any, table: Mapping[Any, Any], unseen: Any, dtype: Any) -> np.ndarray:
+    """``table.get(value, unseen)`` for each value, as an array of ``dtype``. A long column is factorized first and
+    each distinct value looked up once, with the same dict lookup; one holding a missing value is looked up value by
+    value (pandas would make one of None and NaN, which a dict tells apart)."""
+    if len(values) >= LOOK_UP_DISTINCT_FROM_ROWS:
+        if isinstance(values, pd.Categorical):
+            codes, distinct = values.codes, values.categories
+        else:
+            codes, distinct = pd.factorize(values)
+        if len(codes) == 0 or codes.min() >= 0:
+            return np.array([table.get(value, unseen) for value in distinct.tolist()], dtype)[codes]
+    return np.array([table.get(value, unseen) for value in values.tolist()], dtype)
+
+
 @dataclass(frozen=True)
 class Lookup:
     """A category → number table (ordinal codes or target-encoded means) and the number for an unseen category."""
@@ -197,8 +219,7 @@ class Lookup:
     unseen: float
 
     def __call__(self, columns: Columns) -> None:
-        table, unseen = self.table, self.unseen
-        columns[self.name] = np.array([table.get(value, unseen) for value in columns[self.name].tolist()], np.float64)
+        columns[self.name] = looked_up(columns[self.name], self.table, self.unseen, np.float64)
 
 
 @dataclass(frozen=True)
@@ -211,8 +232,7 @@ class OneHot:
     table: np.ndarray
 
     def __call__(self, columns: Columns) -> None:
-        rows, unseen = self.rows, len(self.table) - 1
-        picked = self.table[np.array([rows.get(value, unseen) for value in columns.pop(self.name).tolist()], np.intp)]
+        picked = self.table[looked_up(columns.pop(self.name), self.rows, len(self.table) - 1, np.intp)]
         for position, output in enumerate(self.outputs):
             columns[output] = picked[:, position]
 
