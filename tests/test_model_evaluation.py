@@ -7,9 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from services.trainer import model_evaluation
 from services.trainer.model_evaluation import (
     ACTIVATED,
     NOT_ACTIVATED,
+    PERMUTATION_REPEATS,
     decide_activation,
     holdout_sample,
     permutation_importance,
@@ -46,6 +48,28 @@ def test_permutation_importance_is_the_mae_growth_in_target_units():
     # E|X − X'| for two independent uniforms on [0, 10] is 10/3, so the MAE grows by about 3 · 10/3 = 10 units.
     assert importance[0]["importance"] == pytest.approx(10.0, rel=0.05)
     assert importance[1]["importance"] == 0.0
+
+
+def test_permutation_importance_scores_the_shuffled_copies_together_whatever_the_grouping(monkeypatch):
+    """A pipeline call costs the same for 10 rows or 10,000: the copies go in as few calls as the row cap allows,
+    and the grouping changes no figure. A category column stays a category when shuffled."""
+    rng = np.random.default_rng(0)
+    rows = pd.DataFrame({"price": rng.uniform(0, 10, 500), "colour": pd.Categorical(rng.choice(["red", "blue"], 500))})
+    actual = 3 * rows["price"].to_numpy() + (rows["colour"] == "red").to_numpy()
+    calls = []
+
+    def predict(frame: pd.DataFrame) -> np.ndarray:
+        calls.append(len(frame))
+        assert isinstance(frame["colour"].dtype, pd.CategoricalDtype)
+        return 3 * frame["price"].to_numpy() + (frame["colour"] == "red").to_numpy()
+
+    together = permutation_importance(predict, rows, actual, seed=1)
+    assert calls == [500, 500 * 2 * PERMUTATION_REPEATS]  # the baseline, then every copy in one call
+    calls.clear()
+    monkeypatch.setattr(model_evaluation, "PERMUTATION_ROWS_PER_CALL", 1200)  # two copies a call
+    assert permutation_importance(predict, rows, actual, seed=1) == together
+    assert calls == [500] + [1000] * PERMUTATION_REPEATS
+    assert [entry["feature"] for entry in together] == ["price", "colour"] and together[1]["importance"] > 0
 
 
 def test_the_training_profile_bins_numbers_counts_categories_and_keeps_a_background_sample():
