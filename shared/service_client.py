@@ -91,7 +91,7 @@ class _Pool(HTTPConnectionPool):
 
 
 class ServiceAnswer:
-    """A service's answer: status and headers at once; the body read whole (``data``, ``json``) or, for a streamed
+    """A service's answer: status and headers at once; the body read whole (``json``) or, for a streamed
     call, in chunks (``chunks``) and then ``close``d, which gives the connection back to the pool once read to its
     end and drops it otherwise."""
 
@@ -105,10 +105,6 @@ class ServiceAnswer:
     @property
     def headers(self) -> urllib3.HTTPHeaderDict:
         return self.raw.headers
-
-    @property
-    def data(self) -> bytes:
-        return self.raw.data
 
     def json(self) -> Any:
         return self.raw.json()
