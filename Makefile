@@ -9,7 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: venv run stack test lint format migrate up lock clean
+.PHONY: venv run stack test test-stack lint format migrate up lock clean
 
 venv: $(INSTALLED)
 
@@ -27,6 +27,11 @@ stack: venv
 
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The end-to-end tests (those on the platform fixture) against `make stack`, the production shape, instead of the
+# harness's own processes; the few that restart one process skip there, saying so.
+test-stack: venv
+	$(PY) -m pytest --platform=stack $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -59,12 +59,14 @@ class MakeStack(MakeRun):
 
 
 @contextmanager
-def make_stack(folder: Path, database_url: str, log_level: str = "WARNING") -> Iterator[MakeStack]:
-    """``make stack`` on free ports against ``database_url`` (made if missing), its var folder and log in
-    ``folder``; ready when yielded, stopped with Ctrl-C at the end."""
+def make_stack(
+    folder: Path, database_url: str, log_level: str = "WARNING", settings: dict[str, str] | None = None
+) -> Iterator[MakeStack]:
+    """``make stack`` on free ports against ``database_url`` (made if missing), with ``settings`` in the operator's
+    environment, its var folder and log in ``folder``; ready when yielded, stopped with Ctrl-C at the end."""
     ports = {name: free_port() for name in (*PLATFORM_PORTS, "s3")}
     ports["worker_metrics"] = free_ports_in_a_row(TRAINING_WORKERS)  # worker N's: this port + N - 1
     # A dev mode left in the operator's shell must not reach the stack: it runs in production mode all the same.
-    settings = {"DATABASE_URL": database_url, "SALESML_DEV_MODE": "1"}
-    with make_target("stack", folder, ports, settings, log_level, MakeStack) as running:
+    environment = {**(settings or {}), "DATABASE_URL": database_url, "SALESML_DEV_MODE": "1"}
+    with make_target("stack", folder, ports, environment, log_level, MakeStack) as running:
         yield running

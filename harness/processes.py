@@ -88,6 +88,10 @@ class Platform:
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
 
+    def worker_metrics_urls(self) -> list[str]:
+        """Where each training worker serves its Prometheus metrics (this platform has one)."""
+        return [f"{self.url(WORKER)}/metrics"]
+
     def command(self, name: str) -> list[str]:
         if name == WORKER:
             return [sys.executable, "-m", WORKER_MODULE]

@@ -8,6 +8,9 @@ dev mode), and stops every process at the end. Tests may stop and
 start one service (``platform.stopped("trainer")``) to see how the rest behaves. ``api`` is a client of the
 gateway with ``register_and_login()``.
 
+``pytest --platform=stack`` (``make test-stack``) runs the tests on ``platform``, and only those, against
+``make stack`` instead: the production shape as an operator starts it (``tests/helpers/stack_platform.py``).
+
 Every process logs to a file under the session's temporary folder; ``platform.log_tail(name)`` shows the end of
 one (start failures include it).
 """
@@ -23,9 +26,12 @@ import pytest
 import requests
 
 from harness.databases import throwaway_database
-from harness.processes import SERVICES, WORKER, Platform, free_port, platform_env
+from harness.make_stack import make_stack
+from harness.processes import SERVICES, WORKER, Platform, env_value, free_port, platform_env
+from harness.seaweedfs import weed_binary
 from shared.config import MIB
 from tests.conftest import POSTGRES_SERVER, TEST_SECRET
+from tests.helpers.stack_platform import StackPlatform
 
 DEFAULT_PASSWORD = "correct-horse-battery"
 # The gateway serves its /metrics to this bearer token only; the worker serves its metrics at platform.url("worker").
@@ -89,14 +95,16 @@ def platform_database() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def platform(
-    request: pytest.FixtureRequest,
-    platform_database: str,
-    s3_server: dict[str, Any],
-    platform_bucket: str,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Platform]:
-    """Every service, the worker and the gateway as real processes; all stopped at the end."""
-    running = make_platform(platform_database, s3_server, platform_bucket, tmp_path_factory.mktemp("platform"))
+    request: pytest.FixtureRequest, platform_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Platform | StackPlatform]:
+    """Every service, the worker and the gateway as real processes (or ``make stack``, with ``--platform=stack``);
+    all stopped at the end."""
+    folder = tmp_path_factory.mktemp("platform")
+    if request.config.getoption("--platform") == "stack":
+        yield from _stack_platform(request, platform_database, folder)
+        return
+    s3_server = request.getfixturevalue("s3_server")
+    running = make_platform(platform_database, s3_server, request.getfixturevalue("platform_bucket"), folder)
     request.session.stash[_RUNNING_PLATFORM] = running
     try:
         running.start_all()
@@ -105,17 +113,46 @@ def platform(
         running.stop_all()
 
 
+def _stack_platform(request: pytest.FixtureRequest, database_url: str, folder: Path) -> Iterator[StackPlatform]:
+    try:
+        weed_binary()
+    except RuntimeError as missing:
+        pytest.skip(str(missing))
+    settings = {
+        **{name: env_value(value) for name, value in E2E_SETTINGS.items()},
+        "METRICS_TOKEN": METRICS_TOKEN,
+        "UPLOAD_TMP_DIR": str(folder / "uploads"),
+    }
+    with make_stack(folder, database_url, settings=settings) as stack:
+        running = StackPlatform(stack, database_url, settings)
+        request.session.stash[_RUNNING_PLATFORM] = running
+        yield running
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--platform",
+        choices=("processes", "stack"),
+        default="processes",
+        help="where the end-to-end tests run: the harness's own processes (default), or `make stack` (then only "
+        "the tests on the platform fixture are collected)",
+    )
+
+
 # The platform stops right after its last test: its processes (and its worker's spare training process) would
 # otherwise share the two cores and the memory with every test after it.
 _LAST_PLATFORM_TEST = pytest.StashKey[str]()
-_RUNNING_PLATFORM = pytest.StashKey[Platform]()
+_RUNNING_PLATFORM = pytest.StashKey[Platform | StackPlatform]()
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    users = [item.nodeid for item in items if "platform" in getattr(item, "fixturenames", ())]
+    users = [item for item in items if "platform" in getattr(item, "fixturenames", ())]
+    if config.getoption("--platform") == "stack":
+        config.hook.pytest_deselected(items=[item for item in items if item not in users])
+        items[:] = users
     if users:
-        session.stash[_LAST_PLATFORM_TEST] = users[-1]
+        session.stash[_LAST_PLATFORM_TEST] = users[-1].nodeid
 
 
 @pytest.hookimpl(wrapper=True)

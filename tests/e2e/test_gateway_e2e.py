@@ -15,7 +15,6 @@ from harness.processes import SERVICES
 from shared.internal_auth import INTERNAL_TOKEN_HEADER, issue_internal_token
 from shared.media_types import PARQUET
 from shared.user_tokens import USER_TOKEN_AUDIENCE
-from tests.conftest import TEST_SECRET
 from tests.platform_harness import bearer, unique_username
 
 pytestmark = pytest.mark.e2e
@@ -91,7 +90,7 @@ def test_logout_revokes_and_stays_revoked_after_the_projects_service_restarts(ap
     assert api.get("/api/v1/auth/me", headers=bearer(api.login(username)["access_token"])).status_code == 200
 
 
-def _token(claims: dict, key: str = TEST_SECRET, algorithm: str = "HS256") -> str:
+def _token(claims: dict, key: str, algorithm: str = "HS256") -> str:
     return jwt.encode(claims, key, algorithm=algorithm)
 
 
@@ -100,7 +99,8 @@ def _unsigned_token(claims: dict) -> str:
 
 
 @pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")  # HS512 with our HS256 key, on purpose
-def test_bad_tokens_are_refused_with_401_json(api):
+def test_bad_tokens_are_refused_with_401_json(api, platform):
+    secret = platform.env["JWT_SECRET_KEY"]
     headers = api.register_and_login()
     user_id = api.get("/api/v1/auth/me", headers=headers).json()["id"]
     now = int(time.time())
@@ -114,16 +114,16 @@ def test_bad_tokens_are_refused_with_401_json(api):
     cases = {
         "no token": {},
         "garbage": {"Authorization": "Bearer not-a-jwt"},
-        "not bearer": {"Authorization": f"Basic {_token(valid)}"},
+        "not bearer": {"Authorization": f"Basic {_token(valid, secret)}"},
         "wrong key": bearer(_token(valid, key="another-secret-that-is-long-enough-0123456789")),
         "alg none": bearer(_unsigned_token(valid)),
-        "other algorithm": bearer(_token(valid, algorithm="HS512")),
-        "no exp": bearer(_token(without_exp)),
-        "expired": bearer(_token(expired)),
+        "other algorithm": bearer(_token(valid, secret, algorithm="HS512")),
+        "no exp": bearer(_token(without_exp, secret)),
+        "expired": bearer(_token(expired, secret)),
         "refresh token as access": bearer(refresh_token),
     }
     # The well-formed token is accepted, so each case below fails for its own defect only.
-    assert api.get("/api/v1/auth/me", headers=bearer(_token(valid))).status_code == 200
+    assert api.get("/api/v1/auth/me", headers=bearer(_token(valid, secret))).status_code == 200
     for case, case_headers in cases.items():
         for method, path in (
             ("GET", "/api/v1/auth/me"),

@@ -15,6 +15,15 @@ class Scrape:
             for found in family.samples
         }
 
+    @classmethod
+    def summed(cls, texts: list[str]) -> Scrape:
+        """The samples of several processes' answers added up (the training workers of ``make stack``)."""
+        total = cls("")
+        for text in texts:
+            for key, value in cls(text).values.items():
+                total.values[key] = total.values.get(key, 0.0) + value
+        return total
+
     def __call__(self, name: str, **labels: str) -> float:
         return self.values.get((name, frozenset(labels.items())), 0.0)
 

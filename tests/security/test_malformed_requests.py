@@ -12,7 +12,6 @@ import jwt
 import pytest
 
 from shared.user_tokens import USER_TOKEN_AUDIENCE
-from tests.conftest import TEST_SECRET
 from tests.platform_harness import bearer
 from tests.security.support import TINY_TRAINING, assert_error_shape, new_account
 
@@ -112,13 +111,13 @@ def test_ids_beyond_the_keys_range_are_a_404(session_api, someone):
         assert_error_shape(version, 422)
 
 
-def test_a_token_whose_user_does_not_exist_is_a_401(session_api):
+def test_a_token_whose_user_does_not_exist_is_a_401(session_api, platform):
     now = int(time.time())
     claims = {
         "sub": "2000000000", "type": "access", "aud": USER_TOKEN_AUDIENCE, "sid": uuid.uuid4().hex,
         "jti": uuid.uuid4().hex, "iat": now, "nbf": now, "exp": now + 60,
     }  # fmt: skip
-    token = bearer(jwt.encode(claims, TEST_SECRET, algorithm="HS256"))
+    token = bearer(jwt.encode(claims, platform.env["JWT_SECRET_KEY"], algorithm="HS256"))
     for method, path, body in (("POST", "/api/v1/projects", {"name": "ghost"}), ("GET", "/api/v1/auth/me", None)):
         assert_error_shape(session_api.request(method, path, json=body, headers=token), 401)
 

@@ -30,7 +30,7 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def hand_signed(header: dict, claims: dict, key: str = TEST_SECRET) -> str:
+def hand_signed(header: dict, claims: dict, key: str) -> str:
     """A token whose header says anything, signed HMAC-SHA256 with ``key`` (the algorithm-confusion attempt)."""
     signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}"
     signature = hmac.new(key.encode(), signing_input.encode(), hashlib.sha256).digest()
@@ -63,24 +63,26 @@ def assert_refused_everywhere(api, headers: dict[str, str], case: str) -> None:
 
 
 def test_tokens_missing_claims_or_with_a_forged_header_are_401(api, platform):
+    secret = platform.env["JWT_SECRET_KEY"]
     user = new_account(api, "tokens")
     claims = valid_claims(user.user_id)
     # The hand-made HS256 token is accepted, so each case below fails for its own defect only.
-    assert api.get("/api/v1/auth/me", headers=bearer(hand_signed({"alg": "HS256", "typ": "JWT"}, claims))).json() == {
+    well_formed = bearer(hand_signed({"alg": "HS256", "typ": "JWT"}, claims, secret))
+    assert api.get("/api/v1/auth/me", headers=well_formed).json() == {
         "id": user.user_id,
         "username": user.username,
     }
     required = ("jti", "sub", "type", "aud", "sid")
     without = {name: {key: value for key, value in claims.items() if key != name} for name in required}
     cases = {
-        **{f"no {name}": jwt.encode(without[name], TEST_SECRET, algorithm="HS256") for name in required},
-        "another audience": jwt.encode({**claims, "aud": "projects"}, TEST_SECRET, algorithm="HS256"),
-        "type internal": jwt.encode({**claims, "type": "internal"}, TEST_SECRET, algorithm="HS256"),
-        "sub not a user id": jwt.encode({**claims, "sub": "admin"}, TEST_SECRET, algorithm="HS256"),
-        "RS256 header, HMAC signature": hand_signed({"alg": "RS256", "typ": "JWT"}, claims),
-        "ES256 header, HMAC signature": hand_signed({"alg": "ES256", "typ": "JWT"}, claims),
+        **{f"no {name}": jwt.encode(without[name], secret, algorithm="HS256") for name in required},
+        "another audience": jwt.encode({**claims, "aud": "projects"}, secret, algorithm="HS256"),
+        "type internal": jwt.encode({**claims, "type": "internal"}, secret, algorithm="HS256"),
+        "sub not a user id": jwt.encode({**claims, "sub": "admin"}, secret, algorithm="HS256"),
+        "RS256 header, HMAC signature": hand_signed({"alg": "RS256", "typ": "JWT"}, claims, secret),
+        "ES256 header, HMAC signature": hand_signed({"alg": "ES256", "typ": "JWT"}, claims, secret),
         "alg None (capitalized), unsigned": unsigned({"alg": "None", "typ": "JWT"}, claims),
-        "not yet valid": jwt.encode({**claims, "nbf": claims["iat"] + 3600}, TEST_SECRET, algorithm="HS256"),
+        "not yet valid": jwt.encode({**claims, "nbf": claims["iat"] + 3600}, secret, algorithm="HS256"),
         "internal token as a user token": issue_internal_token(
             platform.env["INTERNAL_TOKEN_SECRET"], "projects", user.user_id
         ),
@@ -148,7 +150,7 @@ def test_a_token_made_to_pass_for_both_kinds_passes_for_neither(app_config):
     assert answer.status_code == 401
 
 
-def test_a_remembered_token_is_still_refused_once_its_session_ends_or_it_expires(api):
+def test_a_remembered_token_is_still_refused_once_its_session_ends_or_it_expires(api, platform):
     """The gateway checks a token's signature once and remembers its claims until it expires: a logout must still
     take effect at once, and a token must still die at its ``exp``."""
     user = new_account(api, "remembered")
@@ -160,7 +162,7 @@ def test_a_remembered_token_is_still_refused_once_its_session_ends_or_it_expires
     assert_refused_everywhere(api, access, "a remembered access token after its logout")
 
     claims = {**valid_claims(user.user_id), "exp": int(time.time()) + 2}
-    short_lived = bearer(jwt.encode(claims, TEST_SECRET, algorithm="HS256"))
+    short_lived = bearer(jwt.encode(claims, platform.env["JWT_SECRET_KEY"], algorithm="HS256"))
     assert api.get("/api/v1/auth/me", headers=short_lived).status_code == 200
     time.sleep(max(0.0, claims["exp"] - time.time()) + 0.5)
     assert_refused_everywhere(api, short_lived, "a remembered access token past its exp")
