@@ -241,3 +241,70 @@ def test_arrow_text_columns_check_lengths_and_warn_about_unseen_categories(contr
     with pytest.raises(InputRejected) as caught:
         contract.prepare_table(too_long, row_offset=10)
     assert caught.value.errors == {"product": ["row 12: a value is required", "row 11: text longer than 50 characters"]}
+
+
+def _dictionary_with_a_repeated_value(values: list) -> pa.Array:
+    dictionary = pa.array([*dict.fromkeys(value for value in values if value is not None), values[0]])
+    positions = {value: index for index, value in enumerate(dictionary.to_pylist()[:-1])}
+    return pa.DictionaryArray.from_arrays(pa.array([positions.get(value) for value in values], pa.int32()), dictionary)
+
+
+TEXT_ENCODINGS = {
+    "plain": lambda values: pa.chunked_array([pa.array(values)]),
+    "dictionary": lambda values: pa.chunked_array([pa.array(values).dictionary_encode()]),
+    "dictionaries per chunk": lambda values: pa.chunked_array(
+        [pa.array(values[:2]).dictionary_encode(), pa.array(values[2:]).dictionary_encode()]
+    ),
+    "dictionary repeating a value": lambda values: pa.chunked_array([_dictionary_with_a_repeated_value(values)]),
+}
+
+
+@pytest.mark.parametrize("encoding", TEXT_ENCODINGS)
+def test_dictionary_encoded_text_is_checked_and_coerced_as_plain_text_is(contract, encoding):
+    """Parquet text arrives dictionary-encoded: checked once per distinct value, it must give the same frame,
+    warnings and errors as the same text sent plain (a dictionary pandas can't take falls back to the plain way)."""
+    encode = TEXT_ENCODINGS[encoding]
+    base = {
+        "price": [100.0, 200.0, 300.0, 120.0],
+        "promotion": [0, 1, 0, 1],
+        "day": pa.array([pd.Timestamp("2024-05-04")] * 4),
+        "online": [True, False, True, True],
+    }
+    good = pa.table(
+        {
+            **base,
+            "product": encode(["BCAA", "Whey", "BCAA", "Creatina"]),
+            "store": encode(["north", "east", "north", "south"]),
+        }
+    )
+    prepared = contract.prepare_table(good)
+    assert prepared.frame["product"].tolist() == ["BCAA", "Whey", "BCAA", "Creatina"]
+    assert prepared.frame.dtypes.astype(str).tolist() == [
+        "object",
+        "float64",
+        "int64",
+        "datetime64[ns]",
+        "bool",
+        "category",
+    ]
+    assert prepared.frame["store"].tolist() == ["north", "east", "north", "south"]
+    assert prepared.warnings == [
+        "Column 'product': values never seen in training: 'Whey'.",
+        "Column 'store': values never seen in training: 'east'.",
+    ]
+    for name in ("product", "store"):
+        assert list(prepared.scorer_columns[name]) == prepared.frame[name].tolist()
+    assert set(prepared.categorical) == (
+        set() if encoding in ("plain", "dictionary repeating a value") else {"product", "store"}
+    )
+
+    bad = pa.table({**base, "product": encode(["BCAA", "x" * 51, None, "x" * 51]), "store": encode(["north"] * 4)})
+    with pytest.raises(InputRejected) as caught:
+        contract.prepare_table(bad, row_offset=10)
+    assert caught.value.errors == {
+        "product": [
+            "row 12: a value is required",
+            "row 11: text longer than 50 characters",
+            "row 13: text longer than 50 characters",
+        ]
+    }

@@ -7,6 +7,7 @@ scorers, which answer each row as a one-row ``pipeline.predict`` does; the batch
 
 from __future__ import annotations
 
+import datetime
 import io
 import json
 import os
@@ -31,6 +32,7 @@ from demo.supplements import expected_sales, generate_supplements_sales
 from services.predictor import create_app, model_cache
 from services.predictor.extensions import MODEL_CACHE_EXTENSION, SERVING_VERSIONS_EXTENSION
 from services.predictor.model_cache import find_serving_version
+from services.predictor.scoring import parquet_bytes
 from services.trainer.automl import describe_features
 from shared.db import db
 from shared.media_types import PARQUET
@@ -240,6 +242,21 @@ def test_parquet_in_parquet_out_appends_a_prediction_column(app, models, headers
         "Ignored column 'sales': it is what the model predicts.",
         "Ignored columns the model does not use: note.",
     ]
+
+
+@pytest.mark.parametrize("zone", [None, "America/Sao_Paulo"])
+def test_a_scored_table_reads_back_with_the_column_types_it_was_sent_with(zone):
+    """Text stays dictionary-encoded while it is scored, yet comes back as text; a time zone comes back too."""
+    sent = pa.table(
+        {
+            "store": ["north", "south", "north"],
+            "qty": pa.array([1, 2, 3], pa.int16()),
+            "day": pa.array([datetime.date(2024, 5, 4)] * 3, pa.date32()),
+            "noted_at": pa.array([pd.Timestamp("2024-05-04 10:00")] * 3, pa.timestamp("us", tz=zone)),
+        }
+    )
+    as_scored = sent.set_column(0, "store", sent.column("store").dictionary_encode())
+    assert pq.read_table(pa.BufferReader(parquet_bytes(as_scored))).equals(sent)
 
 
 def test_parquet_is_scored_in_chunks_with_the_same_answers(make_app, models, headers):

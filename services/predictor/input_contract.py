@@ -11,7 +11,9 @@ One set of rules serves both kinds of input:
   says why it cannot. JSON values each go through it; of a table column, only a column whose arrow type is not the
   feature's own (text for a number, integers for a category…) does, one distinct value at a time;
 - the *checks* on converted values (finite numbers, text length) and the warnings (values outside the training
-  range, categories never seen) then run on whole columns, the same for both.
+  range, categories never seen) then run on whole columns, the same for both. A text column that arrives
+  dictionary-encoded (parquet) is checked once per distinct value, and also kept as pandas categories for the
+  compiled scorer (``PreparedInput.scorer_columns``).
 """
 
 from __future__ import annotations
@@ -109,6 +111,14 @@ class PreparedInput:
 
     columns: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+    # Text columns that arrived dictionary-encoded, as categories: the compiled scorer looks up each distinct value
+    # once instead of finding them again among a million rows.
+    categorical: dict[str, pd.Categorical] = field(default_factory=dict)
+
+    @property
+    def scorer_columns(self) -> dict[str, Any]:
+        """The columns as the compiled scorer takes them (it reads a text column's categories where there are)."""
+        return {**self.columns, **self.categorical} if self.categorical else self.columns
 
     @cached_property
     def frame(self) -> pd.DataFrame:
@@ -255,6 +265,7 @@ class _Column:
     ok: np.ndarray
     original: Callable[[int], Any]
     lengths: np.ndarray | None = None
+    categorical: pd.Categorical | None = None  # the same text values, as categories (parquet dictionary columns)
 
 
 def _check(column: _Column, max_string_length: int, problems: _Problems, warnings: list[str]) -> Any:
@@ -283,12 +294,15 @@ def _check(column: _Column, max_string_length: int, problems: _Problems, warning
         problems.add(feature.name, int(row), f"text longer than {max_string_length} characters")
     texts = column.values
     if feature.categories is not None:
-        unseen = ok & ~_is_in(texts, feature.categories)
+        unseen = ok & ~_is_in(texts if column.categorical is None else column.categorical, feature.categories)
         _warn_unseen(feature, list(dict.fromkeys(texts[unseen])), warnings)
     return pd.Categorical(texts) if feature.dtype == "category" else texts
 
 
-def _is_in(values: np.ndarray, categories: frozenset[str]) -> np.ndarray:
+def _is_in(values: np.ndarray | pd.Categorical, categories: frozenset[str]) -> np.ndarray:
+    if isinstance(values, pd.Categorical):
+        known = [category in categories for category in values.categories]
+        return np.array([*known, False])[values.codes]  # code -1 (no value) is not a category
     if len(values) < SMALL_COLUMN_ROWS:
         return np.fromiter((value in categories for value in values), dtype=bool, count=len(values))
     return pd.Series(values, dtype=object).isin(categories).to_numpy()
@@ -378,14 +392,20 @@ class InputContract:
         problems = _Problems(row_offset=row_offset)
         warnings: list[str] = []
         columns = {}
+        categorical = {}
         for feature in self.features:
             column = self._table_column(feature, table.column(feature.name), problems)
             columns[feature.name] = _check(column, self.max_string_length, problems, warnings)
+            if column.categorical is not None:
+                categorical[feature.name] = column.categorical
         problems.raise_if_any()
-        return PreparedInput(columns, warnings)
+        return PreparedInput(columns, warnings, categorical)
 
     def _table_column(self, feature: Feature, column: pa.ChunkedArray, problems: _Problems) -> _Column:
         if pa.types.is_dictionary(column.type):
+            categorical = _as_categorical(column) if feature.kind == TEXT and _is_native(TEXT, column.type) else None
+            if categorical is not None:
+                return self._categorical_text_column(feature, column, categorical, problems)
             column = column.cast(column.type.value_type)
         is_null = column.is_null().to_numpy(zero_copy_only=False)
         for row in np.flatnonzero(is_null):
@@ -404,6 +424,18 @@ class InputContract:
             values, ok = self._converted_distinct_values(feature, column, ok, problems)
             lengths = _text_lengths(values) if feature.kind == TEXT else None
         return _Column(feature, values, ok, original, lengths)
+
+    def _categorical_text_column(
+        self, feature: Feature, column: pa.ChunkedArray, categorical: pd.Categorical, problems: _Problems
+    ) -> _Column:
+        """A dictionary-encoded text column: lengths measured once per distinct value."""
+        codes = categorical.codes
+        for row in np.flatnonzero(codes < 0):
+            problems.add(feature.name, int(row), "a value is required")
+        category_lengths = [len(category) for category in categorical.categories]
+        lengths = np.array([*category_lengths, 0], dtype="float64")[codes]
+        values = np.asarray(categorical, dtype=object)
+        return _Column(feature, values, codes >= 0, lambda row: column[row].as_py(), lengths, categorical)
 
     def _converted_distinct_values(
         self, feature: Feature, column: pa.ChunkedArray, ok: np.ndarray, problems: _Problems
@@ -426,6 +458,15 @@ class InputContract:
             problems.add(feature.name, int(row), refused[int(positions[row])])
         lookup = np.array(converted + [None], dtype=object)
         return lookup[positions], ok & ~bad
+
+
+def _as_categorical(column: pa.ChunkedArray) -> pd.Categorical | None:
+    """A dictionary-encoded column as pandas categories, or None if its dictionary repeats a value or holds a null
+    (arrow allows both, pandas categories neither)."""
+    try:
+        return column.to_pandas().array
+    except (ValueError, pa.ArrowException):
+        return None
 
 
 def _native_values(kind: str, column: pa.ChunkedArray) -> np.ndarray:

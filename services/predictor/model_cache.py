@@ -182,7 +182,7 @@ class LoadedModel:
         """Predictions for the prepared rows: by the compiled scorer, or the pipeline (batched when that is on)."""
         try:
             if self.scorer is not None:
-                return self.scorer.predict(prepared.columns)
+                return self.scorer.predict(prepared.scorer_columns)
             if self.batcher is None:
                 return self.predict_now(prepared.frame)
             return self.batcher.predict(prepared.frame, arrival)

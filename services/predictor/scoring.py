@@ -49,7 +49,8 @@ def read_parquet(body: bytes, max_rows: int, max_decoded_bytes: int) -> pa.Table
     """A flat arrow table from parquet bytes, its size checked from the metadata before any page is decoded.
 
     The accepted column types and the safe reading are ``shared.parquet_safety``'s, the same as for dataset uploads.
-    Text columns are read dictionary-encoded first and sized before they are expanded.
+    Text columns are read, and stay, dictionary-encoded: they are sized as if expanded, checked and looked up once
+    per distinct value, and written back as they came.
     """
     try:
         parquet = open_parquet(pa.BufferReader(body))
@@ -82,10 +83,6 @@ def read_parquet(body: bytes, max_rows: int, max_decoded_bytes: int) -> pa.Table
     decoded = encoded + sum(decoded_size(chunk) for name in text_columns for chunk in table.column(name).chunks)
     if decoded > max_decoded_bytes:
         raise InputTooLarge(f"The file decodes to more than {max_decoded_bytes} bytes.")
-    for name in text_columns:
-        index = table.schema.get_field_index(name)
-        text_type = table.schema.field(name).type.value_type
-        table = table.set_column(index, pa.field(name, text_type), table.column(name).cast(text_type))
     return table.replace_schema_metadata(None)
 
 
@@ -116,8 +113,22 @@ def score_table(model: LoadedModel, table: pa.Table, chunk_rows: int) -> ScoredT
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
+    """``table`` as parquet whose columns read back as the types they came in: text kept dictionary-encoded here
+    reads back as text, not as categories. Written without arrow's own schema, which is quicker from dictionaries;
+    with it, from plain columns, when a type needs it to come back (a time zone)."""
+    as_sent = pa.schema(
+        pa.field(column.name, column.type.value_type) if pa.types.is_dictionary(column.type) else column
+        for column in table.schema
+    )
+    quick = _written(table, store_schema=False)
+    if pq.read_schema(pa.BufferReader(quick)).equals(as_sent):
+        return quick
+    return _written(table.cast(as_sent), store_schema=True)
+
+
+def _written(table: pa.Table, store_schema: bool) -> bytes:
     buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="zstd")
+    pq.write_table(table, buffer, compression="zstd", store_schema=store_schema)
     return buffer.getvalue()
 
 

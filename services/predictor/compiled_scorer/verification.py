@@ -4,7 +4,9 @@ Three checks, all bit for bit:
 1. the feature matrix of every covering row, at once, against what the pipeline gives its estimator;
 2. the first ``LONE_ROWS`` covering rows and the odd rows, each alone, against a one-row ``pipeline.predict``
    (a pipeline call costs ~15 ms, so not every row);
-3. every row scored together against the same row scored alone: no answer depends on its batch.
+3. every row scored together against the same row scored alone: no answer depends on its batch;
+4. every row again as a parquet body arrives, its text columns dictionary-encoded (so the scorer reads them as
+   categories), against the same row scored alone.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import reprlib
 from typing import Any
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
 
 from services.predictor.compiled_scorer.scorer import CompiledScorer, transformed
 from services.predictor.compiled_scorer.steps import NotCompilable
@@ -49,12 +53,36 @@ def verify(scorer: CompiledScorer, pipeline: Any, contract: InputContract) -> in
                 f"{alone[row]!r} where the pipeline answers {answer[0]!r} for {_shown((covering + odd)[row])}"
             )
 
-    together = scorer.predict(contract.prepare_records(covering + odd).columns)
+    everything = contract.prepare_records(covering + odd)
+    together = scorer.predict(everything.columns)
     rows = np.flatnonzero(differs(together, alone))
     if len(rows):
         row = rows[0]
         raise NotCompilable(f"{together[row]!r} in a batch, {alone[row]!r} alone for {_shown((covering + odd)[row])}")
+
+    try:
+        encoded = contract.prepare_table(dictionary_encoded(everything.frame))
+    except InputRejected as exc:
+        raise NotCompilable(f"the synthesized rows as a table do not fit the input contract: {exc.errors}") from exc
+    from_table = scorer.predict(encoded.scorer_columns)
+    rows = np.flatnonzero(differs(from_table, alone))
+    if len(rows):
+        row = rows[0]
+        raise NotCompilable(
+            f"{from_table[row]!r} from a parquet table, {alone[row]!r} alone for {_shown((covering + odd)[row])}"
+        )
     return len(covering) + len(odd)
+
+
+def dictionary_encoded(frame: pd.DataFrame) -> pa.Table:
+    """``frame`` as an arrow table whose text columns are dictionary-encoded, as ``read_parquet`` gives them."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    return pa.table(
+        {
+            name: column.dictionary_encode() if pa.types.is_string(column.type) else column
+            for name, column in zip(table.column_names, table.columns, strict=True)
+        }
+    )
 
 
 def differs(got: np.ndarray, expected: np.ndarray) -> np.ndarray:
