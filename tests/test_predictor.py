@@ -803,7 +803,9 @@ def test_64_concurrent_requests_each_get_their_own_answer_from_two_calls(pipelin
     expected = models["v1"].predict(bodies)
     for body, response, answer in zip(bodies, responses, expected, strict=True):
         assert response.status_code == 200, response.json
-        assert response.json == {"prediction": answer, "model_version": 1}, body
+        # Its own answer: the pipeline scored it in a call of 63 rows, not 64, and on some CPUs BLAS then adds in
+        # another order (the last bit may differ; the compiled scorer is the one exact in any batch).
+        assert response.json == {"prediction": pytest.approx(answer, rel=1e-12), "model_version": 1}, body
     assert spy.calls == [1, 63]
 
 
