@@ -180,9 +180,14 @@ def parquet_body(frame: pd.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
-def predict_parquet_via_gateway(session: Session, http: requests.Session, body: bytes, project_id: int) -> pd.DataFrame:
+def parquet_answer_via_gateway(session: Session, http: requests.Session, body: bytes, project_id: int) -> bytes:
+    """The scored parquet file the gateway answers for a parquet body."""
     headers = {**session.auth, "Content-Type": PARQUET, "Accept": PARQUET}
     answer = http.post(session.predict_url(project_id), data=body, headers=headers, timeout=600)
     if answer.status_code != 200:
         raise RuntimeError(f"parquet predict answered {answer.status_code}: {answer.text[:300]}")
-    return pq.read_table(io.BytesIO(answer.content)).to_pandas()
+    return answer.content
+
+
+def predict_parquet_via_gateway(session: Session, http: requests.Session, body: bytes, project_id: int) -> pd.DataFrame:
+    return pq.read_table(io.BytesIO(parquet_answer_via_gateway(session, http, body, project_id))).to_pandas()
