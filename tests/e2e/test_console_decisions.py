@@ -201,6 +201,25 @@ def test_forecast_page_draws_history_and_bands_per_series_and_downloads_csv(watc
     assert {"store", "date", "forecast", "lower_80", "upper_80", "lower_95", "upper_95"} <= set(table.columns)
     assert len(table) == 2 * horizon
     assert (table["lower_95"] <= table["lower_80"]).all() and (table["upper_80"] <= table["upper_95"]).all()
+
+    # Why: each period of the picked series as level + season + trend, stacked up to its forecast.
+    forecast = require(openapi_document, *FORECAST)
+    assert any(parameter.get("name") == "explain" for parameter in forecast.get("parameters", []))
+    for store in ("north", "south"):
+        page.select_option("select[name=series]", store)
+        page.click("#explain-forecast")
+        page.wait_for_selector("[data-chart=forecast-explanation][data-drawn=true]")
+        traces = page.evaluate(
+            "document.querySelector('[data-chart=forecast-explanation]').data.map((t) => ({name: t.name, y: t.y}))"
+        )
+        assert traces[0]["name"] == "level" and traces[-1]["name"] == "forecast"
+        assert "season" in [trace["name"] for trace in traces]
+        parts = np.array([trace["y"] for trace in traces[:-1]])
+        assert parts.sum(axis=0) == pytest.approx(traces[-1]["y"], rel=1e-9)
+        assert traces[-1]["y"] == pytest.approx(table.loc[table["store"] == store, "forecast"].tolist(), rel=1e-9)
+        assert page.text_content("#forecast-why-summary").strip()
+        if store == "north":
+            watched.screenshot("forecast-why")
     watched.assert_nothing_went_wrong()
 
 

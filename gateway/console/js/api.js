@@ -125,8 +125,9 @@ function normalized(path) {
   return path.replace(/\{[^}/]+\}/g, "{}").replace(/\/$/, "");
 }
 
-// {forecast, backtest, holdout, whatIf, actuals, explain, forecastTask, modelIds, sortMetrics}: which documented features this gateway
-// routes today. Views of features it lacks say so instead of calling routes that are not there.
+// {forecast, backtest, holdout, whatIf, actuals, explain, forecastExplain, forecastTask, modelIds, sortMetrics}: which
+// documented features this gateway routes today. Views of features it lacks say so instead of calling routes that are
+// not there.
 export function capabilities() {
   if (!capabilitiesPromise) {
     capabilitiesPromise = fetch(`${BASE}/openapi.json`, { credentials: "omit" })
@@ -150,6 +151,8 @@ function describeCapabilities(document) {
   for (const [path, item] of Object.entries(document.paths || {})) paths[normalized(path)] = item;
   const has = (path, method) => Boolean(paths[path] && paths[path][method]);
   const predict = (paths["/api/v1/projects/{}/predict"] || {}).post || {};
+  const forecast = (paths["/api/v1/projects/{}/forecast"] || {}).post || {};
+  const takesExplain = (operation) => (operation.parameters || []).some((parameter) => resolveSchema(document, parameter).name === "explain");
   const train = (paths["/api/v1/projects/{}/train"] || {}).post || {};
   const trainBody = resolveSchema(document, (((train.requestBody || {}).content || {})["application/json"] || {}).schema);
   const trainProperties = trainBody.properties || {};
@@ -160,7 +163,8 @@ function describeCapabilities(document) {
     holdout: has("/api/v1/projects/{}/models/{}/holdout", "get"),
     whatIf: has("/api/v1/projects/{}/what-if", "post"),
     actuals: has("/api/v1/projects/{}/actuals", "post"),
-    explain: (predict.parameters || []).some((parameter) => resolveSchema(document, parameter).name === "explain"),
+    explain: takesExplain(predict),
+    forecastExplain: takesExplain(forecast),
     forecastTask: "task" in trainProperties,
     modelIds: ((include.items && resolveSchema(document, include.items).enum) || []).slice(),
     sortMetrics: (resolveSchema(document, trainProperties.sort).enum || []).slice(),
