@@ -175,8 +175,11 @@ NOTES = [
     "where `requests` spends about a millisecond). The predictor serves each model by its compiled "
     "scorer (plain lookups and arithmetic read from the fitted pipeline, verified bit for bit against it at load); "
     "it is then restarted with PREDICT_COMPILED=0 to serve through the PyCaret pipeline as before, and measured "
-    "again. The floors run in the benchmark process: the predictor's input contract on one JSON row, then the "
-    "compiled scorer or the pipeline's own `predict`. The original way is `joblib.load` of the model file plus "
+    "again. The requests straight to the predictor and through the gateway take turns, so a change in the "
+    "machine's load weighs on both alike. The floors run in the benchmark process, after them and taking turns "
+    "with each other only (a pipeline call between two requests slows the platform's next answer): the "
+    "predictor's input contract on one JSON row, then the compiled scorer or the pipeline's own `predict`. The "
+    "original way is `joblib.load` of the model file plus "
     "PyCaret's `predict_model` on every request, as the original platform served.",
     "Throughput: each client is a thread with its own kept-alive connection (the same lean client) sending one-row "
     "JSON predictions; each measurement stops after a fixed count or time. The client threads (Python, in the "
