@@ -20,7 +20,6 @@ from gateway.upstream import (
     upstream_request_headers,
 )
 from shared.body_limits import max_body_bytes
-from shared.db import db
 from shared.domain_errors import ProjectNotFound, UpstreamBroken
 from shared.internal_auth import internal_headers
 from shared.metrics import UNMATCHED_ROUTE, metrics_response, url_rule_route
@@ -130,8 +129,6 @@ def forward(_rest: str | None = None) -> Response:
     user_id = None
     if route.needs_access_token:
         user_id = g.user_id = _verified_user_id(route)
-        # The revocation lookup is done: give the connection back before a possibly long upload or download.
-        db.session.close()
     if route.project_id is not None:
         _ensure_owned(user_id, route.project_id)
     response = _proxy(route, user_id, body_limit)

@@ -91,8 +91,9 @@ def revoke_session(jwt_payload: dict[str, Any]) -> None:
 class TokenChecks:
     """The database question every authenticated request asks, answered in one round trip: is the token's session
     revoked, and does its user exist? It is asked on an engine of its own in autocommit (no transaction to begin or
-    roll back) and without a ping before each use; a connection the database dropped (a restart) is replaced and the
-    question asked once more, so no request fails for it."""
+    roll back), without a ping before each use, and on the driver's own cursor with the statement compiled once
+    (SQLAlchemy's execution layers cost a third of the question's time). A connection the database dropped (a
+    restart) is replaced and the question asked once more, so no request fails for it."""
 
     QUESTION = select(
         exists().where(RevokedSession.session_id == bindparam("session_id")),
@@ -102,19 +103,30 @@ class TokenChecks:
     def __init__(self, database_url: str, engine_options: dict[str, Any]) -> None:
         options = {**engine_options, "pool_pre_ping": False, "isolation_level": "AUTOCOMMIT"}
         self.engine = create_engine(database_url, **options)
+        self._question = self.QUESTION.compile(dialect=self.engine.dialect)
+        self._sql = str(self._question)
 
     def ask(self, session_id: str, user_id: int) -> tuple[bool, bool]:
         """(revoked, user exists)."""
+        dialect = self.engine.dialect
+        values = {"session_id": session_id, "user_id": user_id}
+        parameters = tuple(values[name] for name in self._question.positiontup) if self._question.positional else values
         for attempt in (1, 2):
-            try:
-                with self.engine.connect() as connection:
-                    revoked, exists_ = connection.execute(
-                        self.QUESTION, {"session_id": session_id, "user_id": user_id}
-                    ).one()
+            with self.engine.connect() as connection:
+                driver_connection = connection.connection.dbapi_connection
+                cursor = driver_connection.cursor()
+                try:
+                    cursor.execute(self._sql, parameters)
+                    revoked, exists_ = cursor.fetchone()
+                    cursor.close()
                     return bool(revoked), bool(exists_)
-            except DBAPIError as exc:
-                if attempt == 2 or not exc.connection_invalidated:
-                    raise
+                except dialect.loaded_dbapi.Error as exc:
+                    if attempt == 2 or not dialect.is_disconnect(exc, driver_connection, cursor):
+                        # As SQLAlchemy raises it, so that the apps' handlers (a JSON 503) see the same error.
+                        raise DBAPIError.instance(
+                            self._sql, parameters, exc, dialect.loaded_dbapi.Error, dialect=dialect
+                        ) from exc
+                    connection.invalidate(exc)
         raise AssertionError("unreachable")
 
 
