@@ -14,6 +14,7 @@ import base64
 import json
 import time
 import uuid
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -114,19 +115,21 @@ class TokenChecks:
         for attempt in (1, 2):
             with self.engine.connect() as connection:
                 driver_connection = connection.connection.dbapi_connection
-                cursor = driver_connection.cursor()
                 try:
-                    cursor.execute(self._sql, parameters)
-                    revoked, exists_ = cursor.fetchone()
-                    cursor.close()
-                    return bool(revoked), bool(exists_)
+                    with closing(driver_connection.cursor()) as cursor:
+                        cursor.execute(self._sql, parameters)
+                        revoked, exists_ = cursor.fetchone()
+                        return bool(revoked), bool(exists_)
                 except dialect.loaded_dbapi.Error as exc:
-                    if attempt == 2 or not dialect.is_disconnect(exc, driver_connection, cursor):
+                    if attempt == 2 or not dialect.is_disconnect(exc, driver_connection, None):
                         # As SQLAlchemy raises it, so that the apps' handlers (a JSON 503) see the same error.
                         raise DBAPIError.instance(
                             self._sql, parameters, exc, dialect.loaded_dbapi.Error, dialect=dialect
                         ) from exc
+                    # The database went away: every pooled connection is as dead as this one (SQLAlchemy's own
+                    # execution would invalidate the whole pool too), so the question is asked on a new one.
                     connection.invalidate(exc)
+                    self.engine.dispose(close=False)
         raise AssertionError("unreachable")
 
 
