@@ -249,56 +249,53 @@ def _dictionary_with_a_repeated_value(values: list) -> pa.Array:
     return pa.DictionaryArray.from_arrays(pa.array([positions.get(value) for value in values], pa.int32()), dictionary)
 
 
+def _dictionary_per_value(values: list) -> pa.Array:
+    """A dictionary with an entry for every row (as long as the column): read as plain text, not categories."""
+    return pa.DictionaryArray.from_arrays(pa.array(range(len(values)), pa.int32()), pa.array(values))
+
+
 TEXT_ENCODINGS = {
     "plain": lambda values: pa.chunked_array([pa.array(values)]),
     "dictionary": lambda values: pa.chunked_array([pa.array(values).dictionary_encode()]),
     "dictionaries per chunk": lambda values: pa.chunked_array(
-        [pa.array(values[:2]).dictionary_encode(), pa.array(values[2:]).dictionary_encode()]
+        [pa.array(values[:20]).dictionary_encode(), pa.array(values[20:]).dictionary_encode()]
     ),
     "dictionary repeating a value": lambda values: pa.chunked_array([_dictionary_with_a_repeated_value(values)]),
+    "dictionary as long as the column": lambda values: pa.chunked_array([_dictionary_per_value(values)]),
 }
+READ_AS_CATEGORIES = {"dictionary", "dictionaries per chunk"}
 
 
 @pytest.mark.parametrize("encoding", TEXT_ENCODINGS)
 def test_dictionary_encoded_text_is_checked_and_coerced_as_plain_text_is(contract, encoding):
     """Parquet text arrives dictionary-encoded: checked once per distinct value, it must give the same frame,
-    warnings and errors as the same text sent plain (a dictionary pandas can't take falls back to the plain way)."""
+    warnings and errors as the same text sent plain (a dictionary pandas can't take, or one nearly as long as the
+    column, takes the plain way)."""
     encode = TEXT_ENCODINGS[encoding]
+    rows = 40
     base = {
-        "price": [100.0, 200.0, 300.0, 120.0],
-        "promotion": [0, 1, 0, 1],
-        "day": pa.array([pd.Timestamp("2024-05-04")] * 4),
-        "online": [True, False, True, True],
+        "price": [100.0, 200.0, 300.0, 120.0] * 10,
+        "promotion": [0, 1, 0, 1] * 10,
+        "day": pa.array([pd.Timestamp("2024-05-04")] * rows),
+        "online": [True, False, True, True] * 10,
     }
-    good = pa.table(
-        {
-            **base,
-            "product": encode(["BCAA", "Whey", "BCAA", "Creatina"]),
-            "store": encode(["north", "east", "north", "south"]),
-        }
-    )
-    prepared = contract.prepare_table(good)
-    assert prepared.frame["product"].tolist() == ["BCAA", "Whey", "BCAA", "Creatina"]
-    assert prepared.frame.dtypes.astype(str).tolist() == [
-        "object",
-        "float64",
-        "int64",
-        "datetime64[ns]",
-        "bool",
-        "category",
-    ]
-    assert prepared.frame["store"].tolist() == ["north", "east", "north", "south"]
+    products = ["BCAA", "Whey", "BCAA", "Creatina"] * 10
+    stores = ["north", "east", "north", "south"] * 10
+    prepared = contract.prepare_table(pa.table({**base, "product": encode(products), "store": encode(stores)}))
+    assert prepared.frame["product"].tolist() == products
+    assert prepared.frame["store"].tolist() == stores
+    dtypes = prepared.frame.dtypes.astype(str).tolist()
+    assert dtypes == ["object", "float64", "int64", "datetime64[ns]", "bool", "category"]
     assert prepared.warnings == [
         "Column 'product': values never seen in training: 'Whey'.",
         "Column 'store': values never seen in training: 'east'.",
     ]
     for name in ("product", "store"):
         assert list(prepared.scorer_columns[name]) == prepared.frame[name].tolist()
-    assert set(prepared.categorical) == (
-        set() if encoding in ("plain", "dictionary repeating a value") else {"product", "store"}
-    )
+    assert set(prepared.categorical) == ({"product", "store"} if encoding in READ_AS_CATEGORIES else set())
 
-    bad = pa.table({**base, "product": encode(["BCAA", "x" * 51, None, "x" * 51]), "store": encode(["north"] * 4)})
+    bad_products = ["BCAA", "x" * 51, None, "x" * 51] + ["BCAA"] * (rows - 4)
+    bad = pa.table({**base, "product": encode(bad_products), "store": encode(["north"] * rows)})
     with pytest.raises(InputRejected) as caught:
         contract.prepare_table(bad, row_offset=10)
     assert caught.value.errors == {

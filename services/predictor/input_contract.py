@@ -101,6 +101,8 @@ def _finite_or_none(value: Any) -> float | None:
     return None
 
 
+# A dictionary-encoded text column is checked and scored by its categories when it has at most this many per row.
+MOST_CATEGORIES_PER_ROW = 0.25
 # Below this many rows, checking text against the categories in Python beats building a pandas Series.
 SMALL_COLUMN_ROWS = 1000
 
@@ -257,7 +259,7 @@ class _Problems:
 
 @dataclass
 class _Column:
-    """A feature's values after conversion: ``values`` (None where ``ok`` is False), the text lengths for text
+    """A feature's values after conversion: ``values`` (None or NaN where ``ok`` is False), the text lengths for text
     features, and ``original(row)``, the value as sent (for messages)."""
 
     feature: Feature
@@ -462,7 +464,10 @@ class InputContract:
 
 def _as_categorical(column: pa.ChunkedArray) -> pd.Categorical | None:
     """A dictionary-encoded column as pandas categories, or None if its dictionary repeats a value or holds a null
-    (arrow allows both, pandas categories neither)."""
+    (arrow allows both, pandas categories neither), or is too long to be worth it: a slice of a column keeps the
+    whole column's dictionary, which every chunk scored would go through again."""
+    if sum(len(chunk.dictionary) for chunk in column.chunks) > len(column) * MOST_CATEGORIES_PER_ROW:
+        return None
     try:
         return column.to_pandas().array
     except (ValueError, pa.ArrowException):

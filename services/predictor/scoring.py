@@ -116,14 +116,25 @@ def parquet_bytes(table: pa.Table) -> bytes:
     """``table`` as parquet whose columns read back as the types they came in: text kept dictionary-encoded here
     reads back as text, not as categories. Written without arrow's own schema, which is quicker from dictionaries;
     with it, from plain columns, when a type needs it to come back (a time zone)."""
-    as_sent = pa.schema(
-        pa.field(column.name, column.type.value_type) if pa.types.is_dictionary(column.type) else column
-        for column in table.schema
-    )
+    as_sent = plain_schema(table.schema)
     quick = _written(table, store_schema=False)
     if pq.read_schema(pa.BufferReader(quick)).equals(as_sent):
         return quick
     return _written(table.cast(as_sent), store_schema=True)
+
+
+def plain_schema(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with each dictionary-encoded column as its values' type (text read from parquet, as it was sent)."""
+    return pa.schema(
+        pa.field(column.name, column.type.value_type) if pa.types.is_dictionary(column.type) else column
+        for column in schema
+    )
+
+
+def plain_table(table: pa.Table) -> pa.Table:
+    """``table`` with its dictionary-encoded columns decoded, for code that reads it as pandas (which would make
+    categories of them, or refuse a dictionary that repeats a value)."""
+    return table.cast(plain_schema(table.schema))
 
 
 def _written(table: pa.Table, store_schema: bool) -> bytes:
@@ -136,7 +147,7 @@ def json_records(table: pa.Table, chunk_rows: int) -> Iterator[str]:
     """The rows as a JSON array of objects, written a chunk at a time."""
     yield "["
     for offset in range(0, table.num_rows, chunk_rows):
-        chunk = table.slice(offset, chunk_rows).to_pandas(date_as_object=False)
+        chunk = plain_table(table.slice(offset, chunk_rows)).to_pandas(date_as_object=False)
         text = chunk.to_json(orient="records", date_format="iso", force_ascii=False)
         yield ("," if offset else "") + text[1:-1]
     yield "]"

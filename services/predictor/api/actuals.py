@@ -17,7 +17,7 @@ from services.predictor.extensions import serving_model
 from services.predictor.input_contract import InputContract, InputRejected
 from services.predictor.models import ActualsReport
 from services.predictor.schemas import ACTUALS_REQUEST_BODY, ActualsReportSchema, VersionQuerySchema
-from services.predictor.scoring import InputTooLarge, read_parquet
+from services.predictor.scoring import InputTooLarge, plain_table, read_parquet
 from shared.api import Blueprint
 from shared.ids import ID
 from shared.internal_auth import current_user_id
@@ -101,7 +101,8 @@ class ActualsReportById(MethodView):
 def _parquet_rows() -> pa.Table:
     config = current_app.config
     request.max_content_length = config["PREDICT_MAX_PARQUET_BYTES"]
-    return read_parquet(request.get_data(cache=False), config["PREDICT_MAX_ROWS"], config["PREDICT_MAX_DECODED_BYTES"])
+    table = read_parquet(request.get_data(cache=False), config["PREDICT_MAX_ROWS"], config["PREDICT_MAX_DECODED_BYTES"])
+    return plain_table(table)  # the reports read it as pandas, text as text
 
 
 def _json_rows() -> list[dict[str, Any]]:

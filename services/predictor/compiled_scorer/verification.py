@@ -1,16 +1,18 @@
 """Proof, at load, that a compiled scorer answers exactly as its pipeline does, on rows made from the feature schema.
 
-Three checks, all bit for bit:
+Four checks, all bit for bit:
 1. the feature matrix of every covering row, at once, against what the pipeline gives its estimator;
 2. the first ``LONE_ROWS`` covering rows and the odd rows, each alone, against a one-row ``pipeline.predict``
    (a pipeline call costs ~15 ms, so not every row);
 3. every row scored together against the same row scored alone: no answer depends on its batch;
-4. every row again as a parquet body arrives, its text columns dictionary-encoded (so the scorer reads them as
-   categories), against the same row scored alone.
+4. every row again as a parquet body arrives, its text columns dictionary-encoded, repeated until the input
+   contract reads them as categories and the encoders look each category up once (as for a long parquet body),
+   against the same row scored alone.
 """
 
 from __future__ import annotations
 
+import math
 import reprlib
 from typing import Any
 
@@ -19,9 +21,9 @@ import pandas as pd
 import pyarrow as pa
 
 from services.predictor.compiled_scorer.scorer import CompiledScorer, transformed
-from services.predictor.compiled_scorer.steps import NotCompilable
+from services.predictor.compiled_scorer.steps import LOOK_UP_DISTINCT_FROM_ROWS, NotCompilable
 from services.predictor.compiled_scorer.synthetic_rows import covering_records, odd_records
-from services.predictor.input_contract import InputContract, InputRejected
+from services.predictor.input_contract import MOST_CATEGORIES_PER_ROW, InputContract, InputRejected
 
 LONE_ROWS = 8
 
@@ -60,18 +62,20 @@ def verify(scorer: CompiledScorer, pipeline: Any, contract: InputContract) -> in
         row = rows[0]
         raise NotCompilable(f"{together[row]!r} in a batch, {alone[row]!r} alone for {_shown((covering + odd)[row])}")
 
+    count = len(alone)
+    copies = math.ceil(max(LOOK_UP_DISTINCT_FROM_ROWS, count / MOST_CATEGORIES_PER_ROW) / count)
     try:
-        encoded = contract.prepare_table(dictionary_encoded(everything.frame))
+        encoded = contract.prepare_table(dictionary_encoded(pd.concat([everything.frame] * copies)))
     except InputRejected as exc:
         raise NotCompilable(f"the synthesized rows as a table do not fit the input contract: {exc.errors}") from exc
     from_table = scorer.predict(encoded.scorer_columns)
-    rows = np.flatnonzero(differs(from_table, alone))
+    rows = np.flatnonzero(differs(from_table, np.tile(alone, copies)))
     if len(rows):
-        row = rows[0]
+        row = rows[0] % count
         raise NotCompilable(
-            f"{from_table[row]!r} from a parquet table, {alone[row]!r} alone for {_shown((covering + odd)[row])}"
+            f"{from_table[rows[0]]!r} from a parquet table, {alone[row]!r} alone for {_shown((covering + odd)[row])}"
         )
-    return len(covering) + len(odd)
+    return count
 
 
 def dictionary_encoded(frame: pd.DataFrame) -> pa.Table:
