@@ -210,12 +210,16 @@ def test_forecast_page_draws_history_and_bands_per_series_and_downloads_csv(watc
         page.click("#explain-forecast")
         page.wait_for_selector("[data-chart=forecast-explanation][data-drawn=true]")
         traces = page.evaluate(
-            "document.querySelector('[data-chart=forecast-explanation]').data.map((t) => ({name: t.name, y: t.y}))"
+            "document.querySelector('[data-chart=forecast-explanation]').data"
+            ".map((t) => ({name: t.name, y: t.y, base: t.base || null}))"
         )
         assert traces[0]["name"] == "level" and traces[-1]["name"] == "forecast"
         assert "season" in [trace["name"] for trace in traces]
         parts = np.array([trace["y"] for trace in traces[:-1]])
         assert parts.sum(axis=0) == pytest.approx(traces[-1]["y"], rel=1e-9)
+        # A waterfall: each part's bar starts where the level and the parts before it end.
+        for index, trace in enumerate(traces[1:-1], start=1):
+            assert trace["base"] == pytest.approx(parts[:index].sum(axis=0).tolist(), rel=1e-9), trace["name"]
         assert traces[-1]["y"] == pytest.approx(table.loc[table["store"] == store, "forecast"].tolist(), rel=1e-9)
         assert page.text_content("#forecast-why-summary").strip()
         if store == "north":

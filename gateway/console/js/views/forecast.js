@@ -34,24 +34,30 @@ export async function forecastView(context) {
   const seriesOf = (row) => seriesColumns.map((column) => row[column]).join(" · ") || "all";
   const seriesKeys = new Map(); // the picker's label -> {series column: value}, as /forecast takes a series
   let history = new Map();
+  let shownHorizon = settings.horizon; // the horizon of the forecast on the page
+  let explaining = 0; // the explanation asked last: an older answer arriving after it is dropped
   let draw = () => {};
   picker.addEventListener("change", () => {
+    explaining += 1;
     replace(why);
     draw();
   });
 
   const explain = async () => {
-    const series = seriesKeys.get(picker.value);
-    const body = { horizon: Number(horizon.value), ...(seriesColumns.length && series ? { series: [series] } : {}) };
+    const asked = (explaining += 1);
+    const label = picker.value;
+    const series = seriesKeys.get(label);
+    const body = { horizon: shownHorizon, ...(seriesColumns.length && series ? { series: [series] } : {}) };
     try {
       const answer = await post(`/projects/${project.id}/forecast?explain=true`, body);
-      drawForecastExplanation(why, answer.forecasts || [], dateKey, `${model.target}: ${picker.value}`);
+      if (asked === explaining) drawForecastExplanation(why, answer.forecasts || [], dateKey, `${model.target}: ${label}`);
     } catch (error) {
-      replace(why, errorNotice(error));
+      if (asked === explaining) replace(why, errorNotice(error));
     }
   };
 
   const run = async () => {
+    explaining += 1;
     replace(message);
     replace(why);
     let answer;
@@ -62,6 +68,7 @@ export async function forecastView(context) {
       return;
     }
     const rows = answer.forecasts || [];
+    shownHorizon = answer.horizon;
     for (const row of rows) seriesKeys.set(seriesOf(row), Object.fromEntries(seriesColumns.map((column) => [column, row[column]])));
     const allSeries = [...new Set(rows.map(seriesOf))];
     const previous = picker.value;
