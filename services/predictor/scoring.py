@@ -114,8 +114,9 @@ def score_table(model: LoadedModel, table: pa.Table, chunk_rows: int) -> ScoredT
 
 def parquet_bytes(table: pa.Table) -> bytes:
     """``table`` as parquet whose columns read back as the types they came in: text kept dictionary-encoded here
-    reads back as text, not as categories. Written without arrow's own schema, which is quicker from dictionaries;
-    with it, from plain columns, when a type needs it to come back (a time zone)."""
+    reads back as text, not as categories. Written without arrow's own schema (nor the pandas metadata a table made
+    from a DataFrame carries), which is quicker from dictionaries; with it, from plain columns, when a type needs it
+    to come back (a time zone)."""
     as_sent = plain_schema(table.schema)
     quick = _written(table, store_schema=False)
     if pq.read_schema(pa.BufferReader(quick)).equals(as_sent):
