@@ -24,7 +24,7 @@ from shared.model_artifacts import ArtifactRecord, load_pipeline
 
 FEATURE_ROW = {"product": "Creatina", "price": 150.0, "promotion": 0, "weekday": "Saturday"}
 TERMINAL_RUN_STATES = ("succeeded", "failed", "cancelled")
-RUN_POLL_SECONDS = 0.2
+RUN_POLL_SECONDS = 0.05
 PASSWORD = "benchmark-password-0123"
 
 
