@@ -185,7 +185,9 @@ NOTES = [
     "JSON predictions; each measurement stops after a fixed count or time. The client threads (Python, in the "
     "benchmark's process) share the two cores with the platform: the CPU rows show what each part costs per "
     "answered request.",
-    "Training: the platform's time runs from POST /train to the poll (every 0.05 s) that sees `succeeded`, and so "
+    "Training: the platform's time runs from the run's creation (POST /train) to its end, by the run's own "
+    "`created_at` and `finished_at` (the client's poll, every 0.2 s, would add up to 0.2 s; what it saw is shown "
+    "too), and so "
     "includes waking the worker (PostgreSQL LISTEN/NOTIFY), a training process made ready ahead (spawn + PyCaret "
     "import), loading the dataset from the object store, comparing the candidates in one `compare_models` call (a "
     "hook reports progress per candidate), the holdout and permutation-importance measurements, and saving the "

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from bench.report import SECTIONS, Report, Row, number, ratio, verdict
-from bench.session import Session, create_project_with, serving_model, train_through_platform
+from bench.session import RUN_POLL_SECONDS, Session, create_project_with, serving_model, train_through_platform
 from demo.supplements import generate_supplements_sales
 
 TRAINING = SECTIONS[3]
@@ -48,7 +48,7 @@ def train_supplements(session: Session, report: Report) -> None:
         train_through_platform(session, session.project_id, sizes.training_params, timeout_s=1800)
         for _ in range(sizes.training_repeats)
     ]
-    run = sorted(runs, key=lambda finished: finished["wall_seconds"])[len(runs) // 2]
+    run = sorted(runs, key=lambda finished: finished["platform_seconds"])[len(runs) // 2]
     session.model = serving_model(session.database_url, session.project_id, session.platform.env["MODEL_SIGNING_KEY"])
     session.trained["supplements"] = (session.project_id, data)
     candidates = len(run["leaderboard"])
@@ -59,13 +59,15 @@ def train_supplements(session: Session, report: Report) -> None:
     in_process = float(
         np.median([train_in_process(data, "sales", run["params"], threads=1) for _ in range(sizes.training_repeats)])
     )
-    overhead = run["wall_seconds"] / in_process - 1.0
+    overhead = run["platform_seconds"] / in_process - 1.0
     settings = f"{sizes.training_rows:,} rows, {candidates} models, {run['params']['folds']} folds, 1 thread"
     report.add(
         Row(
             TRAINING,
-            f"platform: POST /train → succeeded ({settings}; median of {sizes.training_repeats})",
-            f"{number(run['wall_seconds'])} s",
+            f"platform: POST /train → succeeded, by the run's own created_at and finished_at ({settings}; median "
+            f"of {sizes.training_repeats}; the client, polling every {RUN_POLL_SECONDS} s, saw "
+            f"{number(run['wall_seconds'])} s)",
+            f"{number(run['platform_seconds'])} s",
             f"in-process setup + compare_models + predict_model + finalize_model: {number(in_process)} s",
             f"{overhead:+.0%} overhead",
             f"overhead ≤ {MAX_TRAINING_OVERHEAD:.0%}",
