@@ -149,7 +149,8 @@ _RUNNING_PLATFORM = pytest.StashKey[Platform | StackPlatform]()
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     users = [item for item in items if "platform" in getattr(item, "fixturenames", ())]
     if config.getoption("--platform") == "stack":
-        config.hook.pytest_deselected(items=[item for item in items if item not in users])
+        chosen = set(users)
+        config.hook.pytest_deselected(items=[item for item in items if item not in chosen])
         items[:] = users
     if users:
         session.stash[_LAST_PLATFORM_TEST] = users[-1].nodeid

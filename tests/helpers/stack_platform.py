@@ -13,9 +13,13 @@ import psutil
 import pytest
 
 from harness.make_stack import MakeStack
-from harness.processes import SERVICES, WORKER, WORKER_MODULE
+from harness.processes import SERVICES, WORKER
 from scripts.stack import BUCKET, STACK_SECRET_NAMES
+from shared.config import SETTINGS
 from shared.dev_secrets import read
+
+# make stack leaves the region to the services' default.
+S3_REGION = next(setting.default for setting in SETTINGS if setting.name == "S3_REGION")
 
 
 def skip_restart(name: str) -> None:
@@ -40,7 +44,7 @@ class StackPlatform:
             "DATABASE_URL": database_url,
             "OBJECT_STORE_URL": f"s3://{BUCKET}",
             "S3_ENDPOINT": f"127.0.0.1:{stack.ports['s3']}",
-            "S3_REGION": "us-east-1",
+            "S3_REGION": S3_REGION,
         }
 
     @property
@@ -66,7 +70,7 @@ class StackPlatform:
             factory.split(":")[0].removeprefix("services."): master
             for factory, master in self.stack.gunicorn_masters().items()
         }
-        workers = [process for process in self.stack.processes() if WORKER_MODULE in process.cmdline()]
+        workers = self.stack.training_workers()
         return {**masters, **({WORKER: workers[0]} if workers else {})}
 
     def is_running(self, name: str) -> bool:
