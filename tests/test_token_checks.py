@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
+from shared.db import engine_options
 from shared.migrate import upgrade
 from shared.user_tokens import TokenChecks
 
@@ -58,6 +59,22 @@ def test_connections_the_database_dropped_are_replaced_and_the_question_asked_ag
         assert checks.ask("live", 7) == (False, False)
     with checks.engine.connect() as connection:
         assert connection.connection.dbapi_connection.get_backend_pid() not in pids
+
+
+def test_as_many_connections_as_threads_asking_at_once_are_kept_for_the_next_questions(clean_database):
+    """The apps' own pool keeps 5 (``shared.db.engine_options``); a gateway process has 8 or more threads asking."""
+    checks = TokenChecks(clean_database, engine_options(clean_database))
+    held = [checks.engine.connect() for _ in range(12)]  # twelve threads in the middle of a question
+    pids = {connection.connection.dbapi_connection.get_backend_pid() for connection in held}
+    for connection in held:
+        connection.close()
+    assert checks.engine.pool.checkedin() == 12
+    answered_on = set()
+    for _ in range(12):
+        with checks.engine.connect() as connection:
+            answered_on.add(connection.connection.dbapi_connection.get_backend_pid())
+        assert checks.ask("live", 7) == (False, False)
+    assert answered_on <= pids
 
 
 def test_another_database_error_is_raised_as_sqlalchemy_raises_it(tmp_path):
