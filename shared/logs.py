@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import re
+import secrets
 import sys
 import time
-import uuid
 
 from flask import Flask, Response, g, has_request_context, request
 
@@ -49,7 +49,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
 
 def incoming_request_id() -> str:
     candidate = request.headers.get(REQUEST_ID_HEADER, "")
-    return candidate if _VALID_REQUEST_ID.match(candidate) else uuid.uuid4().hex
+    return candidate if _VALID_REQUEST_ID.match(candidate) else secrets.token_hex(16)
 
 
 def init_request_logging(app: Flask) -> None:
