@@ -109,6 +109,10 @@ class ServiceAnswer:
     def json(self) -> Any:
         return self.raw.json()
 
+    def content(self) -> bytes:
+        """The whole body, as sent (a streamed call's too; ``close`` it after)."""
+        return self.raw.read(decode_content=False)
+
     def chunks(self, chunk_bytes: int) -> Iterator[bytes]:
         return self.raw.stream(chunk_bytes, decode_content=False)
 

@@ -169,6 +169,34 @@ def test_bodies_over_the_json_cap_reach_the_service_that_caps_them(gateway, app_
     assert answer.status_code == 409, answer.json  # the predictor's "no model yet", not a 413 from the gateway
 
 
+def test_a_body_shorter_than_its_content_length_is_a_400(gateway):
+    headers = login(gateway, "shortbody")
+    project = gateway.post("/api/v1/projects", json={"name": "p"}, headers=headers).json
+    answer = gateway.post(
+        f"/api/v1/projects/{project['id']}/predict",
+        data=b'{"rows": [{"price": 1',
+        headers={**headers, "Content-Type": "application/json"},
+        environ_overrides={"CONTENT_LENGTH": "100"},  # the client stops (or hangs up) 78 bytes early
+    )
+    assert answer.status_code == 400
+    assert set(answer.json) >= {"code", "status", "message"}
+
+
+def test_answers_longer_than_a_chunk_stream_and_shorter_ones_are_read_whole_alike(app_config, service_urls):
+    whole_reader = gateway_client(app_config, service_urls)
+    streamer = gateway_client(app_config, service_urls, PROXY_CHUNK_BYTES=256)
+    headers = login(whole_reader, "chunks")
+    for name in ("a", "b", "c"):
+        whole_reader.post("/api/v1/projects", json={"name": name, "description": "d" * 200}, headers=headers)
+    answers = [client.get("/api/v1/projects", headers=headers) for client in (whole_reader, streamer)]
+    assert len(answers[0].data) > 256
+    assert answers[0].data == answers[1].data
+    for answer in answers:
+        assert answer.status_code == 200
+        assert int(answer.headers["Content-Length"]) == len(answer.data)
+        assert answer.headers["Content-Type"] == "application/json"
+
+
 def test_openapi_document_says_which_service_is_missing(app_config, service_urls):
     client = gateway_client(app_config, {**service_urls, "trainer": f"http://127.0.0.1:{closed_port()}"})
     document = client.get("/api/v1/openapi.json")
