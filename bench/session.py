@@ -195,4 +195,5 @@ def parquet_answer_via_gateway(session: Session, http: requests.Session, body: b
 
 
 def predict_parquet_via_gateway(session: Session, http: requests.Session, body: bytes, project_id: int) -> pd.DataFrame:
-    return pq.read_table(io.BytesIO(parquet_answer_via_gateway(session, http, body, project_id))).to_pandas()
+    answer = parquet_answer_via_gateway(session, http, body, project_id)
+    return pq.read_table(io.BytesIO(answer), use_threads=False).to_pandas()
