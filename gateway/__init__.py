@@ -14,7 +14,7 @@ from gateway.config import SECRETS, SETTINGS
 from gateway.openapi import MergedDocument
 from gateway.ownership import OwnershipCache
 from gateway.routing import SERVICES
-from gateway.upstream import BodyTooLarge, ClientStoppedSending
+from gateway.upstream import BodyCutShort, BodyTooLarge, ClientStoppedSending
 from shared import __version__
 from shared.app import create_base_app
 from shared.db import check_database, init_db
@@ -33,13 +33,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         __name__,
         config,
         service_settings=SETTINGS,
-        error_statuses={BodyTooLarge: 413, ClientStoppedSending: 408},
+        error_statuses={BodyTooLarge: 413, ClientStoppedSending: 408, BodyCutShort: 400},
         secrets=SECRETS,
         route_label=views.metrics_route,
     )
     if 0 < len(app.config["METRICS_TOKEN"].encode()) < MIN_SECRET_BYTES:
         raise RuntimeError(f"METRICS_TOKEN must be a random string of at least {MIN_SECRET_BYTES} bytes (or empty)")
-    # The gateway reads no body itself: it streams each one on and the service caps what it reads. (A request's
+    # The gateway parses no body itself: it passes each one on and the service caps what it reads. (A request's
     # max_content_length of None falls back to this setting, so the app-wide JSON cap would refuse every larger
     # upload or parquet prediction.)
     app.config["MAX_CONTENT_LENGTH"] = None

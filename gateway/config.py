@@ -16,7 +16,13 @@ SETTINGS: tuple[Setting, ...] = (
         "ProxyFix). 0: the client's address is the TCP peer and `X-Forwarded-For` is ignored. The address is what "
         "login and registration throttles count by.",
     ),
-    Setting("PROXY_CHUNK_BYTES", 64 * 1024, int, description="Size of the chunks the gateway streams bodies in."),
+    Setting(
+        "PROXY_CHUNK_BYTES",
+        64 * 1024,
+        int,
+        description="Size of the chunks the gateway streams bodies in; a body or answer no longer than one goes "
+        "through whole.",
+    ),
     Setting(
         "HEALTH_CHECK_TIMEOUT_S",
         2.0,

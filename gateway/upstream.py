@@ -1,7 +1,8 @@
 """The header and body rules of the gateway's proxy (the calls themselves go through ``shared.service_client``).
 
 Rules as in werkzeug's ``middleware/http_proxy.py``: hop-by-hop headers are dropped both ways, bodies stream both
-ways, every call has a timeout, and a failed call becomes an error status (503 unreachable, 502 broken, 504 slow).
+ways (one that fits in one chunk goes through whole), every call has a timeout, and a failed call becomes an error
+status (503 unreachable, 502 broken, 504 slow).
 """
 
 from __future__ import annotations
@@ -91,13 +92,21 @@ class ClientStoppedSending(DomainError):
         super().__init__(f"No byte of the request body arrived for {idle_s:g} seconds; send it again.")
 
 
+class BodyCutShort(DomainError):
+    """The client's body ended before the length its Content-Length declared."""
+
+    def __init__(self, length: int) -> None:
+        super().__init__(f"The request body ended before the {length} bytes its Content-Length gave; send it whole.")
+
+
 # How long one read of the client's socket waits before the body looks again whether the service has answered.
 WAIT_SLICE_S = 0.25
 
 
 class StreamedBody:
-    """A request body read from the client in chunks while it is sent on, never held whole in memory, and never more
-    than ``max_bytes`` of it (a chunked body has no length to refuse up front).
+    """A request body read from the client in chunks while it is sent on, never held whole in memory (but for one of a
+    single chunk, which the gateway joins), and never more than ``max_bytes`` of it (a chunked body has no length to
+    refuse up front); one that ends before its Content-Length is refused, not sent on as if whole.
 
     While it waits for the client it watches the service: once the service has answered (say, a 413 of its own) the
     body stops, so the answer goes back without waiting for the rest. A client silent for ``idle_s`` is given up on.
@@ -141,6 +150,8 @@ class StreamedBody:
                 continue
             silent_s = 0.0
             if not chunk:
+                if self.len is not None and received < self.len:
+                    raise BodyCutShort(self.len)  # else the service would take the part as the whole
                 return
             received += len(chunk)
             if received > self.max_bytes:

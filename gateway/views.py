@@ -78,8 +78,7 @@ def _request_body(limit: int) -> StreamedBody | bytes | None:
     config = current_app.config
     chunk_bytes = config["PROXY_CHUNK_BYTES"]
     body = StreamedBody(request.stream, length, chunk_bytes, limit, config["CLIENT_BODY_IDLE_TIMEOUT_S"])
-    # A short body costs less sent in one piece with its request. (One that ends before its declared length is a
-    # 400: werkzeug's stream raises ClientDisconnected.)
+    # A short body costs less sent in one piece with its request.
     return b"".join(body) if length is not None and length <= chunk_bytes else body
 
 
@@ -108,7 +107,7 @@ def _proxy(route: Route, user_id: int | None, body_limit: int) -> Response:
     chunk_bytes = current_app.config["PROXY_CHUNK_BYTES"]
     headers = client_response_headers(upstream.headers.items())
     length = upstream.headers.get("Content-Length", "")
-    if request.method != "HEAD" and length.isdigit() and int(length) <= chunk_bytes:
+    if request.method != "HEAD" and length.isdecimal() and int(length) <= chunk_bytes:
         # One chunk or less: read whole and answered in one piece (a HEAD answer's length is not its body's).
         try:
             response = Response(upstream.content(), status=upstream.status_code, headers=headers)

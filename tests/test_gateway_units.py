@@ -359,6 +359,18 @@ def test_a_body_sent_whole_is_not_stopped_early_when_the_service_answers_at_once
         assert send_on(unknown_length, gateway_side) == b"" and unknown_length.stopped_early
 
 
+def test_a_body_ending_before_its_declared_length_is_refused_not_sent_on_shorter():
+    import io
+
+    from gateway.upstream import BodyCutShort, StreamedBody
+
+    for chunk_bytes in (4, 64):
+        body = StreamedBody(io.BytesIO(b"x" * 10), 12, chunk_bytes=chunk_bytes, max_bytes=100, idle_s=1)
+        with pytest.raises(BodyCutShort, match="12 bytes"):
+            b"".join(body)
+    assert b"".join(StreamedBody(io.BytesIO(b"x" * 10), None, chunk_bytes=4, max_bytes=100, idle_s=1)) == b"x" * 10
+
+
 def test_a_connection_rested_longer_than_the_reuse_limit_is_opened_anew():
     """Reused just as the service's keep-alive ran out, a connection would fail its request: it is not reused."""
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer

@@ -113,6 +113,28 @@ def test_an_upload_that_stops_halfway_gets_a_408_and_stores_nothing(gateway, api
     assert api.get(path, headers=user.headers).json() == []
 
 
+def test_a_body_that_ends_before_its_content_length_is_a_400_and_never_taken_as_whole(gateway, api):
+    """The client stops sending (its side of the connection shut) part way: small bodies, which the gateway reads
+    whole, and large ones, which it streams, are refused alike; before, a small one went on shorter, as complete."""
+    user = new_account(api, "cutshort")
+    project = api.post("/api/v1/projects", json={"name": "cut"}, headers=user.headers).json()
+    datasets = f"/api/v1/projects/{project['id']}/datasets"
+    csv_rows = b"price,sales\n" + b"1.5,10\n" * 20_000  # cut at a line end, what was sent is a valid CSV
+    for path, content_type, declared, sent in (
+        ("/api/v1/auth/login", "application/json", 1000, b'{"username": "a", "password": "b"}'),
+        (datasets, "text/csv", 2 * len(csv_rows), csv_rows),
+        (datasets, "text/csv", 1000, b"price,sales\n1.5,10\n"),
+    ):
+        with socket.create_connection(gateway) as connection:
+            head = {"Content-Type": content_type, "Content-Length": str(declared), **user.headers}
+            connection.sendall(request_head("POST", path, head) + sent)
+            connection.shutdown(socket.SHUT_WR)
+            status, headers, body, seconds = read_answer(connection, PROMPT_S)
+        assert_json_error(status, headers, body, 400)
+        assert seconds < IDLE_S, "refused when the body ended, not after the idle timeout"
+    assert api.get(datasets, headers=user.headers).json() == []
+
+
 def test_a_chunked_body_is_cut_at_the_cap(gateway, platform):
     """Without a Content-Length the gateway counts: past the cap it answers 413 and reads no more."""
     cap = int(platform.env.get("MAX_JSON_BYTES", 2 * 1024 * 1024))
