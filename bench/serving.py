@@ -237,7 +237,7 @@ def measure_parquet(session: Session, report: Report) -> None:
                 raise RuntimeError(f"parquet predict returned {scored.num_rows} rows, columns {scored.schema.names}")
 
         def in_process(body: bytes = body) -> None:
-            frame = pq.read_table(io.BytesIO(body), use_threads=False).to_pandas()
+            frame = pq.read_table(io.BytesIO(body)).to_pandas()
             frame["prediction"] = np.asarray(session.pipeline.predict(frame), dtype="float64")
             parquet_body(frame)
 

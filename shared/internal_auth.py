@@ -20,6 +20,7 @@ from flask import Flask, current_app, g, request
 
 from shared.errors import error_response
 from shared.expiring_map import ExpiringMap
+from shared.logs import new_request_id
 
 INTERNAL_TOKEN_HEADER = "X-Internal-Token"
 INTERNAL_TOKENS_EXTENSION = "internal_tokens"
@@ -111,7 +112,7 @@ def internal_headers(audience: str, user_id: int | None, client_address: str | N
         tokens = InternalTokens(config["INTERNAL_TOKEN_SECRET"], config["INTERNAL_TOKEN_SECONDS"])
         current_app.extensions.setdefault(INTERNAL_TOKENS_EXTENSION, tokens)
     token = tokens.token(audience, user_id, client_address)
-    return {INTERNAL_TOKEN_HEADER: token, "X-Request-ID": getattr(g, "request_id", "") or uuid.uuid4().hex}
+    return {INTERNAL_TOKEN_HEADER: token, "X-Request-ID": getattr(g, "request_id", "") or new_request_id()}
 
 
 class VerifiedTokens:

@@ -49,7 +49,11 @@ def configure_logging(service: str, level: str = "INFO") -> None:
 
 def incoming_request_id() -> str:
     candidate = request.headers.get(REQUEST_ID_HEADER, "")
-    return candidate if _VALID_REQUEST_ID.match(candidate) else secrets.token_hex(16)
+    return candidate if _VALID_REQUEST_ID.match(candidate) else new_request_id()
+
+
+def new_request_id() -> str:
+    return secrets.token_hex(16)
 
 
 def init_request_logging(app: Flask) -> None:

@@ -91,11 +91,12 @@ class _Pool(HTTPConnectionPool):
 
 
 class ServiceAnswer:
-    """A service's answer: status and headers at once; the body read whole (``json``) or, for a streamed
+    """A service's answer: status and headers at once; the body read whole (``json``, ``content``) or, for a streamed
     call, in chunks (``chunks``) and then ``close``d, which gives the connection back to the pool once read to its
     end and drops it otherwise."""
 
-    def __init__(self, raw: urllib3.BaseHTTPResponse) -> None:
+    def __init__(self, service: str, raw: urllib3.BaseHTTPResponse) -> None:
+        self.service = service
         self.raw = raw
 
     @property
@@ -110,8 +111,11 @@ class ServiceAnswer:
         return self.raw.json()
 
     def content(self) -> bytes:
-        """The whole body, as sent (a streamed call's too; ``close`` it after)."""
-        return self.raw.read(decode_content=False)
+        """The whole body, as sent: a streamed call's is read now (``close`` it after); raises UpstreamFailure."""
+        try:
+            return self.raw.data
+        except CALL_FAILURES as exc:
+            raise failure_for(self.service, exc) from exc
 
     def chunks(self, chunk_bytes: int) -> Iterator[bytes]:
         return self.raw.stream(chunk_bytes, decode_content=False)
@@ -176,7 +180,7 @@ class ServiceClient:
             )
         except CALL_FAILURES as exc:
             raise failure_for(service, exc) from exc
-        return ServiceAnswer(raw)
+        return ServiceAnswer(service, raw)
 
     def close(self) -> None:
         self.pools.clear()

@@ -89,10 +89,10 @@ def revoke_session(jwt_payload: dict[str, Any]) -> None:
         db.session.add(RevokedSession(session_id=session_id, expires_at=expires_at))
 
 
-# Every serving thread of a process may ask at once (gunicorn: 8 or 16 per process). The pool keeps a connection for
-# each of them: beyond its size, a connection is opened for one question and closed after it, which cost a new
-# PostgreSQL session on one request in 40 at 32 concurrent clients (a few milliseconds of CPU each, mostly the
-# server's). Connections are opened only when needed, so a quiet process holds few.
+# Every serving thread of a process may ask at once (gunicorn: 8 threads a process, 16 in the predictor): the pool
+# keeps a connection for each. Beyond its size a connection is opened for one question and closed after it, which
+# cost a new PostgreSQL session on one request in 40 at 32 concurrent clients (a few milliseconds of CPU each, most
+# of it the server's). A connection is opened when a thread first needs it and then kept.
 KEPT_CONNECTIONS = 32
 
 
@@ -111,7 +111,7 @@ class TokenChecks:
     def __init__(self, database_url: str, engine_options: dict[str, Any]) -> None:
         options = {**engine_options, "pool_pre_ping": False, "isolation_level": "AUTOCOMMIT"}
         if "pool_size" in options:  # a pool of connections (PostgreSQL; SQLite's engine has none to size)
-            options["pool_size"] = max(options["pool_size"], KEPT_CONNECTIONS)
+            options["pool_size"] = KEPT_CONNECTIONS
         self.engine = create_engine(database_url, **options)
         self._question = self.QUESTION.compile(dialect=self.engine.dialect)
         self._sql = str(self._question)
