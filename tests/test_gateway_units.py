@@ -280,6 +280,33 @@ def test_unreachable_service_is_503_and_a_broken_one_502():
     services.close()
 
 
+def test_an_answer_cut_off_while_read_whole_is_a_502_and_a_stalled_one_504():
+    with socket.socket() as service:
+        service.bind(("127.0.0.1", 0))
+        service.listen(2)
+        services = ServiceClient(
+            {"predictor": f"http://127.0.0.1:{service.getsockname()[1]}"}, connect_timeout_s=2, read_timeout_s=0.5
+        )
+
+        def answer_ten_of_a_hundred_bytes(then_hang_up: bool) -> None:
+            connection, _ = service.accept()
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"x" * 10)
+            if then_hang_up:
+                connection.close()
+            else:
+                time.sleep(2)
+
+        for then_hang_up, status in ((True, 502), (False, 504)):
+            threading.Thread(target=answer_ten_of_a_hundred_bytes, args=(then_hang_up,), daemon=True).start()
+            answer = services.send("predictor", "GET", "/x", {}, stream=True)
+            with pytest.raises(UpstreamFailure) as failed:
+                answer.content()
+            answer.close()
+            assert status_of(failed.value, SHARED_ERROR_STATUSES) == status
+    services.close()
+
+
 def test_url_keeps_the_path_and_query_as_routed():
     services = ServiceClient({"projects": "http://127.0.0.1:1/"}, connect_timeout_s=1, read_timeout_s=1)
     assert services.url("projects", "/api/v1/projects/1/datasets/a b%", "page=2&x=%2F") == (
